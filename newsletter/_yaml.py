@@ -1,0 +1,283 @@
+"""Read editor YAML safely, keeping the line and column of every value.
+
+ruamel.yaml only *composes* the file into nodes here; we build the Python
+values ourselves. That way no tag is ever constructed (a `!!python/...` tag
+is reported, not run), aliases are counted as they expand (an alias bomb
+stops at a budget instead of eating the machine), and duplicate keys are
+all reported instead of the first one ending the parse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Problem
+from .model import SourceLocation
+
+__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "YamlDocument", "field_name", "load_yaml"]
+
+MAX_FILE_BYTES = 1_000_000
+MAX_VALUES = 20_000
+MAX_DEPTH = 40
+
+KeyPath = tuple[str | int, ...]
+
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_TAB_INDENT = re.compile(r"^( *)\t")
+
+
+@dataclass(slots=True)
+class YamlDocument:
+    """Plain Python values plus where each one was written."""
+
+    path: Path
+    data: Any
+    locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, key_path: KeyPath) -> SourceLocation:
+        """The location of a value, or of its nearest written parent."""
+        for end in range(len(key_path), -1, -1):
+            found = self.locations.get(key_path[:end])
+            if found:
+                return SourceLocation(path=self.path, line=found[0], column=found[1])
+        return SourceLocation(path=self.path, line=1, column=1)
+
+
+def field_name(key_path: KeyPath) -> str:
+    """`("lead", "body", 2, "url")` -> `lead.body[2].url`."""
+    out = ""
+    for part in key_path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
+    """Parse `path`; append what is wrong to `problems`; None if unreadable."""
+    text = _read_text(path, problems)
+    if text is None:
+        return None
+    _report_tabs(path, text, problems)
+    if problems:
+        return None  # a tab breaks the parse; the tab report is the useful one
+    try:
+        root = YAML(typ="rt", pure=True).compose(text)
+    except MarkedYAMLError as exc:
+        problems.append(_syntax_problem(path, exc))
+        return None
+    except (YAMLError, RecursionError) as exc:
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        problems.append(Problem(location=SourceLocation(path=path), field="", message=message))
+        return None
+    doc = YamlDocument(path=path, data=None)
+    if root is not None:
+        doc.data = _Builder(doc, problems).build(root, ())
+    return doc
+
+
+def _read_text(path: Path, problems: list[Problem]) -> str | None:
+    where = SourceLocation(path=path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(location=where, field="", message=f"cannot read file: {exc.strerror}"))
+        return None
+    if len(raw) > MAX_FILE_BYTES:
+        problems.append(Problem(
+            location=where, field="",
+            message=f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}",
+            hint="an issue file holds text and links; put long material on the web instead",
+        ))
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(Problem(
+            location=SourceLocation(path=path, line=line), field="",
+            message="file is not UTF-8 text", hint="save the file as UTF-8 in your editor",
+        ))
+        return None
+
+
+def _report_tabs(path: Path, text: str, problems: list[Problem]) -> None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _TAB_INDENT.match(line)
+        if match:
+            problems.append(Problem(
+                location=SourceLocation(path=path, line=number, column=len(match.group(1)) + 1),
+                field="", message="tab character used for indentation",
+                hint="YAML indents with spaces only; replace the tab with spaces",
+            ))
+
+
+def _syntax_problem(path: Path, exc: MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    location = SourceLocation(
+        path=path,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+    )
+    message = f"YAML syntax error: {exc.problem or exc.context}"
+    return Problem(location=location, field="", message=message, hint=_syntax_hint(exc))
+
+
+def _syntax_hint(exc: MarkedYAMLError) -> str:
+    problem = str(exc.problem or "")
+    if "mapping values are not allowed" in problem:
+        return 'a value containing ": " must be quoted, e.g. title: "Why: a reason"'
+    if "found character" in problem and ("'@'" in problem or "'`'" in problem):
+        return "values starting with @ or ` must be quoted"
+    if "expected" in problem and ("']'" in problem or "'}'" in problem or "','" in problem):
+        return "a [list] or {mapping} written on one line is not closed"
+    if "could not find expected ':'" in problem:
+        return 'each line in a mapping is "key: value"; check the line above for a missing colon'
+    return "check the indentation and quoting around this line"
+
+
+class _Builder:
+    """Turns composed nodes into plain values, recording locations."""
+
+    def __init__(self, doc: YamlDocument, problems: list[Problem]) -> None:
+        self.doc = doc
+        self.problems = problems
+        self.budget = MAX_VALUES
+        self.exhausted = False
+        self.active: set[int] = set()
+
+    def build(self, node: Node, key_path: KeyPath) -> Any:
+        self.doc.locations.setdefault(key_path, _mark(node))
+        if not self._spend(node, key_path) or len(key_path) > MAX_DEPTH:
+            if len(key_path) > MAX_DEPTH:
+                self._problem(key_path, "nested too deeply", "flatten the structure")
+            return None
+        if id(node) in self.active:
+            self._problem(key_path, "an alias refers to itself", "remove the recursive alias")
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node, key_path)
+            if isinstance(node, SequenceNode):
+                return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
+            return self._scalar(node, key_path)
+        finally:
+            self.active.discard(id(node))
+
+    def _spend(self, node: Node, key_path: KeyPath) -> bool:
+        self.budget -= 1
+        if self.budget >= 0:
+            return True
+        if not self.exhausted:
+            self.exhausted = True
+            self._problem(
+                key_path,
+                f"the file expands to more than {MAX_VALUES:,} values (anchors and aliases?)",
+                "write the values out instead of repeating them with & and * aliases",
+            )
+        return False
+
+    def _mapping(self, node: MappingNode, key_path: KeyPath) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self._problem(key_path, "a key must be plain text", "", _mark(key_node))
+                continue
+            key = str(key_node.value)
+            child = (*key_path, key)
+            if key in out:
+                self._problem(
+                    child,
+                    f'duplicate key "{key}" (first written on line {first_line[key]})',
+                    "remove one of them; YAML keeps only one value per key",
+                    _mark(key_node),
+                )
+                continue
+            first_line[key] = _mark(key_node)[0]
+            self.doc.locations[child] = _mark(value_node)
+            out[key] = self.build(value_node, child)
+        return out
+
+    def _scalar(self, node: ScalarNode, key_path: KeyPath) -> Any:
+        tag = str(node.tag)
+        if tag not in _PLAIN_TAGS:
+            self._problem(
+                key_path,
+                f"the tag {_short_tag(tag)} is not allowed",
+                "issue files hold only text, numbers, dates, lists and mappings; remove the tag",
+                _mark(node),
+            )
+            return None
+        text = str(node.value)
+        if node.style == ">":
+            text = text.replace("\a", "")  # ruamel's round-trip marks folds with BEL
+        return _plain_value(tag, text)
+
+    def _problem(
+        self, key_path: KeyPath, message: str, hint: str, mark: tuple[int, int] | None = None
+    ) -> None:
+        location = (
+            SourceLocation(path=self.doc.path, line=mark[0], column=mark[1])
+            if mark else self.doc.where(key_path)
+        )
+        self.problems.append(
+            Problem(location=location, field=field_name(key_path), message=message, hint=hint)
+        )
+
+
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
+
+
+def _plain_value(tag: str, text: str) -> Any:
+    kind = tag[len(_CORE):]
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return text.lower() == "true"
+    if kind == "int":
+        return _int(text)
+    if kind == "float":
+        return _float(text)
+    if kind == "timestamp":
+        return _timestamp(text)
+    return text
+
+
+def _int(text: str) -> int | str:
+    cleaned = text.replace("_", "")
+    for base in (10, 0):
+        try:
+            return int(cleaned, base)
+        except ValueError:
+            continue
+    return text
+
+
+def _float(text: str) -> float | str:
+    lowered = text.lower().replace("_", "")
+    special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
+    try:
+        return float(special.get(lowered, lowered))
+    except ValueError:
+        return text
+
+
+def _timestamp(text: str) -> dt.date | str:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return text  # a full timestamp: callers that want one parse the text

@@ -1,0 +1,129 @@
+"""The pictures of an issue: found, measured, and copied beside its pages.
+
+Every `<img>` in an email needs a width and a height (Outlook ignores CSS
+sizes), so a picture in the desk is measured with Pillow; a picture on the
+web must have its size written in the issue file. Video thumbnails get an
+email copy with a play badge and the duration drawn in, since no email
+client can be trusted to overlay one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path, PurePosixPath
+
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont, UnidentifiedImageError
+
+from .errors import AssetError, Problem
+from .model import Asset, Image, Issue, IssueAssets, Logo, SourceLocation, Video
+
+__all__ = ["resolve_assets"]
+
+_FOLDER = "images"
+_FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif"}
+
+
+def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = None
+                   ) -> IssueAssets:
+    """Measure and collect every picture of `issue` (and the desk's logo).
+
+    AssetError lists every picture that fails, not just the first.
+    """
+    problems: list[Problem] = []
+    images: dict[str, Asset] = {}
+    files: dict[str, bytes] = {}
+    logo_image = [Image(src=logo.src, alt=logo.alt, width=logo.width, height=logo.height,
+                        location=SourceLocation(path=root / "newsletter.yaml"))] if logo else []
+    for image in (*logo_image, *issue.images()):
+        if image.src not in images:
+            found = _resolve(image, root, page_url, files, problems)
+            if found:
+                images[image.src] = found
+    thumbnails: dict[str, Asset] = {}
+    for block in issue.lead.body:
+        if isinstance(block, Video) and block.thumbnail and block.thumbnail.src in images:
+            thumbnails[block.thumbnail.src] = _badged(block, root, page_url, images, files)
+    if problems:
+        raise AssetError(problems)
+    return IssueAssets(images=images, video_thumbnails=thumbnails, files=tuple(sorted(files.items())))
+
+
+def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
+             problems: list[Problem]) -> Asset | None:
+    where = image.location or SourceLocation(path=root)
+    if "://" in image.src or image.src.startswith("//"):
+        if image.width and image.height:
+            return Asset(url=image.src, width=image.width, height=image.height)
+        problems.append(Problem(location=where, field="image", message=(
+            f"the size of {image.src} is not known"),
+            hint="add width: and height: (in pixels) for a picture on the web"))
+        return None
+    path = root / PurePosixPath(image.src)
+    try:
+        data = path.read_bytes()
+        with PILImage.open(io.BytesIO(data)) as picture:
+            width, height, kind = picture.width, picture.height, picture.format
+    except FileNotFoundError:
+        problems.append(Problem(location=where, field="image.src", message=(
+            f'no picture at "{image.src}"'),
+            hint=f"paths are relative to {root}; check the spelling and that the file exists"))
+        return None
+    except (OSError, UnidentifiedImageError):
+        problems.append(Problem(location=where, field="image.src", message=(
+            f'"{image.src}" is not a JPEG, PNG or GIF picture'),
+            hint="export the picture as JPEG or PNG"))
+        return None
+    if kind not in _FORMATS:
+        problems.append(Problem(location=where, field="image.src", message=(
+            f'"{image.src}" is {kind}, which email clients do not all show'),
+            hint="export the picture as JPEG or PNG"))
+        return None
+    name = _store(files, Path(image.src).stem, _FORMATS[kind], data)
+    return Asset(url=f"{page_url}{name}", width=width, height=height)
+
+
+def _store(files: dict[str, bytes], stem: str, suffix: str, data: bytes) -> str:
+    """Name a file by its content, so a changed picture gets a new URL."""
+    digest = hashlib.sha256(data).hexdigest()[:10]
+    safe_stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:60] or "image"
+    name = f"{_FOLDER}/{safe_stem}-{digest}{suffix}"
+    files[name] = data
+    return name
+
+
+def _badged(video: Video, root: Path, page_url: str, images: dict[str, Asset],
+            files: dict[str, bytes]) -> Asset:
+    assert video.thumbnail is not None
+    original = images[video.thumbnail.src]
+    if original.url.startswith(page_url) is False:
+        return original  # a picture on the web: no copy of ours to draw on
+    path = root / PurePosixPath(video.thumbnail.src)
+    with PILImage.open(path) as picture:
+        badged = _draw_badge(picture.convert("RGB"), video.duration)
+    buffer = io.BytesIO()
+    badged.save(buffer, format="JPEG", quality=82, optimize=True)
+    name = _store(files, f"{path.stem}-play", ".jpg", buffer.getvalue())
+    return Asset(url=f"{page_url}{name}", width=badged.width, height=badged.height)
+
+
+def _draw_badge(picture: PILImage.Image, duration: str) -> PILImage.Image:
+    draw = ImageDraw.Draw(picture, "RGBA")
+    w, h = picture.size
+    radius = max(18, min(w, h) // 7)
+    cx, cy = w // 2, h // 2
+    draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=(0, 0, 0, 170),
+                 outline=(255, 255, 255, 230), width=max(2, radius // 12))
+    side = radius * 0.9
+    draw.polygon([(cx - side * 0.35, cy - side * 0.55), (cx - side * 0.35, cy + side * 0.55),
+                  (cx + side * 0.6, cy)], fill=(255, 255, 255, 255))
+    if duration:
+        font = ImageFont.load_default(size=max(14, h // 14))
+        left, top, right, bottom = draw.textbbox((0, 0), duration, font=font)
+        pad = max(6, h // 60)
+        box = (w - (right - left) - 3 * pad, h - (bottom - top) - 3 * pad, w - pad, h - pad)
+        draw.rounded_rectangle(box, radius=pad, fill=(0, 0, 0, 200))
+        draw.text((box[0] + pad - left, box[1] + pad - top), duration, font=font,
+                  fill=(255, 255, 255, 255))
+    return picture

@@ -1,0 +1,195 @@
+"""`newsletter.yaml` -> `Settings`, validated like an issue file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ._fields import LONG, PROSE, Fields
+from ._yaml import KeyPath, load_yaml
+from .errors import Problem, SettingsError
+from .model import Colors, FeedSpec, Logo, Paths, Sender, Settings, SourceLocation, Utm
+
+__all__ = ["SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings"]
+
+SETTINGS_FILE = "newsletter.yaml"
+
+#: What each email service replaces with the reader's own unsubscribe link.
+UNSUBSCRIBE_DIALECTS = {
+    "mailchimp": "*|UNSUB|*",
+    "listmonk": "{{ UnsubscribeURL }}",
+    "buttondown": "{{ unsubscribe_url }}",
+}
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
+        "signup_url", "footer", "legal", "unsubscribe", "utm", "paths", "feeds")
+
+
+def find_settings(start: Path) -> Path:
+    """The nearest `newsletter.yaml` at or above `start`."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        candidate = folder / SETTINGS_FILE
+        if candidate.is_file():
+            return candidate
+    raise SettingsError([Problem(
+        location=_nowhere(start / SETTINGS_FILE), field="",
+        message=f"no {SETTINGS_FILE} here or in any parent folder",
+        hint='run the command inside a desk, or create one with "newsletter init DIR"',
+    )])
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a desk's settings; raise SettingsError listing every problem."""
+    problems: list[Problem] = []
+    doc = load_yaml(path, problems)
+    settings = None
+    if doc is not None:
+        settings = _read_settings(Fields(doc, problems), doc.data, path.parent.resolve())
+    if problems or settings is None:
+        raise SettingsError(problems or [Problem(
+            location=_nowhere(path), field="", message="the file is empty",
+            hint="start from the newsletter.yaml that \"newsletter init\" writes")])
+    return settings
+
+
+def _nowhere(path: Path) -> SourceLocation:
+    return SourceLocation(path=path)
+
+
+def _read_settings(f: Fields, data: Any, root: Path) -> Settings | None:
+    top = f.mapping(data, (), known=_TOP, required=("name", "base_url"), what="setting")
+    if top is None:
+        return None
+    base_url = f.url(top, ("base_url",), required=True)
+    if base_url and not base_url.endswith("/"):
+        base_url += "/"
+    return Settings(
+        root=root,
+        name=f.text(top, ("name",), required=True),
+        base_url=base_url,
+        tagline=f.text(top, ("tagline",), max_len=LONG),
+        description=f.text(top, ("description",), max_len=LONG),
+        language=f.language(top, ("language",)) or "en",
+        colors=_colors(f, top),
+        logo=_logo(f, top),
+        sender=_sender(f, top),
+        signup_url=f.url(top, ("signup_url",)) or None,
+        footer=f.text(top, ("footer",), max_len=PROSE),
+        legal=f.text(top, ("legal",), max_len=LONG),
+        unsubscribe=_unsubscribe(f, top),
+        utm=_utm(f, top),
+        paths=_paths(f, top),
+        feeds=_feeds(f, top),
+    )
+
+
+def _section(f: Fields, top: dict[str, Any], key: str, known: tuple[str, ...],
+             required: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    if top.get(key) is None:
+        return None
+    return f.mapping(top[key], (key,), known=known, required=required)
+
+
+def _colors(f: Fields, top: dict[str, Any]) -> Colors:
+    names = ("brand", "accent", "text", "background", "muted")
+    section = _section(f, top, "colors", names)
+    if section is None:
+        return Colors()
+    defaults = Colors()
+    values = {n: f.color(section, ("colors", n), default=getattr(defaults, n)) for n in names}
+    return Colors(**values)
+
+
+def _logo(f: Fields, top: dict[str, Any]) -> Logo | None:
+    section = _section(f, top, "logo", ("src", "alt", "width", "height"), ("src", "alt"))
+    if section is None:
+        return None
+    return Logo(
+        src=f.text(section, ("logo", "src"), max_len=2_000),
+        alt=f.text(section, ("logo", "alt")),
+        width=f.integer(section, ("logo", "width"), minimum=1),
+        height=f.integer(section, ("logo", "height"), minimum=1),
+    )
+
+
+def _sender(f: Fields, top: dict[str, Any]) -> Sender | None:
+    section = _section(f, top, "sender", ("name", "email", "reply_to"), ("name", "email"))
+    if section is None:
+        return None
+    return Sender(
+        name=f.text(section, ("sender", "name")),
+        email=_email(f, section, ("sender", "email")),
+        reply_to=_email(f, section, ("sender", "reply_to")) or None,
+    )
+
+
+def _email(f: Fields, section: dict[str, Any], key_path: KeyPath) -> str:
+    value = f.text(section, key_path)
+    if value and not _EMAIL.match(value):
+        f.problem(key_path, f'"{value}" is not an email address', "write it as name@example.org")
+    return value
+
+
+def _unsubscribe(f: Fields, top: dict[str, Any]) -> str:
+    value = f.text(top, ("unsubscribe",), max_len=500, default="mailchimp")
+    return UNSUBSCRIBE_DIALECTS.get(value.lower(), value)
+
+
+def _utm(f: Fields, top: dict[str, Any]) -> Utm:
+    section = _section(f, top, "utm", ("enabled", "source", "medium", "campaign"))
+    if section is None:
+        return Utm()
+    campaign = f.text(section, ("utm", "campaign"), default=Utm().campaign)
+    try:
+        campaign.format(number=1, date="2026-01-01", slug="x")
+    except (KeyError, IndexError, ValueError):
+        f.problem(("utm", "campaign"), f'"{campaign}" uses an unknown placeholder',
+                  "the placeholders are {number}, {date} and {slug}")
+        campaign = Utm().campaign
+    return Utm(
+        enabled=f.flag(section, ("utm", "enabled"), default=True),
+        source=f.text(section, ("utm", "source"), default=Utm().source),
+        medium=f.text(section, ("utm", "medium"), default=Utm().medium),
+        campaign=campaign,
+    )
+
+
+def _paths(f: Fields, top: dict[str, Any]) -> Paths:
+    section = _section(f, top, "paths", ("issues", "output", "templates"))
+    if section is None:
+        return Paths()
+    defaults = Paths()
+    values = {n: f.text(section, ("paths", n), default=getattr(defaults, n))
+              for n in ("issues", "output", "templates")}
+    for name, value in values.items():
+        if Path(value).is_absolute() or ".." in Path(value).parts:
+            f.problem(("paths", name), f'"{value}" leaves the desk folder',
+                      "paths are relative to the folder holding newsletter.yaml")
+            values[name] = getattr(defaults, name)
+    return Paths(**values)
+
+
+def _feeds(f: Fields, top: dict[str, Any]) -> tuple[FeedSpec, ...]:
+    feeds = []
+    for i, item in enumerate(f.sequence(top.get("feeds"), ("feeds",), max_items=500)):
+        key_path: KeyPath = ("feeds", i)
+        known = ("name", "url", "path", "section", "tags", "language")
+        section = f.mapping(item, key_path, known=known, required=("name",))
+        if section is None:
+            continue
+        url = f.url(section, (*key_path, "url"))
+        path = f.text(section, (*key_path, "path"), max_len=2_000)
+        if bool(url) == bool(path):
+            f.problem(key_path, "give exactly one of url: or path:",
+                      "url: for a feed on the web, path: for a file in the desk")
+        feeds.append(FeedSpec(
+            name=f.text(section, (*key_path, "name"), required=True),
+            url=url or None, path=path or None,
+            section=f.text(section, (*key_path, "section")) or None,
+            tags=f.strings(section, (*key_path, "tags"), max_len=100),
+            language=f.language(section, (*key_path, "language")),
+        ))
+    return tuple(feeds)

@@ -1,0 +1,359 @@
+"""An editor's issue file -> a resolved, valid `Issue`.
+
+Stories are written inline or referenced with `story:` (a candidate id or
+URL). References are resolved through a `StoryLookup` handed in by the
+caller; this module never imports the store, so it can be tested with a
+lookup made of a few literal stories.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from ._fields import LONG, PROSE, Fields, is_web_url
+from ._yaml import KeyPath, load_yaml
+from .errors import IssueFileError, Problem
+from .model import (
+    CallToAction,
+    CatchUp,
+    CatchUpItem,
+    DeepDive,
+    DeepDives,
+    Image,
+    Issue,
+    Lead,
+    LeadBlock,
+    Paragraphs,
+    Related,
+    Settings,
+    SourceLocation,
+    Sponsor,
+    SponsorSlot,
+    Status,
+    Story,
+    TextBlock,
+    Video,
+)
+from .sanitize import html_to_plain
+
+__all__ = ["NO_STORE", "StaticLookup", "StoryLookup", "load_issue"]
+
+_TOP = ("number", "date", "status", "slug", "lang", "subject", "preheader", "topic", "intro",
+        "lead", "catch_up", "deep_dives", "sponsors", "cta")
+_STORY = ("story", "url", "headline", "lang")
+_IMAGE = ("src", "alt", "credit", "caption", "width", "height")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+_DURATION = re.compile(r"^(\d{1,2}:)?\d{1,2}:\d{2}$")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+
+
+class StoryLookup(Protocol):
+    """Finds candidate stories by id (or unique id prefix) or by URL."""
+
+    def find(self, ref: str) -> Story | None: ...
+
+    def suggest(self, ref: str) -> Sequence[str]: ...
+
+
+class StaticLookup:
+    """A lookup over stories held in memory."""
+
+    def __init__(self, stories: Iterable[Story] = ()) -> None:
+        self._stories = tuple(stories)
+
+    def find(self, ref: str) -> Story | None:
+        exact = [s for s in self._stories if ref in (s.id, s.url)]
+        prefixed = [s for s in self._stories if s.id.startswith(ref)]
+        if exact:
+            return exact[0]
+        return prefixed[0] if len(prefixed) == 1 else None
+
+    def suggest(self, ref: str) -> Sequence[str]:
+        import difflib
+
+        return difflib.get_close_matches(ref, [s.id for s in self._stories], n=3, cutoff=0.5)
+
+
+NO_STORE = StaticLookup()
+
+
+def load_issue(path: Path, settings: Settings, lookup: StoryLookup = NO_STORE) -> Issue:
+    """Read, validate and resolve one issue file; IssueFileError lists every problem."""
+    problems: list[Problem] = []
+    doc = load_yaml(path, problems)
+    issue = None
+    if doc is not None:
+        issue = _IssueReader(Fields(doc, problems), settings, lookup).read(doc.data)
+    if problems or issue is None:
+        raise IssueFileError(problems or [Problem(
+            location=SourceLocation(path=path, line=1, column=1), field="",
+            message="the file is empty",
+            hint='start from an example: "newsletter init" writes one')])
+    return issue
+
+
+class _IssueReader:
+    def __init__(self, f: Fields, settings: Settings, lookup: StoryLookup) -> None:
+        self.f = f
+        self.settings = settings
+        self.lookup = lookup
+
+    def read(self, data: Any) -> Issue | None:
+        f = self.f
+        top = f.mapping(data, (), known=_TOP, required=("number", "date", "subject", "lead"),
+                        what="section")
+        if top is None:
+            return None
+        lead = self.lead(top.get("lead"))
+        number = f.integer(top, ("number",), minimum=1)
+        date = f.date(top, ("date",))
+        if lead is None or number is None or date is None:
+            return None
+        return Issue(
+            source=f.doc.path,
+            number=number,
+            date=date,
+            slug=self.slug(top),
+            status=Status(f.choice(top, ("status",), [s.value for s in Status], default="draft")),
+            subject=f.text(top, ("subject",), max_len=150, required=True),
+            preheader=f.text(top, ("preheader",), max_len=200),
+            topic=f.text(top, ("topic",), max_len=80),
+            lang=f.language(top, ("lang",)) or self.settings.language,
+            intro=f.text(top, ("intro",), max_len=PROSE),
+            lead=lead,
+            catch_up=self.catch_up(top.get("catch_up")),
+            deep_dives=self.deep_dives(top.get("deep_dives")),
+            sponsors=self.sponsors(top.get("sponsors")),
+            cta=self.cta(top.get("cta")),
+        )
+
+    def slug(self, top: dict[str, Any]) -> str:
+        slug = self.f.text(top, ("slug",), default=self.f.doc.path.stem.lower())
+        if not _SLUG.match(slug):
+            self.f.problem(("slug",), f'"{slug}" cannot be used in a web address',
+                           "use lowercase letters, digits and dashes, e.g. 2026-11-27")
+        return slug
+
+    # --- stories -----------------------------------------------------------
+
+    def story(self, m: dict[str, Any], key_path: KeyPath) -> tuple[Story | None, str, str]:
+        """The referenced candidate (if any), then the url and headline to use."""
+        f = self.f
+        ref = f.text(m, (*key_path, "story"), max_len=2_000)
+        found = self.lookup.find(ref) if ref else None
+        if ref and found is None:
+            near = list(self.lookup.suggest(ref))
+            hint = f'did you mean "{near[0]}"?' if near else (
+                'run "newsletter fetch", or write the story inline with url: and headline:')
+            f.problem((*key_path, "story"), f'no candidate "{ref}"', hint)
+        url = f.url(m, (*key_path, "url")) or (found.url if found else "")
+        headline = f.text(m, (*key_path, "headline")) or (found.title if found else "")
+        if not url and not ref:
+            f.problem(key_path, 'missing "url"', "give the story's link with url:, "
+                      "or reference a candidate with story:")
+        if not headline and not ref:
+            f.problem(key_path, 'missing "headline"', "write the headline readers will see")
+        return found, url, headline
+
+    def blurb(self, m: dict[str, Any], key_path: KeyPath, found: Story | None) -> str:
+        written = self.f.text(m, (*key_path, "blurb"), max_len=PROSE)
+        if written or found is None:
+            return written
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", html_to_plain(found.summary))
+
+    # --- sections ----------------------------------------------------------
+
+    def lead(self, value: Any) -> Lead | None:
+        f, kp = self.f, ("lead",)
+        m = f.mapping(value, kp, known=(*_STORY, "bullets", "image", "body"))
+        if m is None:
+            return None
+        found, url, headline = self.story(m, kp)
+        image = self.image(m.get("image"), (*kp, "image"))
+        return Lead(
+            url=url, headline=headline,
+            bullets=self.bullets(m, kp),
+            image=image or (found.image if found else None),
+            body=self.body(m.get("body"), (*kp, "body")),
+            lang=f.language(m, (*kp, "lang")) or (found.language if found else None),
+        )
+
+    def bullets(self, m: dict[str, Any], kp: KeyPath) -> tuple[str, ...]:
+        bullets = self.f.strings(m, (*kp, "bullets"), max_len=LONG, max_items=10)
+        if "bullets" in m and not 2 <= len(bullets) <= 3:
+            self.f.problem((*kp, "bullets"), f"has {len(bullets)} bullets",
+                           "a standfirst has 2 or 3 bullets")
+        return bullets
+
+    def body(self, value: Any, kp: KeyPath) -> tuple[LeadBlock, ...]:
+        blocks: list[LeadBlock] = []
+        for i, item in enumerate(self.f.sequence(value, kp)):
+            block = self.block(item, (*kp, i))
+            if block is not None:
+                blocks.append(block)
+        return tuple(blocks)
+
+    def block(self, item: Any, kp: KeyPath) -> LeadBlock | None:
+        f = self.f
+        m = f.mapping(item, kp, known=("text", "related", "video"), what="block")
+        if m is None:
+            return None
+        if len(m) != 1:
+            f.problem(kp, f"a block has exactly one of text:, related:, video:; found {len(m)}",
+                      'start each block with its own "- "')
+            return None
+        kind, value = next(iter(m.items()))
+        if kind == "text":
+            return TextBlock(markdown=f.text(m, (*kp, "text"), max_len=PROSE, required=True))
+        if kind == "related":
+            return self.related(value, (*kp, "related"))
+        return self.video(value, (*kp, "video"))
+
+    def related(self, value: Any, kp: KeyPath) -> Related | None:
+        m = self.f.mapping(value, kp, known=_STORY)
+        if m is None:
+            return None
+        found, url, headline = self.story(m, kp)
+        lang = self.f.language(m, (*kp, "lang")) or (found.language if found else None)
+        return Related(url=url, headline=headline, lang=lang)
+
+    def video(self, value: Any, kp: KeyPath) -> Video | None:
+        f = self.f
+        m = f.mapping(value, kp, known=("url", "title", "duration", "thumbnail"),
+                      required=("url", "title"))
+        if m is None:
+            return None
+        title = f.text(m, (*kp, "title"), required=True)
+        duration = f.text(m, (*kp, "duration"), max_len=10)
+        if duration and not _DURATION.match(duration):
+            f.problem((*kp, "duration"), f'"{duration}" is not a duration',
+                      'write minutes and seconds in quotes, e.g. "03:48"')
+        return Video(url=f.url(m, (*kp, "url"), required=True), title=title, duration=duration,
+                     thumbnail=self.image(m.get("thumbnail"), (*kp, "thumbnail"), alt=title))
+
+    def catch_up(self, value: Any) -> CatchUp | None:
+        f, kp = self.f, ("catch_up",)
+        if value is None:
+            return None
+        m = f.mapping(value, kp, known=("heading", "items"), required=("items",))
+        if m is None:
+            return None
+        items: list[CatchUpItem | Paragraphs] = []
+        for i, item in enumerate(f.sequence(m.get("items"), (*kp, "items"), min_items=1)):
+            ikp = (*kp, "items", i)
+            if isinstance(item, dict) and "text" in item:
+                fields = f.mapping(item, ikp, known=("text",))
+                if fields is not None:
+                    items.append(Paragraphs(markdown=f.text(item, (*ikp, "text"), max_len=PROSE,
+                                                            required=True)))
+                continue
+            entry = f.mapping(item, ikp, known=(*_STORY, "blurb"))
+            if entry is not None:
+                found, url, headline = self.story(entry, ikp)
+                lang = f.language(entry, (*ikp, "lang")) or (found.language if found else None)
+                items.append(CatchUpItem(url=url, headline=headline, lang=lang,
+                                         blurb=self.blurb(entry, ikp, found)))
+        return CatchUp(heading=f.text(m, (*kp, "heading"), max_len=80), items=tuple(items))
+
+    def deep_dives(self, value: Any) -> DeepDives | None:
+        f, kp = self.f, ("deep_dives",)
+        if value is None:
+            return None
+        m = f.mapping(value, kp, known=("heading", "items"), required=("items",))
+        if m is None:
+            return None
+        cards = []
+        for i, item in enumerate(f.sequence(m.get("items"), (*kp, "items"), min_items=1)):
+            ikp = (*kp, "items", i)
+            entry = f.mapping(item, ikp, known=(*_STORY, "blurb", "image"))
+            if entry is None:
+                continue
+            found, url, headline = self.story(entry, ikp)
+            image = self.image(entry.get("image"), (*ikp, "image"))
+            cards.append(DeepDive(
+                url=url, headline=headline, blurb=self.blurb(entry, ikp, found),
+                image=image or (found.image if found else None),
+                lang=f.language(entry, (*ikp, "lang")) or (found.language if found else None),
+            ))
+        return DeepDives(heading=f.text(m, (*kp, "heading"), max_len=80), items=tuple(cards))
+
+    def sponsors(self, value: Any) -> tuple[Sponsor, ...]:
+        f = self.f
+        slots = [s.value for s in SponsorSlot]
+        found = []
+        for i, item in enumerate(f.sequence(value, ("sponsors",), max_items=5)):
+            kp: KeyPath = ("sponsors", i)
+            m = f.mapping(item, kp, known=("slot", "label", "advertiser", "headline", "text",
+                                           "url", "image"),
+                          required=("advertiser", "headline", "url"))
+            if m is None:
+                continue
+            found.append(Sponsor(
+                slot=SponsorSlot(f.choice(m, (*kp, "slot"), slots, default="after_lead")),
+                label=f.text(m, (*kp, "label"), default="Sponsored", max_len=40),
+                advertiser=f.text(m, (*kp, "advertiser")),
+                headline=f.text(m, (*kp, "headline")),
+                text=f.text(m, (*kp, "text"), max_len=PROSE),
+                url=f.url(m, (*kp, "url"), required=True),
+                image=self.image(m.get("image"), (*kp, "image")),
+            ))
+        return tuple(found)
+
+    def cta(self, value: Any) -> CallToAction | None:
+        f, kp, s = self.f, ("cta",), self.settings
+        if value is None:
+            if not s.signup_url:
+                return None
+            return CallToAction(heading=f"Sign up for {s.name}", text=s.tagline,
+                                button="Sign up", url=s.signup_url)
+        m = f.mapping(value, kp, known=("heading", "text", "button", "url"))
+        if m is None:
+            return None
+        url = f.url(m, (*kp, "url"), allow_mailto=True) or s.signup_url or ""
+        if not url:
+            f.problem(kp, 'missing "url"', "give the sign-up link, or set signup_url in "
+                      "newsletter.yaml")
+        return CallToAction(
+            heading=f.text(m, (*kp, "heading"), default=f"Sign up for {s.name}"),
+            text=f.text(m, (*kp, "text"), max_len=LONG, default=s.tagline),
+            button=f.text(m, (*kp, "button"), default="Sign up", max_len=40),
+            url=url,
+        )
+
+    # --- pictures ----------------------------------------------------------
+
+    def image(self, value: Any, kp: KeyPath, *, alt: str = "") -> Image | None:
+        f = self.f
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"src": value}
+        m = f.mapping(value, kp, known=_IMAGE, required=("src",) if alt else ("src", "alt"))
+        if m is None:
+            return None
+        src = f.text(m, (*kp, "src"), max_len=2_000, required=True)
+        if src and not _is_image_source(src):
+            f.problem((*kp, "src"), f'"{src}" is neither a file in the desk nor a web address',
+                      "use a path relative to newsletter.yaml (examples/images/x.jpg) "
+                      "or an https:// URL")
+        return Image(
+            src=src,
+            alt=f.text(m, (*kp, "alt"), default=alt),
+            credit=f.text(m, (*kp, "credit")),
+            caption=f.text(m, (*kp, "caption"), max_len=LONG),
+            width=f.integer(m, (*kp, "width"), minimum=1),
+            height=f.integer(m, (*kp, "height"), minimum=1),
+            location=f.where((*kp, "src")),
+        )
+
+
+def _is_image_source(src: str) -> bool:
+    if "://" in src or src.startswith("//"):
+        return is_web_url(src)
+    if ":" in src or "\\" in src:
+        return False
+    path = PurePosixPath(src)
+    return not path.is_absolute() and ".." not in path.parts

@@ -1,0 +1,90 @@
+"""What can go wrong that an editor can fix.
+
+    NewsletterError            every user-facing failure: message + location + hint
+    ├── InputError             a YAML file (issue or settings) is wrong; holds every Problem
+    │   ├── IssueFileError
+    │   ├── SettingsError
+    │   └── AssetError         a picture is missing or unreadable
+    └── RenderError            a template or the MJML compiler failed
+
+Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .model import SourceLocation
+
+__all__ = [
+    "AssetError",
+    "InputError",
+    "IssueFileError",
+    "NewsletterError",
+    "Problem",
+    "RenderError",
+    "SettingsError",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One thing wrong in an input file, reported like a compiler would."""
+
+    location: SourceLocation
+    field: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        head = f"{self.location}: {self.field}: {self.message}" if self.field else (
+            f"{self.location}: {self.message}"
+        )
+        return f"{head}\n  hint: {self.hint}" if self.hint else head
+
+
+class NewsletterError(Exception):
+    """A failure the user can fix; `str()` is what the CLI prints."""
+
+    def __init__(
+        self, message: str, *, location: SourceLocation | None = None, hint: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def __str__(self) -> str:
+        head = f"{self.location}: {self.message}" if self.location else self.message
+        return f"{head}\n  hint: {self.hint}" if self.hint else head
+
+
+class InputError(NewsletterError):
+    """An input file has one or more problems; all of them are listed."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        count = len(self.problems)
+        summary = f"{count} problem{'s' if count != 1 else ''} in {first.location.path}"
+        super().__init__(summary, location=first.location)
+
+    def __str__(self) -> str:
+        return "\n".join([*(str(p) for p in self.problems), self.message])
+
+
+class IssueFileError(InputError):
+    """An issue file (`issues/<date>.yaml`) is wrong."""
+
+
+class SettingsError(InputError):
+    """The desk settings (`newsletter.yaml`) are wrong."""
+
+
+class AssetError(InputError):
+    """A picture the issue names is missing or cannot be read."""
+
+
+class RenderError(NewsletterError):
+    """A template or the MJML compiler failed."""

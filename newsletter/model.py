@@ -1,0 +1,363 @@
+"""Frozen values that flow between the pipeline stages.
+
+Nothing here does I/O or imports another module of ours: every stage can
+depend on this one without dragging the others along.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "Asset",
+    "CallToAction",
+    "CatchUp",
+    "CatchUpItem",
+    "Colors",
+    "DeepDive",
+    "DeepDives",
+    "FeedSpec",
+    "Image",
+    "Issue",
+    "IssueAssets",
+    "Lead",
+    "LeadBlock",
+    "Logo",
+    "Paragraphs",
+    "Paths",
+    "Related",
+    "RenderedIssue",
+    "Sender",
+    "Settings",
+    "SourceLocation",
+    "Sponsor",
+    "SponsorSlot",
+    "Status",
+    "Story",
+    "TextBlock",
+    "Utm",
+    "Video",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceLocation:
+    """Where a value was written: 1-based line and column in a file."""
+
+    path: Path
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        parts = [str(self.path)]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+
+# --- desk settings ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Colors:
+    brand: str = "#0b4f6c"
+    accent: str = "#e0a458"
+    text: str = "#1f2a30"
+    background: str = "#ffffff"
+    muted: str = "#5c6b73"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Logo:
+    src: str
+    alt: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sender:
+    name: str
+    email: str
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Utm:
+    """Campaign tags added to every link in the email.
+
+    `campaign` may use `{number}`, `{date}` and `{slug}`.
+    """
+
+    enabled: bool = True
+    source: str = "newsletter"
+    medium: str = "email"
+    campaign: str = "issue-{number}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paths:
+    """Desk folders, relative to the folder holding `newsletter.yaml`."""
+
+    issues: str = "issues"
+    output: str = "site"
+    templates: str = "templates"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedSpec:
+    """One feed the desk reads (used by `newsletter fetch`)."""
+
+    name: str
+    url: str | None = None
+    path: str | None = None
+    section: str | None = None
+    tags: tuple[str, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """A desk's `newsletter.yaml`, validated."""
+
+    root: Path
+    name: str
+    base_url: str
+    tagline: str = ""
+    description: str = ""
+    language: str = "en"
+    colors: Colors = Colors()
+    logo: Logo | None = None
+    sender: Sender | None = None
+    signup_url: str | None = None
+    footer: str = ""
+    legal: str = ""
+    unsubscribe: str = "*|UNSUB|*"
+    utm: Utm = Utm()
+    paths: Paths = Paths()
+    feeds: tuple[FeedSpec, ...] = ()
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.root / self.paths.issues
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / self.paths.output
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / self.paths.templates
+
+
+# --- the issue -------------------------------------------------------------
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    READY = "ready"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    """A picture as the editor named it; `src` is a desk path or an https URL."""
+
+    src: str
+    alt: str
+    credit: str = ""
+    caption: str = ""
+    width: int | None = None
+    height: int | None = None
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Story:
+    """A candidate story as a lookup returns it (fields an item may override)."""
+
+    id: str
+    url: str
+    title: str
+    summary: str = ""
+    image: Image | None = None
+    source: str = ""
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextBlock:
+    """Editor markdown, rendered with raw HTML off."""
+
+    markdown: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Related:
+    """A related story placed in the lead's body: a linked headline."""
+
+    url: str
+    headline: str
+    lang: str | None = None
+    kind: Literal["related"] = "related"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Video:
+    url: str
+    title: str
+    duration: str = ""
+    thumbnail: Image | None = None
+    kind: Literal["video"] = "video"
+
+
+LeadBlock = TextBlock | Related | Video
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lead:
+    url: str
+    headline: str
+    bullets: tuple[str, ...] = ()
+    image: Image | None = None
+    body: tuple[LeadBlock, ...] = ()
+    lang: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatchUpItem:
+    """A catch-up entry: a linked headline with a blurb."""
+
+    url: str
+    headline: str
+    blurb: str = ""
+    lang: str | None = None
+    kind: Literal["item"] = "item"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paragraphs:
+    """A free catch-up paragraph (markdown)."""
+
+    markdown: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatchUp:
+    heading: str
+    items: tuple[CatchUpItem | Paragraphs, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeepDive:
+    url: str
+    headline: str
+    blurb: str = ""
+    image: Image | None = None
+    lang: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeepDives:
+    heading: str
+    items: tuple[DeepDive, ...]
+
+
+class SponsorSlot(StrEnum):
+    AFTER_LEAD = "after_lead"
+    AFTER_CATCH_UP = "after_catch_up"
+    AFTER_DEEP_DIVES = "after_deep_dives"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sponsor:
+    slot: SponsorSlot
+    advertiser: str
+    headline: str
+    url: str
+    text: str = ""
+    label: str = "Sponsored"
+    image: Image | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallToAction:
+    heading: str
+    text: str
+    button: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Issue:
+    """One issue, resolved and valid: what the renderer receives."""
+
+    source: Path
+    number: int
+    date: dt.date
+    slug: str
+    status: Status
+    subject: str
+    lang: str
+    lead: Lead
+    preheader: str = ""
+    topic: str = ""
+    intro: str = ""
+    catch_up: CatchUp | None = None
+    deep_dives: DeepDives | None = None
+    sponsors: tuple[Sponsor, ...] = ()
+    cta: CallToAction | None = None
+
+    def sponsors_in(self, slot: str) -> tuple[Sponsor, ...]:
+        return tuple(s for s in self.sponsors if s.slot.value == slot)
+
+    def images(self) -> tuple[Image, ...]:
+        """Every picture the issue shows, in reading order."""
+        found: list[Image | None] = [self.lead.image]
+        found += [b.thumbnail for b in self.lead.body if isinstance(b, Video)]
+        found += [s.image for s in self.sponsors]
+        if self.deep_dives:
+            found += [d.image for d in self.deep_dives.items]
+        return tuple(i for i in found if i is not None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Asset:
+    """A picture as readers fetch it: an absolute URL and its pixel size."""
+
+    url: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueAssets:
+    """Every picture of one issue, by the `src` the editor wrote.
+
+    `video_thumbnails` are the email's versions of video thumbnails, with a
+    play badge drawn in (no email client can overlay one reliably).
+    `files` are copied beside the issue's pages: (relative name, bytes).
+    """
+
+    images: Mapping[str, Asset]
+    video_thumbnails: Mapping[str, Asset]
+    files: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderedIssue:
+    """The three outputs of one issue, plus the files they refer to."""
+
+    slug: str
+    email_html: str
+    text: str
+    web_html: str
+    assets: tuple[tuple[str, bytes], ...] = ()

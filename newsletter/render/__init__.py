@@ -1,0 +1,119 @@
+"""Issue -> email HTML (Jinja -> MJML -> HTML), plain text and web page.
+
+One `Renderer` per desk holds the Jinja environment; each output gets its
+own link policy (absolute everywhere, campaign tags in the email and text)
+and the helpers its templates call.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jinja2 import Environment, TemplateError, TemplateSyntaxError
+
+from ..errors import RenderError
+from ..model import Asset, Image, Issue, Logo, IssueAssets, RenderedIssue, Settings, SourceLocation
+from .email import compile_mjml
+from .env import DEFAULT_THEME, make_environment
+from .links import LinkPolicy, embed_url
+from .locale import locale_for
+from .markdown import markdown_to_html
+from .text import References, html_to_text, wrap_text
+
+__all__ = ["DEFAULT_THEME", "EMAIL_WIDTH", "Renderer", "issue_url"]
+
+EMAIL_WIDTH = 600
+_TEMPLATE_SUFFIXES = (".mjml", ".html", ".txt", ".xml")
+
+
+def issue_url(settings: Settings, issue: Issue) -> str:
+    """The web page of an issue: where "view in browser" and share links point."""
+    return f"{settings.base_url}issues/{issue.slug}/"
+
+
+class Renderer:
+    """Renders issues of one desk; cheap to reuse across many issues."""
+
+    def __init__(self, settings: Settings, env: Environment | None = None) -> None:
+        self.settings = settings
+        self.env = env or make_environment(settings.templates_dir)
+
+    def render(self, issue: Issue, assets: IssueAssets) -> RenderedIssue:
+        page_url = issue_url(self.settings, issue)
+        base = self._context(issue, assets, page_url)
+        email_links = LinkPolicy.for_email(page_url, self.settings.utm, issue)
+        mjml_source = self._render("email", "mjml", issue, base, email_links)
+        template = f"email/issue.mjml ({issue.source.name})"
+        refs = References()
+        text = self._render("text", "txt", issue, base, email_links, refs=refs)
+        return RenderedIssue(
+            slug=issue.slug,
+            email_html=compile_mjml(mjml_source, template=template),
+            text=wrap_text(text),
+            web_html=self._render("web", "html", issue, base, LinkPolicy(page_url)),
+            assets=assets.files,
+        )
+
+    def _context(self, issue: Issue, assets: IssueAssets, page_url: str) -> dict[str, Any]:
+        settings = self.settings
+        return {
+            "issue": issue,
+            "settings": settings,
+            "colors": settings.colors,
+            "locale": locale_for(issue.lang),
+            "locale_for": locale_for,
+            "page_url": page_url,
+            "email_url": f"{page_url}email.html",
+            "unsubscribe_url": settings.unsubscribe,
+            "asset_of": _asset_lookup(assets.images),
+            "video_asset_of": _asset_lookup(assets.video_thumbnails),
+            "fit": _fit,
+            "embed_url": embed_url,
+            "email_width": EMAIL_WIDTH,
+        }
+
+    def _render(self, kind: str, suffix: str, issue: Issue, base: dict[str, Any],
+                links: LinkPolicy, refs: References | None = None) -> str:
+        context = dict(base, link=_link_or_empty(links),
+                       md=lambda source: markdown_to_html(source or "", links))
+        if refs is not None:
+            context.update(
+                refs=refs,
+                prose=lambda source: html_to_text(markdown_to_html(source or "", links), refs),
+                cite=lambda url: refs.cite(links(url)) if url else "",
+            )
+        names = [f"{kind}/{issue.slug}.{suffix}", f"{kind}/issue.{suffix}"]
+        try:
+            return self.env.select_template(names).render(context)
+        except TemplateError as exc:
+            raise _template_error(exc) from exc
+
+
+def _link_or_empty(links: LinkPolicy) -> Callable[[str], str]:
+    return lambda url: links(url) or ""
+
+
+def _asset_lookup(found: Mapping[str, Asset]) -> Callable[[Image | Logo], Asset]:
+    return lambda image: found[image.src]
+
+
+def _fit(asset: Asset, width: int) -> dict[str, int]:
+    """Display size for at most `width` pixels wide, keeping the aspect ratio."""
+    shown = min(width, asset.width)
+    return {"width": shown, "height": round(asset.height * shown / asset.width)}
+
+
+def _template_error(exc: TemplateError) -> RenderError:
+    if isinstance(exc, TemplateSyntaxError):
+        where = SourceLocation(path=Path(exc.filename or exc.name or "?"), line=exc.lineno)
+        return RenderError(f"template syntax error: {exc.message}", location=where,
+                           hint="fix the template; the line is where Jinja noticed the problem")
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.endswith(_TEMPLATE_SUFFIXES)]
+    where = SourceLocation(path=Path(frames[-1].filename), line=frames[-1].lineno) if frames \
+        else None
+    return RenderError(f"template error: {exc}", location=where,
+                       hint="a template uses a name the issue does not provide; check spelling")

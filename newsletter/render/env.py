@@ -1,0 +1,45 @@
+"""The one Jinja environment: the desk's templates first, then the default theme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, StrictUndefined
+
+__all__ = ["DEFAULT_THEME", "make_environment"]
+
+
+def _default_theme() -> Path:
+    # In a wheel the theme is packaged inside the package; in a checkout (or an
+    # editable install) it is the repository's top-level templates/ folder.
+    packaged = Path(__file__).resolve().parent.parent / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+DEFAULT_THEME = _default_theme()
+
+
+def make_environment(desk_templates: Path | None = None, theme: Path = DEFAULT_THEME) -> Environment:
+    """Templates are found in the desk's folder, then the theme.
+
+    `{% extends "default:web/issue.html" %}` reaches the theme's own copy, so a
+    desk can override one block of a page instead of copying all of it.
+    """
+    theme_loader = FileSystemLoader(theme)
+    searched = [FileSystemLoader(desk_templates)] if desk_templates and desk_templates.is_dir() else []
+    loader = ChoiceLoader([
+        PrefixLoader({"default": theme_loader}, delimiter=":"),
+        *searched,
+        theme_loader,
+    ])
+    return Environment(
+        loader=loader,
+        undefined=StrictUndefined,
+        autoescape=lambda name: bool(name) and name.rsplit(".", 1)[-1] in {"html", "xml", "mjml"},
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )

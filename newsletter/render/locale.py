@@ -1,0 +1,78 @@
+"""Words the templates print and fonts they use, per language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Locale", "locale_for"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Locale:
+    """Labels in the issue's language and a font stack that covers its script.
+
+    `mso_font` is the one face Outlook for Windows gets: it ignores the rest
+    of a stack and falls back to Times New Roman without it.
+    """
+
+    fonts: str
+    mso_font: str
+    view_in_browser: str = "View in browser"
+    unsubscribe: str = "Unsubscribe"
+    sign_up: str = "Sign up"
+    catch_up: str = "60-Second Catch-up"
+    deep_dives: str = "Deep dives"
+    related: str = "Related"
+    watch: str = "Watch"
+    video: str = "Video"
+    editors_note: str = "Editor's note"
+    references: str = "Links"
+    read_online: str = "Read this issue online"
+    issue: str = "Issue"
+
+
+_LATIN = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+_CJK_LABELS = {
+    "zh-hans": dict(
+        fonts="'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
+              "'Noto Sans SC', 'Source Han Sans SC', " + _LATIN,
+        mso_font="'Microsoft YaHei'",
+        view_in_browser="在浏览器中查看", unsubscribe="退订", sign_up="订阅",
+        catch_up="60秒速览", deep_dives="深度阅读", related="相关报道", watch="观看",
+        video="视频", editors_note="编者按", references="链接", read_online="在线阅读本期",
+        issue="第",
+    ),
+    "zh-hant": dict(
+        fonts="'PingFang TC', 'Hiragino Sans CNS', 'Microsoft JhengHei', 'Noto Sans CJK TC', "
+              "'Noto Sans TC', 'Source Han Sans TC', " + _LATIN,
+        mso_font="'Microsoft JhengHei'",
+        view_in_browser="在瀏覽器中查看", unsubscribe="取消訂閱", sign_up="訂閱",
+        catch_up="60秒速覽", deep_dives="深度閱讀", related="相關報道", watch="觀看",
+        video="影片", editors_note="編者按", references="連結", read_online="線上閱讀本期",
+        issue="第",
+    ),
+    "ja": dict(
+        fonts="'Hiragino Kaku Gothic ProN', 'Hiragino Sans', 'Yu Gothic', Meiryo, "
+              "'Noto Sans CJK JP', 'Noto Sans JP', " + _LATIN,
+        mso_font="Meiryo",
+        view_in_browser="ブラウザで表示", unsubscribe="配信停止", sign_up="登録",
+        catch_up="60秒でわかる", deep_dives="深掘り", related="関連記事", watch="再生",
+        video="動画", editors_note="編集後記", references="リンク",
+        read_online="この号をウェブで読む", issue="第",
+    ),
+}
+_ALIASES = {"zh": "zh-hans", "zh-cn": "zh-hans", "zh-sg": "zh-hans", "zh-tw": "zh-hant",
+            "zh-hk": "zh-hant", "zh-mo": "zh-hant"}
+
+
+def locale_for(lang: str) -> Locale:
+    """The locale for a BCP 47 tag; English labels for languages we have no words for."""
+    tag = lang.lower()
+    key = _ALIASES.get(tag, tag)
+    if key not in _CJK_LABELS:
+        key = next((k for k in _CJK_LABELS if tag.startswith(k)), "")
+        if not key and tag.startswith("zh"):
+            key = "zh-hant" if "hant" in tag else "zh-hans"
+    if key in _CJK_LABELS:
+        return Locale(**_CJK_LABELS[key])
+    return Locale(fonts=_LATIN, mso_font="Arial")

@@ -1,0 +1,27 @@
+"""Editor markdown -> sanitized HTML (raw HTML in the source stays text)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from ..sanitize import UrlRewrite, clean_html
+
+__all__ = ["markdown_to_html"]
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    # commonmark with html off: `<b>` typed by an editor shows as text, never as markup
+    return MarkdownIt("commonmark", {"html": False, "typographer": True}).enable(
+        ["strikethrough", "table", "replacements", "smartquotes"]
+    )
+
+
+def markdown_to_html(source: str, rewrite: UrlRewrite | None = None) -> Markup:
+    """Render markdown, then pass it through the sanitizer with `rewrite` for links."""
+    if not source.strip():
+        return Markup("")
+    return clean_html(_parser().render(source), rewrite)
