@@ -31,29 +31,30 @@ class Locale:
     issue: str = "Issue"
 
 
-_LATIN = "-apple-system, BlinkMacSystemFont, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+# Unquoted names keep the stack short: it is inlined on every block of the email.
+_LATIN = "-apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 _CJK_LABELS = {
     "zh-hans": dict(
-        fonts="'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
-              "'Noto Sans SC', 'Source Han Sans SC', " + _LATIN,
-        mso_font="'Microsoft YaHei'",
+        fonts="PingFang SC, Hiragino Sans GB, Microsoft YaHei, Noto Sans CJK SC, "
+              "Noto Sans SC, " + _LATIN,
+        mso_font="Microsoft YaHei",
         view_in_browser="在浏览器中查看", unsubscribe="退订", sign_up="订阅",
         catch_up="60秒速览", deep_dives="深度阅读", related="相关报道", watch="观看",
         video="视频", editors_note="编者按", references="链接", read_online="在线阅读本期",
         issue="第",
     ),
     "zh-hant": dict(
-        fonts="'PingFang TC', 'Hiragino Sans CNS', 'Microsoft JhengHei', 'Noto Sans CJK TC', "
-              "'Noto Sans TC', 'Source Han Sans TC', " + _LATIN,
-        mso_font="'Microsoft JhengHei'",
+        fonts="PingFang TC, Hiragino Sans CNS, Microsoft JhengHei, Noto Sans CJK TC, "
+              "Noto Sans TC, " + _LATIN,
+        mso_font="Microsoft JhengHei",
         view_in_browser="在瀏覽器中查看", unsubscribe="取消訂閱", sign_up="訂閱",
         catch_up="60秒速覽", deep_dives="深度閱讀", related="相關報道", watch="觀看",
         video="影片", editors_note="編者按", references="連結", read_online="線上閱讀本期",
         issue="第",
     ),
     "ja": dict(
-        fonts="'Hiragino Kaku Gothic ProN', 'Hiragino Sans', 'Yu Gothic', Meiryo, "
-              "'Noto Sans CJK JP', 'Noto Sans JP', " + _LATIN,
+        fonts="Hiragino Kaku Gothic ProN, Hiragino Sans, Yu Gothic, Meiryo, "
+              "Noto Sans CJK JP, Noto Sans JP, " + _LATIN,
         mso_font="Meiryo",
         view_in_browser="ブラウザで表示", unsubscribe="配信停止", sign_up="登録",
         catch_up="60秒でわかる", deep_dives="深掘り", related="関連記事", watch="再生",
