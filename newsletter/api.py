@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -101,14 +102,16 @@ def _swap(staging: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def init_desk(folder: Path) -> list[Path]:
+def init_desk(folder: Path, today: dt.date | None = None) -> list[Path]:
     """Scaffold a new desk in `folder`: settings, one issue, templates/, the workflow."""
     if (folder / SETTINGS_FILE).exists():
         raise NewsletterError(f"{folder / SETTINGS_FILE} already exists",
                               hint="choose an empty folder for the new desk")
+    date = (today or dt.datetime.now(dt.UTC).date()).isoformat()
     written = []
     for relative, data in _scaffold_files():
-        path = folder / relative
+        path = folder / relative.replace("DATE", date)
+        data = data.replace(b"DATE", date.encode())
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         written.append(path)

@@ -168,6 +168,8 @@ class _IssueReader:
 
     def lead(self, value: Any) -> Lead | None:
         f, kp = self.f, ("lead",)
+        if value is None:
+            return None  # reported as missing or empty by the top-level read
         m = f.mapping(value, kp, known=(*_STORY, "bullets", "image", "body"))
         if m is None:
             return None

@@ -154,7 +154,7 @@ def _wrap_line(line: str, width: int) -> list[str]:
         if token.isspace():
             current += token
             continue
-        if _columns(current.rstrip() + token) > width and current.strip() != prefix.strip():
+        if _columns(current + token) > width and current.strip() != prefix.strip():
             lines.append(current.rstrip())
             current = indent
         current += token
