@@ -59,12 +59,14 @@ class Fields:
     ) -> dict[str, Any] | None:
         """A mapping whose keys are all in `known`, with every `required` key present."""
         if not isinstance(value, dict):
-            self.problem(key_path, f"expected a mapping of key: value lines, got {_kind(value)}",
+            self.problem(key_path,
+                         f"expected a mapping of key: value lines, got {_kind(value)}",
                          f"keys allowed here: {', '.join(known)}")
             return None
         for key in value:
             if key not in known:
-                self.problem((*key_path, key), f"unknown {what} \"{key}\"", _did_you_mean(key, known))
+                self.problem((*key_path, key), f'unknown {what} "{key}"',
+                             _did_you_mean(key, known))
         for key in required:
             if _is_empty(value.get(key)) and key in value:
                 self.problem((*key_path, key), "is empty", f'write a value for "{key}"')
@@ -78,7 +80,8 @@ class Fields:
         if value is None:
             value = []
         if not isinstance(value, list):
-            self.problem(key_path, f"expected a list (lines starting with \"- \"), got {_kind(value)}")
+            self.problem(key_path,
+                         f'expected a list (lines starting with "- "), got {_kind(value)}')
             return []
         if len(value) < min_items:
             self.problem(key_path, f"needs at least {min_items} item{'s' * (min_items > 1)}, "
@@ -110,7 +113,8 @@ class Fields:
         if required and not stripped:
             self.problem(key_path, "is empty", "write a value")
         if len(stripped) > max_len:
-            self.problem(key_path, f"is {len(stripped):,} characters long; the limit is {max_len:,}",
+            self.problem(key_path,
+                         f"is {len(stripped):,} characters long; the limit is {max_len:,}",
                          "shorten it")
             return stripped[:max_len]
         return stripped

@@ -88,7 +88,8 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        problems.append(Problem(location=where, field="", message=f"cannot read file: {exc.strerror}"))
+        message = f"cannot read file: {exc.strerror}"
+        problems.append(Problem(location=where, field="", message=message))
         return None
     if len(raw) > MAX_FILE_BYTES:
         problems.append(Problem(
@@ -168,6 +169,7 @@ class _Builder:
                 return self._mapping(node, key_path)
             if isinstance(node, SequenceNode):
                 return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
+            assert isinstance(node, ScalarNode)
             return self._scalar(node, key_path)
         finally:
             self.active.discard(id(node))

@@ -92,13 +92,13 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def _swap(staging: Path, target: Path) -> None:
-    os.chmod(staging, 0o755)  # mkdtemp makes it private; a web server must read it
+    staging.chmod(0o755)  # mkdtemp makes it private; a web server must read it
     if not target.exists():
-        os.replace(staging, target)
+        staging.replace(target)
         return
     retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    os.replace(target, retired / "previous")
-    os.replace(staging, target)
+    target.replace(retired / "previous")
+    staging.replace(target)
     shutil.rmtree(retired, ignore_errors=True)
 
 

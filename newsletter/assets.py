@@ -47,7 +47,8 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
             thumbnails[block.thumbnail.src] = _badged(block, root, page_url, images, files)
     if problems:
         raise AssetError(problems)
-    return IssueAssets(images=images, video_thumbnails=thumbnails, files=tuple(sorted(files.items())))
+    return IssueAssets(images=images, video_thumbnails=thumbnails,
+                       files=tuple(sorted(files.items())))
 
 
 def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],

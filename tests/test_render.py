@@ -61,7 +61,7 @@ def test_every_href_is_absolute_http_or_mailto(example, chinese, settings) -> No
 
 
 def test_email_links_carry_utm_tags_but_the_web_page_does_not(example) -> None:
-    issue, rendered = example
+    _, rendered = example
     email_links = [a["href"] for tag, a in elements(rendered.email_html)
                    if tag == "a" and a.get("href", "").startswith("http")]
     assert email_links and all("utm_source=tideline" in url for url in email_links)

@@ -8,14 +8,14 @@ and the helpers its templates call.
 from __future__ import annotations
 
 import traceback
-from pathlib import Path
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, TemplateError, TemplateSyntaxError
 
 from ..errors import RenderError
-from ..model import Asset, Image, Issue, Logo, IssueAssets, RenderedIssue, Settings, SourceLocation
+from ..model import Asset, Image, Issue, IssueAssets, Logo, RenderedIssue, Settings, SourceLocation
 from .email import compile_mjml
 from .env import DEFAULT_THEME, make_environment
 from .links import LinkPolicy, embed_url
@@ -108,12 +108,13 @@ def _fit(asset: Asset, width: int) -> dict[str, int]:
 
 def _template_error(exc: TemplateError) -> RenderError:
     if isinstance(exc, TemplateSyntaxError):
-        where = SourceLocation(path=Path(exc.filename or exc.name or "?"), line=exc.lineno)
-        return RenderError(f"template syntax error: {exc.message}", location=where,
+        at = SourceLocation(path=Path(exc.filename or exc.name or "?"), line=exc.lineno)
+        return RenderError(f"template syntax error: {exc.message}", location=at,
                            hint="fix the template; the line is where Jinja noticed the problem")
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if f.filename.endswith(_TEMPLATE_SUFFIXES)]
-    where = SourceLocation(path=Path(frames[-1].filename), line=frames[-1].lineno) if frames \
-        else None
+    where: SourceLocation | None = None
+    if frames:
+        where = SourceLocation(path=Path(frames[-1].filename), line=frames[-1].lineno)
     return RenderError(f"template error: {exc}", location=where,
                        hint="a template uses a name the issue does not provide; check spelling")

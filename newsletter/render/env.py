@@ -21,14 +21,18 @@ def _default_theme() -> Path:
 DEFAULT_THEME = _default_theme()
 
 
-def make_environment(desk_templates: Path | None = None, theme: Path = DEFAULT_THEME) -> Environment:
+def make_environment(
+    desk_templates: Path | None = None, theme: Path = DEFAULT_THEME
+) -> Environment:
     """Templates are found in the desk's folder, then the theme.
 
     `{% extends "default:web/issue.html" %}` reaches the theme's own copy, so a
     desk can override one block of a page instead of copying all of it.
     """
     theme_loader = FileSystemLoader(theme)
-    searched = [FileSystemLoader(desk_templates)] if desk_templates and desk_templates.is_dir() else []
+    searched = []
+    if desk_templates is not None and desk_templates.is_dir():
+        searched.append(FileSystemLoader(desk_templates))
     loader = ChoiceLoader([
         PrefixLoader({"default": theme_loader}, delimiter=":"),
         *searched,
@@ -37,9 +41,14 @@ def make_environment(desk_templates: Path | None = None, theme: Path = DEFAULT_T
     return Environment(
         loader=loader,
         undefined=StrictUndefined,
-        autoescape=lambda name: bool(name) and name.rsplit(".", 1)[-1] in {"html", "xml", "mjml"},
+        autoescape=_escapes,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,
     )
+
+
+def _escapes(name: str | None) -> bool:
+    """Autoescape by the last extension: .html, .xml and .mjml escape; .txt does not."""
+    return name is not None and name.rsplit(".", 1)[-1] in {"html", "xml", "mjml"}

@@ -34,7 +34,7 @@ class Locale:
 # Unquoted names keep the stack short: it is inlined on every block of the email.
 _LATIN = "-apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 _CJK_LABELS = {
-    "zh-hans": dict(
+    "zh-hans": Locale(
         fonts="PingFang SC, Hiragino Sans GB, Microsoft YaHei, Noto Sans CJK SC, "
               "Noto Sans SC, " + _LATIN,
         mso_font="Microsoft YaHei",
@@ -43,7 +43,7 @@ _CJK_LABELS = {
         video="视频", editors_note="编者按", references="链接", read_online="在线阅读本期",
         issue="第",
     ),
-    "zh-hant": dict(
+    "zh-hant": Locale(
         fonts="PingFang TC, Hiragino Sans CNS, Microsoft JhengHei, Noto Sans CJK TC, "
               "Noto Sans TC, " + _LATIN,
         mso_font="Microsoft JhengHei",
@@ -52,7 +52,7 @@ _CJK_LABELS = {
         video="影片", editors_note="編者按", references="連結", read_online="線上閱讀本期",
         issue="第",
     ),
-    "ja": dict(
+    "ja": Locale(
         fonts="Hiragino Kaku Gothic ProN, Hiragino Sans, Yu Gothic, Meiryo, "
               "Noto Sans CJK JP, Noto Sans JP, " + _LATIN,
         mso_font="Meiryo",
@@ -75,5 +75,5 @@ def locale_for(lang: str) -> Locale:
         if not key and tag.startswith("zh"):
             key = "zh-hant" if "hant" in tag else "zh-hans"
     if key in _CJK_LABELS:
-        return Locale(**_CJK_LABELS[key])
+        return _CJK_LABELS[key]
     return Locale(fonts=_LATIN, mso_font="Arial")

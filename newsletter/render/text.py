@@ -16,7 +16,8 @@ from markupsafe import Markup
 __all__ = ["WIDTH", "References", "html_to_text", "wrap_text"]
 
 WIDTH = 78
-_CLOSING = set("，。、；：？！）」』】〉》”’・ー…,.;:?!)]}%")
+# Full-width punctuation that must not start a line (kinsoku).
+_CLOSING = set("，。、；：？！）」』】〉》”’・ー…,.;:?!)]}%")  # noqa: RUF001 - look-alikes wanted
 _PREFIX = re.compile(r"^(\s*(?:[-*>]|\d+\.|\[\d+\])?\s*)")
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
 
