@@ -46,9 +46,11 @@ class Fields:
     def where(self, key_path: KeyPath) -> SourceLocation:
         return self.doc.where(key_path)
 
-    def problem(self, key_path: KeyPath, message: str, hint: str = "") -> None:
+    def problem(self, key_path: KeyPath, message: str, hint: str = "", *,
+                at_key: bool = False) -> None:
+        where = self.doc.where_key(key_path) if at_key else self.where(key_path)
         self.problems.append(Problem(
-            location=self.where(key_path), field=field_name(key_path), message=message, hint=hint
+            location=where, field=field_name(key_path), message=message, hint=hint
         ))
 
     # --- containers --------------------------------------------------------
@@ -66,7 +68,7 @@ class Fields:
         for key in value:
             if key not in known:
                 self.problem((*key_path, key), f'unknown {what} "{key}"',
-                             _did_you_mean(key, known))
+                             _did_you_mean(key, known), at_key=True)
         for key in required:
             if _is_empty(value.get(key)) and key in value:
                 self.problem((*key_path, key), "is empty", f'write a value for "{key}"')

@@ -42,6 +42,7 @@ class YamlDocument:
     path: Path
     data: Any
     locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    key_locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
 
     def where(self, key_path: KeyPath) -> SourceLocation:
         """The location of a value, or of its nearest written parent."""
@@ -50,6 +51,13 @@ class YamlDocument:
             if found:
                 return SourceLocation(path=self.path, line=found[0], column=found[1])
         return SourceLocation(path=self.path, line=1, column=1)
+
+    def where_key(self, key_path: KeyPath) -> SourceLocation:
+        """The location of a mapping key itself (for "unknown key" reports)."""
+        found = self.key_locations.get(key_path)
+        if found is None:
+            return self.where(key_path)
+        return SourceLocation(path=self.path, line=found[0], column=found[1])
 
 
 def field_name(key_path: KeyPath) -> str:
@@ -205,6 +213,7 @@ class _Builder:
                 )
                 continue
             first_line[key] = _mark(key_node)[0]
+            self.doc.key_locations[child] = _mark(key_node)
             self.doc.locations[child] = _mark(value_node)
             out[key] = self.build(value_node, child)
         return out
