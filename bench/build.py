@@ -178,7 +178,8 @@ def capture_mjml(issue_path: Path, settings: Any) -> tuple[str, Any]:
 
     def spy(source: str, *, template: str) -> str:
         captured.append(source)
-        return original(source, template=template)
+        html: str = original(source, template=template)
+        return html
 
     package.compile_mjml = spy
     try:

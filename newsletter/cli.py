@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from . import __version__
 from .errors import NewsletterError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+@cache
+def console(*, stderr: bool = False) -> Console:
+    """rich's console, imported on first use: it costs ~20 ms of start-up."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
 
 
 def user_errors(command: F) -> F:
@@ -28,7 +35,9 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except NewsletterError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            from rich.markup import escape  # field names like items[2] are not markup
+
+            console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]  # wraps keeps the signature click reads
@@ -66,11 +75,11 @@ def build(issues: tuple[Path, ...], out_dir: Path | None) -> None:
     renderer = Renderer(settings)
     for path in paths:
         built = api.build_issue(path, settings, out_dir=out_dir, renderer=renderer)
-        out.print(f"[green]built[/] {path.name} -> {_shown(built.folder)}/")
+        console().print(f"[green]built[/] {_shown(path)} -> {_shown(built.folder)}/")
         for file in built.files[:3]:
-            out.print(f"  {_shown(file)}  ({file.stat().st_size:,} bytes)")
+            console().print(f"  {_shown(file)}  ({file.stat().st_size:,} bytes)")
         if len(built.files) > 3:
-            out.print(f"  + {len(built.files) - 3} pictures")
+            console().print(f"  + {len(built.files) - 3} pictures")
 
 
 @main.command()
@@ -86,12 +95,14 @@ def init(folder: Path) -> None:
     from . import api
 
     for path in api.init_desk(folder):
-        out.print(f"[green]wrote[/] {_shown(path)}")
-    out.print(f'next: cd {folder} and run "newsletter build"')
+        console().print(f"[green]wrote[/] {_shown(path)}")
+    console().print(f'next: cd {folder} and run "newsletter build"')
 
 
 def _shown(path: Path) -> str:
+    from rich.markup import escape
+
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return escape(str(path.resolve().relative_to(Path.cwd().resolve())))
     except ValueError:
-        return str(path)
+        return escape(str(path))

@@ -20,8 +20,14 @@ def _parser() -> MarkdownIt:
     )
 
 
+@lru_cache(maxsize=4096)
+def _render(source: str) -> str:
+    # each piece of prose appears in the email, the text part and the web page
+    return _parser().render(source)
+
+
 def markdown_to_html(source: str, rewrite: UrlRewrite | None = None) -> Markup:
     """Render markdown, then pass it through the sanitizer with `rewrite` for links."""
     if not source.strip():
         return Markup("")
-    return clean_html(_parser().render(source), rewrite)
+    return clean_html(_render(source), rewrite)

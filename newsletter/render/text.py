@@ -123,11 +123,13 @@ def html_to_text(html: Markup | str, refs: References) -> str:
 
 
 def _columns(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return sum(2 if _is_wide(ch) else 1 for ch in text)
 
 
 def _is_wide(ch: str) -> bool:
-    return unicodedata.east_asian_width(ch) in "WF"
+    return ch > "\u10ff" and unicodedata.east_asian_width(ch) in "WF"
 
 
 def _tokens(text: str) -> list[str]:
@@ -150,15 +152,16 @@ def _wrap_line(line: str, width: int) -> list[str]:
     prefix = _PREFIX.match(line).group(1)  # type: ignore[union-attr]  # the pattern always matches
     indent = " " * _columns(prefix)
     lines: list[str] = []
-    current = prefix
+    current, used, fresh = prefix, _columns(prefix), True
     for token in _tokens(line[len(prefix):]):
+        size = _columns(token)
         if token.isspace():
-            current += token
+            current, used = current + token, used + size
             continue
-        if _columns(current + token) > width and current.strip() != prefix.strip():
+        if used + size > width and not fresh:
             lines.append(current.rstrip())
-            current = indent
-        current += token
+            current, used = indent, len(indent)
+        current, used, fresh = current + token, used + size, False
     lines.append(current.rstrip())
     return lines
 
