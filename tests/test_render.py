@@ -244,6 +244,9 @@ def test_chinese_issue_keeps_its_text_and_language(chinese) -> None:
 def test_items_in_another_language_are_marked(chinese) -> None:
     _, rendered = chinese
     assert 'lang="en"' in rendered.email_html and 'lang="en"' in rendered.web_html
+    # the desk's own words (English here) keep their language inside a Chinese issue
+    assert '<p lang="en">© 2026' in rendered.web_html
+    assert '<div lang="en">© 2026' in rendered.email_html
 
 
 # --- markdown and sanitizing ---------------------------------------------------
