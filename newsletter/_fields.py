@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Sequence
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,8 +101,8 @@ class Fields:
         value = parent.get(key_path[-1])
         if value is None:
             return default
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)  # `headline: 2026` means the text "2026"
+        if isinstance(value, int | float | dt.date) and not isinstance(value, bool):
+            value = self.doc.raw.get(key_path, str(value))  # `slug: 2026-12-04` is text here
         if not isinstance(value, str):
             self.problem(key_path, f"expected text, got {_kind(value)}",
                          'put the value in quotes if it is meant as text')
@@ -180,6 +181,9 @@ class Fields:
         return value or None
 
     def color(self, parent: dict[Any, Any], key_path: KeyPath, *, default: str) -> str:
+        if key_path[-1] in parent and parent[key_path[-1]] is None:
+            self.problem(key_path, "is empty", 'an unquoted # starts a comment: write "#0b4f6c"')
+            return default
         value = self.text(parent, key_path, default=default)
         if not _COLOR.match(value):
             self.problem(key_path, f'"{_clip(value)}" is not a colour',
@@ -195,6 +199,16 @@ class Fields:
         texts = (self.text(holder, (*key_path, i), max_len=max_len, required=True)
                  for i in range(len(items)))
         return tuple(t for t in texts if t)
+
+
+def is_picture_source(src: str) -> bool:
+    """A path inside the desk (relative, no ..) or an http(s) URL."""
+    if "://" in src or src.startswith("//"):
+        return is_web_url(src)
+    if ":" in src or "\\" in src:
+        return False
+    path = PurePosixPath(src)
+    return not path.is_absolute() and ".." not in path.parts
 
 
 def is_web_url(value: str, *, allow_mailto: bool = False) -> bool:

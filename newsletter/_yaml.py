@@ -31,6 +31,7 @@ MAX_DEPTH = 40
 KeyPath = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
+_COLLECTION_TAGS = {f"{_CORE}map", f"{_CORE}seq"}
 _PLAIN_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _TAB_INDENT = re.compile(r"^( *)\t")
 
@@ -43,6 +44,8 @@ class YamlDocument:
     data: Any
     locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     key_locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    #: scalars as written, for text fields given a value YAML reads as a date or number
+    raw: dict[KeyPath, str] = field(default_factory=dict)
 
     def where(self, key_path: KeyPath) -> SourceLocation:
         """The location of a value, or of its nearest written parent."""
@@ -175,6 +178,11 @@ class _Builder:
         if id(node) in self.active:
             self._problem(key_path, "an alias refers to itself", "remove the recursive alias")
             return None
+        if isinstance(node, MappingNode | SequenceNode) and str(node.tag) not in _COLLECTION_TAGS:
+            self._problem(key_path, f"the tag {_short_tag(str(node.tag))} is not allowed",
+                          "issue files hold only text, numbers, dates, lists and mappings; "
+                          "remove the tag", _mark(node))
+            return None
         self.active.add(id(node))
         try:
             if isinstance(node, MappingNode):
@@ -232,7 +240,9 @@ class _Builder:
                 _mark(node),
             )
             return None
-        return _plain_value(tag, str(node.value))
+        text = str(node.value)
+        self.doc.raw[key_path] = text
+        return _plain_value(tag, text)
 
     def _problem(
         self, key_path: KeyPath, message: str, hint: str, mark: tuple[int, int] | None = None

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,8 @@ from .errors import NewsletterError
 from .model import Issue, RenderedIssue, Settings
 from .render import Renderer, issue_url
 
-__all__ = ["BuiltIssue", "build_issue", "find_issue_files", "init_desk", "load_desk",
-           "render_issue"]
+__all__ = ["BuiltIssue", "build_issue", "build_issues", "find_issue_files", "init_desk",
+           "load_desk", "render_issue"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +68,14 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
     }
     written = _replace_folder(target, outputs)
     return BuiltIssue(issue=issue, rendered=rendered, folder=target, files=written)
+
+
+def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | None = None,
+                 lookup: StoryLookup = NO_STORE) -> Iterator[BuiltIssue]:
+    """Build several issues with one renderer, yielding each as it is written."""
+    renderer = Renderer(settings)
+    for path in paths:
+        yield build_issue(path, settings, out_dir=out_dir, lookup=lookup, renderer=renderer)
 
 
 def _replace_folder(target: Path, outputs: dict[str, bytes]) -> tuple[Path, ...]:

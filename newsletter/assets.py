@@ -35,7 +35,7 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
     images: dict[str, Asset] = {}
     files: dict[str, bytes] = {}
     logo_image = [Image(src=logo.src, alt=logo.alt, width=logo.width, height=logo.height,
-                        location=SourceLocation(path=root / "newsletter.yaml"))] if logo else []
+                        location=logo.location, field="logo.src")] if logo else []
     for image in (*logo_image, *issue.images()):
         if image.src not in images:
             found = _resolve(image, root, page_url, files, problems)
@@ -57,7 +57,7 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
     if "://" in image.src or image.src.startswith("//"):
         if image.width and image.height:
             return Asset(url=image.src, width=image.width, height=image.height)
-        problems.append(Problem(location=where, field="image", message=(
+        problems.append(Problem(location=where, field=image.field, message=(
             f"the size of {image.src} is not known"),
             hint="add width: and height: (in pixels) for a picture on the web"))
         return None
@@ -67,17 +67,17 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
         with PILImage.open(io.BytesIO(data)) as picture:
             width, height, kind = picture.width, picture.height, picture.format
     except FileNotFoundError:
-        problems.append(Problem(location=where, field="image.src", message=(
+        problems.append(Problem(location=where, field=image.field, message=(
             f'no picture at "{image.src}"'),
             hint=f"paths are relative to {root}; check the spelling and that the file exists"))
         return None
     except (OSError, UnidentifiedImageError):
-        problems.append(Problem(location=where, field="image.src", message=(
+        problems.append(Problem(location=where, field=image.field, message=(
             f'"{image.src}" is not a JPEG, PNG or GIF picture'),
             hint="export the picture as JPEG or PNG"))
         return None
     if kind not in _FORMATS:
-        problems.append(Problem(location=where, field="image.src", message=(
+        problems.append(Problem(location=where, field=image.field, message=(
             f'"{image.src}" is {kind}, which email clients do not all show'),
             hint="export the picture as JPEG or PNG"))
         return None

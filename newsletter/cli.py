@@ -64,7 +64,6 @@ def build(issues: tuple[Path, ...], out_dir: Path | None) -> None:
       newsletter build issues/2026-11-27.yaml
     """
     from . import api
-    from .render import Renderer
 
     settings = api.load_desk(issues[0] if issues else Path.cwd())
     paths = list(issues) or api.find_issue_files(settings)
@@ -72,14 +71,14 @@ def build(issues: tuple[Path, ...], out_dir: Path | None) -> None:
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
                                    "shows the format)")
-    renderer = Renderer(settings)
-    for path in paths:
-        built = api.build_issue(path, settings, out_dir=out_dir, renderer=renderer)
-        console().print(f"[green]built[/] {_shown(path)} -> {_shown(built.folder)}/")
+    for built in api.build_issues(paths, settings, out_dir=out_dir):
+        console().print(f"[green]built[/] {_shown(built.issue.source)} -> "
+                        f"{_shown(built.folder)}/")
         for file in built.files[:3]:
             console().print(f"  {_shown(file)}  ({file.stat().st_size:,} bytes)")
-        if len(built.files) > 3:
-            console().print(f"  + {len(built.files) - 3} pictures")
+        pictures = len(built.files) - 3
+        if pictures:
+            console().print(f"  + {pictures} picture{'s' if pictures > 1 else ''}")
 
 
 @main.command()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ._fields import LONG, PROSE, Fields
+from ._fields import LONG, PROSE, Fields, is_picture_source
 from ._yaml import KeyPath, load_yaml
 from .errors import Problem, SettingsError
 from .model import Colors, FeedSpec, Logo, Paths, Sender, Settings, SourceLocation, Utm
@@ -23,6 +23,7 @@ UNSUBSCRIBE_DIALECTS = {
 }
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
 _TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
         "signup_url", "footer", "legal", "unsubscribe", "utm", "paths", "feeds")
 
@@ -33,12 +34,20 @@ def find_settings(start: Path) -> Path:
     for folder in (start, *start.parents):
         candidate = folder / SETTINGS_FILE
         if candidate.is_file():
-            return candidate
+            return _as_typed(candidate)
     raise SettingsError([Problem(
         location=_nowhere(start / SETTINGS_FILE), field="",
         message=f"no {SETTINGS_FILE} here or in any parent folder",
         hint='run the command inside a desk, or create one with "newsletter init DIR"',
     )])
+
+
+def _as_typed(path: Path) -> Path:
+    """Relative to the working folder when inside it: error messages read shorter."""
+    try:
+        return path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def load_settings(path: Path) -> Settings:
@@ -107,8 +116,13 @@ def _logo(f: Fields, top: dict[str, Any]) -> Logo | None:
     section = _section(f, top, "logo", ("src", "alt", "width", "height"), ("src", "alt"))
     if section is None:
         return None
+    src = f.text(section, ("logo", "src"), max_len=2_000)
+    if src and not is_picture_source(src):
+        f.problem(("logo", "src"), f'"{src}" is neither a file in the desk nor a web address',
+                  "use a path relative to newsletter.yaml or an https:// URL")
     return Logo(
-        src=f.text(section, ("logo", "src"), max_len=2_000),
+        src=src,
+        location=f.where(("logo", "src")),
         alt=f.text(section, ("logo", "alt")),
         width=f.integer(section, ("logo", "width"), minimum=1),
         height=f.integer(section, ("logo", "height"), minimum=1),
@@ -135,6 +149,12 @@ def _email(f: Fields, section: dict[str, Any], key_path: KeyPath) -> str:
 
 def _unsubscribe(f: Fields, top: dict[str, Any]) -> str:
     value = f.text(top, ("unsubscribe",), max_len=500, default="mailchimp")
+    scheme = _SCHEME.match(value)
+    if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
+        f.problem(("unsubscribe",), f'"{scheme.group(1)}:" links are not allowed',
+                  "use mailchimp, listmonk, buttondown, an https:// URL or your service's "
+                  "merge tag")
+        return UNSUBSCRIBE_DIALECTS["mailchimp"]
     return UNSUBSCRIBE_DIALECTS.get(value.lower(), value)
 
 

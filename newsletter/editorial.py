@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
 
-from ._fields import LONG, PROSE, Fields, is_web_url
-from ._yaml import KeyPath, load_yaml
+from ._fields import LONG, PROSE, Fields, is_picture_source
+from ._yaml import KeyPath, field_name, load_yaml
 from .errors import IssueFileError, Problem
 from .model import (
     CallToAction,
@@ -107,28 +107,26 @@ class _IssueReader:
                         what="section")
         if top is None:
             return None
-        lead = self.lead(top.get("lead"))
-        number = f.integer(top, ("number",), minimum=1)
-        date = f.date(top, ("date",))
-        if lead is None or number is None or date is None:
+        # every section is read, even after a fatal problem, so all are reported at once
+        fields: dict[str, Any] = {
+            "number": f.integer(top, ("number",), minimum=1),
+            "date": f.date(top, ("date",)),
+            "slug": self.slug(top),
+            "status": Status(f.choice(top, ("status",), list(Status), default="draft")),
+            "subject": f.text(top, ("subject",), max_len=150, required=True),
+            "preheader": f.text(top, ("preheader",), max_len=200),
+            "topic": f.text(top, ("topic",), max_len=80),
+            "lang": f.language(top, ("lang",)) or self.settings.language,
+            "intro": f.text(top, ("intro",), max_len=PROSE),
+            "lead": self.lead(top.get("lead")),
+            "catch_up": self.catch_up(top.get("catch_up")),
+            "deep_dives": self.deep_dives(top.get("deep_dives")),
+            "cta": self.cta(top.get("cta")),
+        }
+        fields["sponsors"] = self.sponsors(top.get("sponsors"), fields)
+        if any(fields[key] is None for key in ("number", "date", "lead")):
             return None
-        return Issue(
-            source=f.doc.path,
-            number=number,
-            date=date,
-            slug=self.slug(top),
-            status=Status(f.choice(top, ("status",), [s.value for s in Status], default="draft")),
-            subject=f.text(top, ("subject",), max_len=150, required=True),
-            preheader=f.text(top, ("preheader",), max_len=200),
-            topic=f.text(top, ("topic",), max_len=80),
-            lang=f.language(top, ("lang",)) or self.settings.language,
-            intro=f.text(top, ("intro",), max_len=PROSE),
-            lead=lead,
-            catch_up=self.catch_up(top.get("catch_up")),
-            deep_dives=self.deep_dives(top.get("deep_dives")),
-            sponsors=self.sponsors(top.get("sponsors")),
-            cta=self.cta(top.get("cta")),
-        )
+        return Issue(source=f.doc.path, **fields)
 
     def slug(self, top: dict[str, Any]) -> str:
         slug = self.f.text(top, ("slug",), default=self.f.doc.path.stem.lower())
@@ -151,10 +149,11 @@ class _IssueReader:
             f.problem((*key_path, "story"), f'no candidate "{ref}"', hint)
         url = f.url(m, (*key_path, "url")) or (found.url if found else "")
         headline = f.text(m, (*key_path, "headline")) or (found.title if found else "")
-        if not url and not ref:
+        # a key that is present but wrong has been reported already
+        if "url" not in m and not ref:
             f.problem(key_path, 'missing "url"', "give the story's link with url:, "
                       "or reference a candidate with story:")
-        if not headline and not ref:
+        if "headline" not in m and not ref:
             f.problem(key_path, 'missing "headline"', "write the headline readers will see")
         return found, url, headline
 
@@ -282,7 +281,7 @@ class _IssueReader:
             ))
         return DeepDives(heading=f.text(m, (*kp, "heading"), max_len=80), items=tuple(cards))
 
-    def sponsors(self, value: Any) -> tuple[Sponsor, ...]:
+    def sponsors(self, value: Any, sections: dict[str, Any]) -> tuple[Sponsor, ...]:
         f = self.f
         slots = [s.value for s in SponsorSlot]
         found = []
@@ -293,8 +292,13 @@ class _IssueReader:
                           required=("advertiser", "headline", "url"))
             if m is None:
                 continue
+            slot = SponsorSlot(f.choice(m, (*kp, "slot"), slots, default="after_lead"))
+            section = slot.value.removeprefix("after_")
+            if section != "lead" and sections.get(section) is None:
+                f.problem((*kp, "slot"), f"this issue has no {section} section",
+                          "use another slot, e.g. after_lead, or the sponsor is never shown")
             found.append(Sponsor(
-                slot=SponsorSlot(f.choice(m, (*kp, "slot"), slots, default="after_lead")),
+                slot=slot,
                 label=f.text(m, (*kp, "label"), default="Sponsored", max_len=40),
                 advertiser=f.text(m, (*kp, "advertiser")),
                 headline=f.text(m, (*kp, "headline")),
@@ -309,8 +313,8 @@ class _IssueReader:
         if value is None:
             if not s.signup_url:
                 return None
-            return CallToAction(heading=f"Sign up for {s.name}", text=s.tagline,
-                                button="Sign up", url=s.signup_url)
+            # empty heading and button: the theme words them in the issue's language
+            return CallToAction(heading="", text=s.tagline, button="", url=s.signup_url)
         m = f.mapping(value, kp, known=("heading", "text", "button", "url"))
         if m is None:
             return None
@@ -319,9 +323,9 @@ class _IssueReader:
             f.problem(kp, 'missing "url"', "give the sign-up link, or set signup_url in "
                       "newsletter.yaml")
         return CallToAction(
-            heading=f.text(m, (*kp, "heading"), default=f"Sign up for {s.name}"),
+            heading=f.text(m, (*kp, "heading")),
             text=f.text(m, (*kp, "text"), max_len=LONG, default=s.tagline),
-            button=f.text(m, (*kp, "button"), default="Sign up", max_len=40),
+            button=f.text(m, (*kp, "button"), max_len=40),
             url=url,
         )
 
@@ -337,7 +341,7 @@ class _IssueReader:
         if m is None:
             return None
         src = f.text(m, (*kp, "src"), max_len=2_000, required=True)
-        if src and not _is_image_source(src):
+        if src and not is_picture_source(src):
             f.problem((*kp, "src"), f'"{src}" is neither a file in the desk nor a web address',
                       "use a path relative to newsletter.yaml (examples/images/x.jpg) "
                       "or an https:// URL")
@@ -349,13 +353,5 @@ class _IssueReader:
             width=f.integer(m, (*kp, "width"), minimum=1),
             height=f.integer(m, (*kp, "height"), minimum=1),
             location=f.where((*kp, "src")),
+            field=field_name((*kp, "src")),
         )
-
-
-def _is_image_source(src: str) -> bool:
-    if "://" in src or src.startswith("//"):
-        return is_web_url(src)
-    if ":" in src or "\\" in src:
-        return False
-    path = PurePosixPath(src)
-    return not path.is_absolute() and ".." not in path.parts

@@ -80,6 +80,7 @@ class Logo:
     alt: str
     width: int | None = None
     height: int | None = None
+    location: SourceLocation | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,6 +177,7 @@ class Image:
     width: int | None = None
     height: int | None = None
     location: SourceLocation | None = None
+    field: str = "image.src"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -290,6 +292,8 @@ class Sponsor:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallToAction:
+    """The sign-up box; an empty heading or button is worded by the theme."""
+
     heading: str
     text: str
     button: str

@@ -54,17 +54,21 @@ def is_safe_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def clean_html(html: str, rewrite: UrlRewrite | None = None) -> Markup:
+def clean_html(html: str, rewrite: UrlRewrite | None = None,
+               rewrite_src: UrlRewrite | None = None) -> Markup:
     """Sanitize an HTML fragment into well-formed, script-free Markup.
 
-    URLs that are not safe after `rewrite` are dropped with their attribute:
-    a link without an href still shows its text.
+    `rewrite` is applied to link targets, `rewrite_src` to picture sources (a
+    picture's URL must not get a link's campaign tags). URLs that are not safe
+    afterwards are dropped with their attribute: a link without an href still
+    shows its text.
     """
 
     def filter_attribute(tag: str, name: str, value: str) -> str | None:
         if name not in _URL_ATTRIBUTES:
             return value
-        url = rewrite(value) if rewrite else value
+        change = rewrite_src if name == "src" else rewrite
+        url = change(value) if change else value
         return url if url is not None and is_safe_url(url) else None
 
     cleaned = nh3.clean(

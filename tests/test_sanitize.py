@@ -21,8 +21,8 @@ from newsletter import api
 from newsletter.sanitize import clean_html, html_to_plain, is_safe_url
 
 CORPORA = REPO.parent / "shared" / "corpora" / "xss"
-PAYLOAD_FILES = sorted((CORPORA / "payloadsallthethings" / "XSS_Injection" / "Intruders").glob(
-    "*.txt")) + [CORPORA / "h5sc" / "rss_vectors.txt"]
+INTRUDERS = CORPORA / "payloadsallthethings" / "XSS_Injection" / "Intruders"
+PAYLOAD_FILES = [*sorted(INTRUDERS.glob("*.txt")), CORPORA / "h5sc" / "rss_vectors.txt"]
 NS = "{http://www.w3.org/1999/xhtml}"
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
 FORBIDDEN_TAGS = {"script", "iframe", "object", "embed", "base", "form", "applet"}

@@ -47,18 +47,23 @@ class LinkPolicy:
         return cls(page_url, tags)
 
     def __call__(self, url: str) -> str | None:
+        absolute = self.absolute(url)
+        if absolute and self.utm and not absolute.startswith("mailto:"):
+            return add_utm(absolute, self.utm)
+        return absolute
+
+    def absolute(self, url: str) -> str | None:
+        """The URL resolved against the page, if it is safe; never tagged."""
         url = url.strip()
         if not url:
             return None
         if url.startswith("mailto:"):
             return url if is_safe_url(url) else None
         try:
-            absolute = urljoin(self.base, url)
+            resolved = urljoin(self.base, url)
         except ValueError:
             return None
-        if not is_safe_url(absolute):
-            return None
-        return add_utm(absolute, self.utm) if self.utm else absolute
+        return resolved if is_safe_url(resolved) else None
 
 
 _YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be"}

@@ -28,7 +28,8 @@ class Locale:
     editors_note: str = "Editor's note"
     references: str = "Links"
     read_online: str = "Read this issue online"
-    issue: str = "Issue"
+    issue_number: str = "Issue {number}"
+    sign_up_for: str = "Sign up for {name}"
 
 
 # Unquoted names keep the stack short: it is inlined on every block of the email.
@@ -41,7 +42,7 @@ _CJK_LABELS = {
         view_in_browser="在浏览器中查看", unsubscribe="退订", sign_up="订阅",
         catch_up="60秒速览", deep_dives="深度阅读", related="相关报道", watch="观看",
         video="视频", editors_note="编者按", references="链接", read_online="在线阅读本期",
-        issue="第",
+        issue_number="第{number}期", sign_up_for="订阅{name}",
     ),
     "zh-hant": Locale(
         fonts="PingFang TC, Hiragino Sans CNS, Microsoft JhengHei, Noto Sans CJK TC, "
@@ -50,7 +51,7 @@ _CJK_LABELS = {
         view_in_browser="在瀏覽器中查看", unsubscribe="取消訂閱", sign_up="訂閱",
         catch_up="60秒速覽", deep_dives="深度閱讀", related="相關報道", watch="觀看",
         video="影片", editors_note="編者按", references="連結", read_online="線上閱讀本期",
-        issue="第",
+        issue_number="第{number}期", sign_up_for="訂閱{name}",
     ),
     "ja": Locale(
         fonts="Hiragino Kaku Gothic ProN, Hiragino Sans, Yu Gothic, Meiryo, "
@@ -59,21 +60,25 @@ _CJK_LABELS = {
         view_in_browser="ブラウザで表示", unsubscribe="配信停止", sign_up="登録",
         catch_up="60秒でわかる", deep_dives="深掘り", related="関連記事", watch="再生",
         video="動画", editors_note="編集後記", references="リンク",
-        read_online="この号をウェブで読む", issue="第",
+        read_online="この号をウェブで読む", issue_number="第{number}号",
+        sign_up_for="{name}に登録",
     ),
 }
-_ALIASES = {"zh": "zh-hans", "zh-cn": "zh-hans", "zh-sg": "zh-hans", "zh-tw": "zh-hant",
-            "zh-hk": "zh-hant", "zh-mo": "zh-hant"}
+# the first two subtags of a Chinese tag -> which script its readers use
+_ALIASES = {"zh-hans": "zh-hans", "zh-hant": "zh-hant", "zh-cn": "zh-hans", "zh-sg": "zh-hans",
+            "zh-tw": "zh-hant", "zh-hk": "zh-hant", "zh-mo": "zh-hant"}
 
 
 def locale_for(lang: str) -> Locale:
     """The locale for a BCP 47 tag; English labels for languages we have no words for."""
     tag = lang.lower()
-    key = _ALIASES.get(tag, tag)
-    if key not in _CJK_LABELS:
-        key = next((k for k in _CJK_LABELS if tag.startswith(k)), "")
-        if not key and tag.startswith("zh"):
-            key = "zh-hant" if "hant" in tag else "zh-hans"
-    if key in _CJK_LABELS:
-        return _CJK_LABELS[key]
-    return Locale(fonts=_LATIN, mso_font="Arial")
+    subtags = tag.split("-")
+    if subtags[0] == "ja":
+        return _CJK_LABELS["ja"]
+    if subtags[0] == "zh":
+        key = _ALIASES.get("-".join(subtags[:2]), "zh-hans")
+        return _CJK_LABELS["zh-hant" if "hant" in subtags else key]
+    return _ENGLISH
+
+
+_ENGLISH = Locale(fonts=_LATIN, mso_font="Arial")

@@ -7,7 +7,8 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from ..sanitize import UrlRewrite, clean_html
+from ..sanitize import clean_html
+from .links import LinkPolicy
 
 __all__ = ["markdown_to_html"]
 
@@ -23,11 +24,15 @@ def _parser() -> MarkdownIt:
 @lru_cache(maxsize=4096)
 def _render(source: str) -> str:
     # each piece of prose appears in the email, the text part and the web page
-    return _parser().render(source)
+    html: str = _parser().render(source)
+    return html
 
 
-def markdown_to_html(source: str, rewrite: UrlRewrite | None = None) -> Markup:
-    """Render markdown, then pass it through the sanitizer with `rewrite` for links."""
+def markdown_to_html(source: str, links: LinkPolicy | None = None) -> Markup:
+    """Render markdown, then sanitize it; links follow `links`, pictures are only
+    made absolute."""
     if not source.strip():
         return Markup("")
-    return clean_html(_render(source), rewrite)
+    if links is None:
+        return clean_html(_render(source))
+    return clean_html(_render(source), links, links.absolute)
