@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path, PurePosixPath
 
 from PIL import Image as PILImage
-from PIL import ImageDraw, ImageFont, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
+from ._cache import cache_dir
 from .errors import AssetError, Problem
 from .model import Asset, Image, Issue, IssueAssets, Logo, SourceLocation, Video
 
 __all__ = ["resolve_assets"]
 
 _FOLDER = "images"
+_BADGE_VERSION = b"play-badge-1"  # change when _draw_badge draws differently
 _FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif"}
 
 
@@ -101,15 +104,33 @@ def _badged(video: Video, root: Path, page_url: str, images: dict[str, Asset],
     if original.url.startswith(page_url) is False:
         return original  # a picture on the web: no copy of ours to draw on
     path = root / PurePosixPath(video.thumbnail.src)
-    with PILImage.open(path) as picture:
-        badged = _draw_badge(picture.convert("RGB"), video.duration)
+    data = _badged_bytes(path.read_bytes(), video.duration)
+    name = _store(files, f"{path.stem}-play", ".jpg", data)
+    return Asset(url=f"{page_url}{name}", width=original.width, height=original.height)
+
+
+def _badged_bytes(source: bytes, duration: str) -> bytes:
+    """The thumbnail as JPEG with the badge drawn in, cached by content."""
+    key = hashlib.sha256(_BADGE_VERSION + duration.encode() + b"\0" + source).hexdigest()
+    folder = cache_dir("thumbnails")
+    cached = folder / f"{key}.jpg" if folder else None
+    if cached and cached.is_file():
+        return cached.read_bytes()
+    with PILImage.open(io.BytesIO(source)) as picture:
+        badged = _draw_badge(picture.convert("RGB"), duration)
     buffer = io.BytesIO()
     badged.save(buffer, format="JPEG", quality=82, optimize=True)
-    name = _store(files, f"{path.stem}-play", ".jpg", buffer.getvalue())
-    return Asset(url=f"{page_url}{name}", width=badged.width, height=badged.height)
+    data = buffer.getvalue()
+    if cached:
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        partial.replace(cached)  # two builds at once never see half a file
+    return data
 
 
 def _draw_badge(picture: PILImage.Image, duration: str) -> PILImage.Image:
+    from PIL import ImageDraw, ImageFont  # only when a badge is drawn, not on every build
+
     draw = ImageDraw.Draw(picture, "RGBA")
     w, h = picture.size
     radius = max(18, min(w, h) // 7)

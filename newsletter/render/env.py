@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from jinja2 import (
@@ -14,6 +13,8 @@ from jinja2 import (
     PrefixLoader,
     StrictUndefined,
 )
+
+from .._cache import cache_dir
 
 __all__ = ["DEFAULT_THEME", "make_environment"]
 
@@ -62,13 +63,8 @@ def make_environment(
 def _bytecode_cache() -> BytecodeCache | None:
     """Compiled templates kept between runs: compiling the theme costs more than
     rendering an issue. Keys include each template's checksum, so edits are seen."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    folder = Path(base) / "newsletter" / "jinja"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None  # a read-only home: compile every time
-    return FileSystemBytecodeCache(str(folder))
+    folder = cache_dir("jinja")
+    return FileSystemBytecodeCache(str(folder)) if folder else None
 
 
 def _escapes(name: str | None) -> bool:

@@ -18,6 +18,12 @@ __all__ = ["WIDTH", "References", "html_to_text", "wrap_text"]
 WIDTH = 78
 # Full-width punctuation that must not start a line (kinsoku).
 _CLOSING = set("，。、；：？！）」』】〉》”’・ー…,.;:?!)]}%")  # noqa: RUF001 - look-alikes wanted
+# Characters East Asian scripts set without spaces, each a place a line may break.
+_WIDE = ("\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+         "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6"
+         "\U00020000-\U0003fffd")
+_CLOSERS = re.escape("".join(sorted(_CLOSING)))
+_TOKEN = re.compile(rf"\s+|[{_WIDE}][{_CLOSERS}]*|[^\s{_WIDE}]+(?:[{_CLOSERS}]+)?")
 _PREFIX = re.compile(r"^(\s*(?:[-*>]|\d+\.|\[\d+\])?\s*)")
 _SPACE = re.compile(r"[ \t\r\n\f\v]+")
 
@@ -134,16 +140,7 @@ def _is_wide(ch: str) -> bool:
 
 def _tokens(text: str) -> list[str]:
     """Words, single wide characters, and spaces; closing punctuation sticks left."""
-    tokens: list[str] = []
-    for ch in text:
-        glue = tokens and ch in _CLOSING and not tokens[-1].isspace()
-        same_run = tokens and not _is_wide(ch) and not _is_wide(tokens[-1][-1]) and (
-            ch.isspace() == tokens[-1][-1].isspace())
-        if glue or same_run:
-            tokens[-1] += ch
-        else:
-            tokens.append(ch)
-    return tokens
+    return _TOKEN.findall(text)
 
 
 def _wrap_line(line: str, width: int) -> list[str]:
