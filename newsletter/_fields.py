@@ -71,6 +71,8 @@ class Fields:
                 self.problem((*key_path, key), f'unknown {what} "{key}"',
                              _did_you_mean(key, known), at_key=True)
         for key in required:
+            if (*key_path, key) in self.doc.refused:
+                continue
             if _is_empty(value.get(key)) and key in value:
                 self.problem((*key_path, key), "is empty", f'write a value for "{key}"')
             elif key not in value:
@@ -84,7 +86,8 @@ class Fields:
             value = []
         if not isinstance(value, list):
             self.problem(key_path,
-                         f'expected a list (lines starting with "- "), got {_kind(value)}')
+                         f'expected a list (lines starting with "- "), got {_kind(value)}',
+                         'write each item on its own line, starting with "- "')
             return []
         if len(value) < min_items:
             self.problem(key_path, f"needs at least {min_items} item{'s' * (min_items > 1)}, "

@@ -34,6 +34,8 @@ _CORE = "tag:yaml.org,2002:"
 _COLLECTION_TAGS = {f"{_CORE}map", f"{_CORE}seq"}
 _PLAIN_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _TAB_INDENT = re.compile(r"^( *)\t")
+# what YAML itself refuses to read (C0 controls but tab/newline/return, DEL, C1, BOM inside)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
 
 @dataclass(slots=True)
@@ -46,6 +48,8 @@ class YamlDocument:
     key_locations: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     #: scalars as written, for text fields given a value YAML reads as a date or number
     raw: dict[KeyPath, str] = field(default_factory=dict)
+    #: values dropped because of a refused tag (already reported; not "empty" too)
+    refused: set[KeyPath] = field(default_factory=set)
 
     def where(self, key_path: KeyPath) -> SourceLocation:
         """The location of a value, or of its nearest written parent."""
@@ -77,6 +81,7 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
     if text is None:
         return None
     _report_tabs(path, text, problems)
+    _report_control_characters(path, text, problems)
     if problems:
         return None  # a tab breaks the parse; the tab report is the useful one
     try:
@@ -122,7 +127,7 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
 
 
 def _report_tabs(path: Path, text: str, problems: list[Problem]) -> None:
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         match = _TAB_INDENT.match(line)
         if match:
             problems.append(Problem(
@@ -130,6 +135,19 @@ def _report_tabs(path: Path, text: str, problems: list[Problem]) -> None:
                 field="", message="tab character used for indentation",
                 hint="YAML indents with spaces only; replace the tab with spaces",
             ))
+
+
+def _report_control_characters(path: Path, text: str, problems: list[Problem]) -> None:
+    for match in _CONTROL.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        problems.append(Problem(
+            location=SourceLocation(path=path, line=line, column=column), field="",
+            message=f"invisible control character U+{ord(match.group()):04X}",
+            hint="delete it; it often comes from pasting out of another program",
+        ))
+        if len(problems) >= 20:
+            return
 
 
 def _syntax_problem(path: Path, exc: MarkedYAMLError) -> Problem:
@@ -179,6 +197,7 @@ class _Builder:
             self._problem(key_path, "an alias refers to itself", "remove the recursive alias")
             return None
         if isinstance(node, MappingNode | SequenceNode) and str(node.tag) not in _COLLECTION_TAGS:
+            self.doc.refused.add(key_path)
             self._problem(key_path, f"the tag {_short_tag(str(node.tag))} is not allowed",
                           "issue files hold only text, numbers, dates, lists and mappings; "
                           "remove the tag", _mark(node))
@@ -233,6 +252,7 @@ class _Builder:
     def _scalar(self, node: ScalarNode, key_path: KeyPath) -> Any:
         tag = str(node.tag)
         if tag not in _PLAIN_TAGS:
+            self.doc.refused.add(key_path)
             self._problem(
                 key_path,
                 f"the tag {_short_tag(tag)} is not allowed",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .assets import resolve_assets
-from .config import SETTINGS_FILE, find_settings, load_settings
+from .config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
 from .editorial import NO_STORE, StoryLookup, load_issue
 from .errors import NewsletterError
 from .model import Issue, RenderedIssue, Settings
@@ -39,7 +39,7 @@ def load_desk(start: Path) -> Settings:
 
 def find_issue_files(settings: Settings) -> list[Path]:
     """Every issue file of the desk, oldest first (names are dates)."""
-    return sorted(settings.issues_dir.glob("*.yaml"))
+    return sorted(relative_to_cwd(path) for path in settings.issues_dir.glob("*.yaml"))
 
 
 def render_issue(path: Path, settings: Settings, *, lookup: StoryLookup = NO_STORE,

@@ -11,7 +11,8 @@ from ._yaml import KeyPath, load_yaml
 from .errors import Problem, SettingsError
 from .model import Colors, FeedSpec, Logo, Paths, Sender, Settings, SourceLocation, Utm
 
-__all__ = ["SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings"]
+__all__ = ["SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings",
+           "relative_to_cwd"]
 
 SETTINGS_FILE = "newsletter.yaml"
 
@@ -34,7 +35,7 @@ def find_settings(start: Path) -> Path:
     for folder in (start, *start.parents):
         candidate = folder / SETTINGS_FILE
         if candidate.is_file():
-            return _as_typed(candidate)
+            return relative_to_cwd(candidate)
     raise SettingsError([Problem(
         location=_nowhere(start / SETTINGS_FILE), field="",
         message=f"no {SETTINGS_FILE} here or in any parent folder",
@@ -42,7 +43,7 @@ def find_settings(start: Path) -> Path:
     )])
 
 
-def _as_typed(path: Path) -> Path:
+def relative_to_cwd(path: Path) -> Path:
     """Relative to the working folder when inside it: error messages read shorter."""
     try:
         return path.relative_to(Path.cwd().resolve())

@@ -85,13 +85,15 @@ def load_issue(path: Path, settings: Settings, lookup: StoryLookup = NO_STORE) -
     problems: list[Problem] = []
     doc = load_yaml(path, problems)
     issue = None
-    if doc is not None:
+    if doc is not None and doc.data is None:
+        problems.append(Problem(location=SourceLocation(path=path, line=1, column=1), field="",
+                                message="the file is empty",
+                                hint='start from an example: "newsletter init" writes one'))
+    elif doc is not None:
         issue = _IssueReader(Fields(doc, problems), settings, lookup).read(doc.data)
-    if problems or issue is None:
-        raise IssueFileError(problems or [Problem(
-            location=SourceLocation(path=path, line=1, column=1), field="",
-            message="the file is empty",
-            hint='start from an example: "newsletter init" writes one')])
+    if problems:
+        raise IssueFileError(problems)
+    assert issue is not None, "an unreadable issue without a reported problem"
     return issue
 
 
@@ -149,12 +151,16 @@ class _IssueReader:
             f.problem((*key_path, "story"), f'no candidate "{ref}"', hint)
         url = f.url(m, (*key_path, "url")) or (found.url if found else "")
         headline = f.text(m, (*key_path, "headline")) or (found.title if found else "")
-        # a key that is present but wrong has been reported already
-        if "url" not in m and not ref:
-            f.problem(key_path, 'missing "url"', "give the story's link with url:, "
-                      "or reference a candidate with story:")
-        if "headline" not in m and not ref:
-            f.problem(key_path, 'missing "headline"', "write the headline readers will see")
+        hints = {"url": "give the story's link with url:, or reference a candidate with story:",
+                 "headline": "write the headline readers will see"}
+        for key, value in (("url", url), ("headline", headline)):
+            if ref or value:
+                continue
+            if key not in m:
+                f.problem(key_path, f'missing "{key}"', hints[key])
+            elif m[key] is None or m[key] == "":
+                f.problem((*key_path, key), "is empty", hints[key])
+            # any other value was wrong and has been reported already
         return found, url, headline
 
     def blurb(self, m: dict[str, Any], key_path: KeyPath, found: Story | None) -> str:
@@ -299,7 +305,7 @@ class _IssueReader:
                           "use another slot, e.g. after_lead, or the sponsor is never shown")
             found.append(Sponsor(
                 slot=slot,
-                label=f.text(m, (*kp, "label"), default="Sponsored", max_len=40),
+                label=f.text(m, (*kp, "label"), max_len=40),
                 advertiser=f.text(m, (*kp, "advertiser")),
                 headline=f.text(m, (*kp, "headline")),
                 text=f.text(m, (*kp, "text"), max_len=PROSE),

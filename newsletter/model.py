@@ -286,7 +286,7 @@ class Sponsor:
     headline: str
     url: str
     text: str = ""
-    label: str = "Sponsored"
+    label: str = ""  # empty: the theme's word for "Sponsored" in the language
     image: Image | None = None
 
 

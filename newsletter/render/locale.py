@@ -28,6 +28,7 @@ class Locale:
     editors_note: str = "Editor's note"
     references: str = "Links"
     read_online: str = "Read this issue online"
+    sponsored: str = "Sponsored"
     issue_number: str = "Issue {number}"
     sign_up_for: str = "Sign up for {name}"
 
@@ -42,7 +43,7 @@ _CJK_LABELS = {
         view_in_browser="在浏览器中查看", unsubscribe="退订", sign_up="订阅",
         catch_up="60秒速览", deep_dives="深度阅读", related="相关报道", watch="观看",
         video="视频", editors_note="编者按", references="链接", read_online="在线阅读本期",
-        issue_number="第{number}期", sign_up_for="订阅{name}",
+        issue_number="第{number}期", sign_up_for="订阅{name}", sponsored="赞助内容",
     ),
     "zh-hant": Locale(
         fonts="PingFang TC, Hiragino Sans CNS, Microsoft JhengHei, Noto Sans CJK TC, "
@@ -51,7 +52,7 @@ _CJK_LABELS = {
         view_in_browser="在瀏覽器中查看", unsubscribe="取消訂閱", sign_up="訂閱",
         catch_up="60秒速覽", deep_dives="深度閱讀", related="相關報道", watch="觀看",
         video="影片", editors_note="編者按", references="連結", read_online="線上閱讀本期",
-        issue_number="第{number}期", sign_up_for="訂閱{name}",
+        issue_number="第{number}期", sign_up_for="訂閱{name}", sponsored="贊助內容",
     ),
     "ja": Locale(
         fonts="Hiragino Kaku Gothic ProN, Hiragino Sans, Yu Gothic, Meiryo, "
@@ -61,7 +62,7 @@ _CJK_LABELS = {
         catch_up="60秒でわかる", deep_dives="深掘り", related="関連記事", watch="再生",
         video="動画", editors_note="編集後記", references="リンク",
         read_online="この号をウェブで読む", issue_number="第{number}号",
-        sign_up_for="{name}に登録",
+        sign_up_for="{name}に登録", sponsored="スポンサー",
     ),
 }
 # the first two subtags of a Chinese tag -> which script its readers use
