@@ -91,7 +91,7 @@ class Fields:
             return []
         if len(value) < min_items:
             self.problem(key_path, f"needs at least {min_items} item{'s' * (min_items > 1)}, "
-                         f"has {len(value)}")
+                         f"has {len(value)}", 'add items as lines starting with "- "')
         if len(value) > max_items:
             self.problem(key_path, f"has {len(value)} items; at most {max_items} are allowed")
             return value[:max_items]
@@ -126,15 +126,19 @@ class Fields:
         return stripped
 
     def integer(self, parent: dict[Any, Any], key_path: KeyPath, *, minimum: int = 0,
-                default: int | None = None) -> int | None:
+                maximum: int = 1_000_000, default: int | None = None) -> int | None:
         value = parent.get(key_path[-1])
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(key_path, f"expected a whole number, got {_kind(value)}")
+            self.problem(key_path, f"expected a whole number, got {_kind(value)}",
+                         "write digits only, without quotes, e.g. 48")
             return default
         if value < minimum:
             self.problem(key_path, f"must be at least {minimum}, got {value}")
+            return default
+        if value > maximum:
+            self.problem(key_path, f"must be at most {maximum:,}, got {value:,}")
             return default
         return value
 
@@ -143,7 +147,8 @@ class Fields:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self.problem(key_path, f"expected true or false, got {_kind(value)}")
+            self.problem(key_path, f"expected true or false, got {_kind(value)}",
+                         "write true or false, without quotes")
             return default
         return value
 
@@ -161,8 +166,8 @@ class Fields:
         if isinstance(value, dt.date):
             return value
         if value is not None:
-            self.problem(key_path, f"expected a date like 2026-11-27, got {value!r}",
-                         "write the date as YYYY-MM-DD, without quotes")
+            self.problem(key_path, f"expected a date like 2026-11-27, got {_kind(value)} "
+                         f"{value!r}", "write the date as YYYY-MM-DD, without quotes")
         return None
 
     def url(self, parent: dict[Any, Any], key_path: KeyPath, *, required: bool = False,

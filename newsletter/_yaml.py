@@ -27,6 +27,7 @@ __all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "YamlDocument", "field_name", "load_y
 MAX_FILE_BYTES = 1_000_000
 MAX_VALUES = 20_000
 MAX_DEPTH = 40
+MAX_SCAN_DEPTH = 1_000
 
 KeyPath = tuple[str | int, ...]
 
@@ -34,6 +35,8 @@ _CORE = "tag:yaml.org,2002:"
 _COLLECTION_TAGS = {f"{_CORE}map", f"{_CORE}seq"}
 _PLAIN_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _TAB_INDENT = re.compile(r"^( *)\t")
+_BRACKETS = re.compile(r"[\[\]{}]")
+_LEADING_DASHES = re.compile(r"^(?:\s*-\s)+")
 # what YAML itself refuses to read (C0 controls but tab/newline/return, DEL, C1, BOM inside)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
@@ -80,23 +83,30 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
     text = _read_text(path, problems)
     if text is None:
         return None
-    _report_tabs(path, text, problems)
     _report_control_characters(path, text, problems)
+    _report_deep_nesting(path, text, problems)
     if problems:
-        return None  # a tab breaks the parse; the tab report is the useful one
+        return None
     try:
         # typ="safe" composes with libyaml (ruamel.yaml.clib) when present: ~10x faster
         root = YAML(typ="safe").compose(text)
     except MarkedYAMLError as exc:
-        problems.append(_syntax_problem(path, exc))
+        # a tab in the indentation breaks the parse; saying so beats the parser's words
+        _report_tabs(path, text, problems)
+        if not problems:
+            problems.append(_syntax_problem(path, text, exc))
         return None
     except (YAMLError, RecursionError) as exc:
         message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        problems.append(Problem(location=SourceLocation(path=path), field="", message=message))
+        problems.append(Problem(location=SourceLocation(path=path, line=1, column=1), field="",
+                                message=message))
         return None
     doc = YamlDocument(path=path, data=None)
     if root is not None:
-        doc.data = _Builder(doc, problems).build(root, ())
+        builder = _Builder(doc, problems)
+        doc.data = builder.build(root, ())
+        if builder.exhausted:
+            return None  # what was built past the budget is not worth checking
     return doc
 
 
@@ -110,7 +120,7 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
         return None
     if len(raw) > MAX_FILE_BYTES:
         problems.append(Problem(
-            location=where, field="",
+            location=SourceLocation(path=path, line=1, column=1), field="",
             message=f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}",
             hint="an issue file holds text and links; put long material on the web instead",
         ))
@@ -119,8 +129,9 @@ def _read_text(path: Path, problems: list[Problem]) -> str | None:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         problems.append(Problem(
-            location=SourceLocation(path=path, line=line), field="",
+            location=SourceLocation(path=path, line=line, column=column), field="",
             message="file is not UTF-8 text", hint="save the file as UTF-8 in your editor",
         ))
         return None
@@ -150,13 +161,34 @@ def _report_control_characters(path: Path, text: str, problems: list[Problem]) -
             return
 
 
-def _syntax_problem(path: Path, exc: MarkedYAMLError) -> Problem:
+def _report_deep_nesting(path: Path, text: str, problems: list[Problem]) -> None:
+    """Refuse absurd nesting before libyaml sees it: its composer recurses in C
+    without a limit, and some tens of thousands of levels crash the process."""
+    depth = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        dashes = _LEADING_DASHES.match(line)
+        line_depth = len(dashes.group()) // 2 if dashes else 0
+        deepest = depth
+        for bracket in _BRACKETS.findall(line):
+            depth += 1 if bracket in "[{" else -1
+            deepest = max(deepest, depth)
+        if deepest + line_depth > MAX_SCAN_DEPTH:
+            problems.append(Problem(
+                location=SourceLocation(path=path, line=number, column=1), field="",
+                message=f"nested too deeply (more than {MAX_SCAN_DEPTH:,} levels)",
+                hint="flatten it: an issue file needs a few levels; look for runaway brackets"))
+            return
+
+
+def _syntax_problem(path: Path, text: str, exc: MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
-    location = SourceLocation(
-        path=path,
-        line=mark.line + 1 if mark else None,
-        column=mark.column + 1 if mark else None,
-    )
+    lines = text.split("\n") if text.endswith("\n") is False else text[:-1].split("\n")
+    line = min(mark.line + 1, len(lines)) if mark else None
+    column = None
+    if mark and line is not None:
+        # libyaml puts "end of file" one line past a last line without a newline
+        column = mark.column + 1 if mark.line + 1 <= len(lines) else len(lines[-1]) + 1
+    location = SourceLocation(path=path, line=line, column=column)
     message = f"YAML syntax error: {exc.problem or exc.context}"
     start = exc.context_mark
     if exc.context and start is not None and (mark is None or start.line != mark.line):
@@ -231,7 +263,9 @@ class _Builder:
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                self._problem(key_path, "a key must be plain text", "", _mark(key_node))
+                self._problem(key_path, "a key must be plain text",
+                              'write "name: value"; a key cannot be a list or a mapping',
+                              _mark(key_node))
                 continue
             key = str(key_node.value)
             child = (*key_path, key)

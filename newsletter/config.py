@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ UNSUBSCRIBE_DIALECTS = {
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_PLACEHOLDERS = ("number", "date", "slug")
 _TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
         "signup_url", "footer", "legal", "unsubscribe", "utm", "paths", "feeds")
 
@@ -37,7 +40,7 @@ def find_settings(start: Path) -> Path:
         if candidate.is_file():
             return relative_to_cwd(candidate)
     raise SettingsError([Problem(
-        location=_nowhere(start / SETTINGS_FILE), field="",
+        location=SourceLocation(path=start / SETTINGS_FILE), field="",
         message=f"no {SETTINGS_FILE} here or in any parent folder",
         hint='run the command inside a desk, or create one with "newsletter init DIR"',
     )])
@@ -56,17 +59,17 @@ def load_settings(path: Path) -> Settings:
     problems: list[Problem] = []
     doc = load_yaml(path, problems)
     settings = None
-    if doc is not None:
+    if doc is not None and doc.data is None:
+        problems.append(Problem(
+            location=SourceLocation(path=path, line=1, column=1), field="",
+            message="the file is empty",
+            hint='start from the newsletter.yaml that "newsletter init" writes'))
+    elif doc is not None:
         settings = _read_settings(Fields(doc, problems), doc.data, path.parent.resolve())
-    if problems or settings is None:
-        raise SettingsError(problems or [Problem(
-            location=_nowhere(path), field="", message="the file is empty",
-            hint="start from the newsletter.yaml that \"newsletter init\" writes")])
+    if problems:
+        raise SettingsError(problems)
+    assert settings is not None, "unreadable settings without a reported problem"
     return settings
-
-
-def _nowhere(path: Path) -> SourceLocation:
-    return SourceLocation(path=path)
 
 
 def _read_settings(f: Fields, data: Any, root: Path) -> Settings | None:
@@ -150,6 +153,10 @@ def _email(f: Fields, section: dict[str, Any], key_path: KeyPath) -> str:
 
 def _unsubscribe(f: Fields, top: dict[str, Any]) -> str:
     value = f.text(top, ("unsubscribe",), max_len=500, default="mailchimp")
+    near = difflib.get_close_matches(value.lower(), UNSUBSCRIBE_DIALECTS, n=1, cutoff=0.75)
+    if near and value.lower() not in UNSUBSCRIBE_DIALECTS:
+        f.problem(("unsubscribe",), f'"{value}" is not a known email service',
+                  f'did you mean "{near[0]}"? (any other text is used as it is written)')
     scheme = _SCHEME.match(value)
     if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
         f.problem(("unsubscribe",), f'"{scheme.group(1)}:" links are not allowed',
@@ -164,11 +171,9 @@ def _utm(f: Fields, top: dict[str, Any]) -> Utm:
     if section is None:
         return Utm()
     campaign = f.text(section, ("utm", "campaign"), default=Utm().campaign)
-    try:
-        campaign.format(number=1, date="2026-01-01", slug="x")
-    except (KeyError, IndexError, ValueError):
+    if not _plain_placeholders(campaign):
         f.problem(("utm", "campaign"), f'"{campaign}" uses an unknown placeholder',
-                  "the placeholders are {number}, {date} and {slug}")
+                  "the placeholders are {number}, {date} and {slug}, written exactly so")
         campaign = Utm().campaign
     return Utm(
         enabled=f.flag(section, ("utm", "enabled"), default=True),
@@ -176,6 +181,17 @@ def _utm(f: Fields, top: dict[str, Any]) -> Utm:
         medium=f.text(section, ("utm", "medium"), default=Utm().medium),
         campaign=campaign,
     )
+
+
+def _plain_placeholders(pattern: str) -> bool:
+    """Only bare {number}, {date} and {slug}: no format specs, attributes or indexes
+    (`{number:>1000000}` would pad every link by a megabyte)."""
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError:
+        return False
+    return all(name is None or (name in _PLACEHOLDERS and not spec and not conversion)
+               for _, name, spec, conversion in parts)
 
 
 def _paths(f: Fields, top: dict[str, Any]) -> Paths:

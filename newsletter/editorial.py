@@ -190,8 +190,9 @@ class _IssueReader:
 
     def bullets(self, m: dict[str, Any], kp: KeyPath) -> tuple[str, ...]:
         bullets = self.f.strings(m, (*kp, "bullets"), max_len=LONG, max_items=10)
-        if "bullets" in m and not 2 <= len(bullets) <= 3:
-            self.f.problem((*kp, "bullets"), f"has {len(bullets)} bullets",
+        if isinstance(m.get("bullets"), list) and not 2 <= len(bullets) <= 3:
+            count = len(bullets)
+            self.f.problem((*kp, "bullets"), f"has {count} bullet{'s' * (count != 1)}",
                            "a standfirst has 2 or 3 bullets")
         return bullets
 
@@ -245,7 +246,7 @@ class _IssueReader:
         f, kp = self.f, ("catch_up",)
         if value is None:
             return None
-        m = f.mapping(value, kp, known=("heading", "items"), required=("items",))
+        m = f.mapping(value, kp, known=("heading", "items"))
         if m is None:
             return None
         items: list[CatchUpItem | Paragraphs] = []
@@ -269,7 +270,7 @@ class _IssueReader:
         f, kp = self.f, ("deep_dives",)
         if value is None:
             return None
-        m = f.mapping(value, kp, known=("heading", "items"), required=("items",))
+        m = f.mapping(value, kp, known=("heading", "items"))
         if m is None:
             return None
         cards = []
