@@ -242,51 +242,59 @@ class _IssueReader:
         return Video(url=f.url(m, (*kp, "url"), required=True), title=title, duration=duration,
                      thumbnail=self.image(m.get("thumbnail"), (*kp, "thumbnail"), alt=title))
 
-    def catch_up(self, value: Any) -> CatchUp | None:
-        f, kp = self.f, ("catch_up",)
+    def section(self, value: Any, kp: KeyPath) -> tuple[str, list[tuple[KeyPath, Any]]] | None:
+        """A catch-up or deep-dives mapping: its heading, and its items with their paths."""
         if value is None:
             return None
-        m = f.mapping(value, kp, known=("heading", "items"))
+        m = self.f.mapping(value, kp, known=("heading", "items"))
         if m is None:
             return None
-        items: list[CatchUpItem | Paragraphs] = []
-        for i, item in enumerate(f.sequence(m.get("items"), (*kp, "items"), min_items=1)):
-            ikp = (*kp, "items", i)
-            if isinstance(item, dict) and "text" in item:
-                fields = f.mapping(item, ikp, known=("text",))
-                if fields is not None:
-                    items.append(Paragraphs(markdown=f.text(item, (*ikp, "text"), max_len=PROSE,
-                                                            required=True)))
-                continue
-            entry = f.mapping(item, ikp, known=(*_STORY, "blurb"))
-            if entry is not None:
-                found, url, headline = self.story(entry, ikp)
-                lang = f.language(entry, (*ikp, "lang")) or (found.language if found else None)
-                items.append(CatchUpItem(url=url, headline=headline, lang=lang,
-                                         blurb=self.blurb(entry, ikp, found)))
-        return CatchUp(heading=f.text(m, (*kp, "heading"), max_len=80), items=tuple(items))
+        items = self.f.sequence(m.get("items"), (*kp, "items"), min_items=1)
+        heading = self.f.text(m, (*kp, "heading"), max_len=80)
+        return heading, [((*kp, "items", i), item) for i, item in enumerate(items)]
+
+    def catch_up(self, value: Any) -> CatchUp | None:
+        section = self.section(value, ("catch_up",))
+        if section is None:
+            return None
+        heading, entries = section
+        items = (self.catch_up_item(item, ikp) for ikp, item in entries)
+        return CatchUp(heading=heading, items=tuple(i for i in items if i is not None))
+
+    def catch_up_item(self, item: Any, ikp: KeyPath) -> CatchUpItem | Paragraphs | None:
+        f = self.f
+        if isinstance(item, dict) and "text" in item:
+            if f.mapping(item, ikp, known=("text",)) is None:
+                return None
+            return Paragraphs(markdown=f.text(item, (*ikp, "text"), max_len=PROSE, required=True))
+        entry = f.mapping(item, ikp, known=(*_STORY, "blurb"))
+        if entry is None:
+            return None
+        found, url, headline = self.story(entry, ikp)
+        lang = f.language(entry, (*ikp, "lang")) or (found.language if found else None)
+        return CatchUpItem(url=url, headline=headline, lang=lang,
+                           blurb=self.blurb(entry, ikp, found))
 
     def deep_dives(self, value: Any) -> DeepDives | None:
-        f, kp = self.f, ("deep_dives",)
-        if value is None:
+        section = self.section(value, ("deep_dives",))
+        if section is None:
             return None
-        m = f.mapping(value, kp, known=("heading", "items"))
-        if m is None:
+        heading, entries = section
+        cards = (self.deep_dive(item, ikp) for ikp, item in entries)
+        return DeepDives(heading=heading, items=tuple(c for c in cards if c is not None))
+
+    def deep_dive(self, item: Any, ikp: KeyPath) -> DeepDive | None:
+        f = self.f
+        entry = f.mapping(item, ikp, known=(*_STORY, "blurb", "image"))
+        if entry is None:
             return None
-        cards = []
-        for i, item in enumerate(f.sequence(m.get("items"), (*kp, "items"), min_items=1)):
-            ikp = (*kp, "items", i)
-            entry = f.mapping(item, ikp, known=(*_STORY, "blurb", "image"))
-            if entry is None:
-                continue
-            found, url, headline = self.story(entry, ikp)
-            image = self.image(entry.get("image"), (*ikp, "image"))
-            cards.append(DeepDive(
-                url=url, headline=headline, blurb=self.blurb(entry, ikp, found),
-                image=image or (found.image if found else None),
-                lang=f.language(entry, (*ikp, "lang")) or (found.language if found else None),
-            ))
-        return DeepDives(heading=f.text(m, (*kp, "heading"), max_len=80), items=tuple(cards))
+        found, url, headline = self.story(entry, ikp)
+        image = self.image(entry.get("image"), (*ikp, "image"))
+        return DeepDive(
+            url=url, headline=headline, blurb=self.blurb(entry, ikp, found),
+            image=image or (found.image if found else None),
+            lang=f.language(entry, (*ikp, "lang")) or (found.language if found else None),
+        )
 
     def sponsors(self, value: Any, sections: dict[str, Any]) -> tuple[Sponsor, ...]:
         f = self.f
