@@ -67,6 +67,8 @@ class SourceLocation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Colors:
+    """The desk's brand colours, as #rrggbb."""
+
     brand: str = "#0b4f6c"
     accent: str = "#e0a458"
     text: str = "#1f2a30"
@@ -76,6 +78,8 @@ class Colors:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Logo:
+    """The desk's logo: a desk path or an https URL."""
+
     src: str
     alt: str
     width: int | None = None
@@ -85,6 +89,8 @@ class Logo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sender:
+    """Who the email comes from."""
+
     name: str
     email: str
     reply_to: str | None = None
@@ -213,6 +219,8 @@ class Related:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Video:
+    """A video in the lead's body: a badged thumbnail in the email, a player on the web."""
+
     url: str
     title: str
     duration: str = ""
@@ -225,6 +233,8 @@ LeadBlock = TextBlock | Related | Video
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Lead:
+    """The lead story: headline, standfirst bullets, picture and body blocks."""
+
     url: str
     headline: str
     bullets: tuple[str, ...] = ()
@@ -254,12 +264,16 @@ class Paragraphs:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CatchUp:
+    """The "60-Second Catch-up": short items and free paragraphs."""
+
     heading: str
     items: tuple[CatchUpItem | Paragraphs, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeepDive:
+    """One deep-dive card: linked headline, picture and blurb."""
+
     url: str
     headline: str
     blurb: str = ""
@@ -269,6 +283,8 @@ class DeepDive:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeepDives:
+    """The row of deep-dive cards."""
+
     heading: str
     items: tuple[DeepDive, ...]
 
@@ -281,6 +297,8 @@ class SponsorSlot(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sponsor:
+    """A paid slot, always labelled as such."""
+
     slot: SponsorSlot
     advertiser: str
     headline: str
