@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir"]
+__all__ = ["cache_dir", "store_in_cache"]
 
 
 def cache_dir(name: str) -> Path | None:
@@ -21,3 +21,13 @@ def cache_dir(name: str) -> Path | None:
     except OSError:
         return None  # a read-only home: recompute every time
     return folder
+
+
+def store_in_cache(path: Path, data: bytes) -> None:
+    """Write a cache entry whole or not at all; a full or read-only disk is not an error."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)  # two builds at once never see half a file
+    except OSError:
+        partial.unlink(missing_ok=True)

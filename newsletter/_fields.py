@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
 
 from ._yaml import KeyPath, YamlDocument, field_name
 from .errors import Problem
 from .model import SourceLocation
+from .sanitize import is_safe_url
 
 __all__ = ["LONG", "PROSE", "SHORT", "Fields"]
 
@@ -103,6 +103,8 @@ class Fields:
              default: str = "", required: bool = False) -> str:
         value = parent.get(key_path[-1])
         if value is None:
+            if required and key_path[-1] in parent and key_path not in self.doc.refused:
+                self.problem(key_path, "is empty", "write a value")
             return default
         if isinstance(value, int | float | dt.date) and not isinstance(value, bool):
             value = self.doc.raw.get(key_path, str(value))  # `slug: 2026-12-04` is text here
@@ -111,6 +113,8 @@ class Fields:
                          'put the value in quotes if it is meant as text')
             return default
         stripped = value.strip()
+        if max_len <= LONG:
+            stripped = " ".join(stripped.split())  # one line: a headline has no line breaks
         control = _CONTROL.search(stripped)
         if control:
             self.problem(key_path, f"contains the invisible control character "
@@ -209,9 +213,14 @@ class Fields:
         return tuple(t for t in texts if t)
 
 
+def is_remote(src: str) -> bool:
+    """Whether a picture source names a web address rather than a desk file."""
+    return "://" in src or src.startswith("//")
+
+
 def is_picture_source(src: str) -> bool:
     """A path inside the desk (relative, no ..) or an http(s) URL."""
-    if "://" in src or src.startswith("//"):
+    if is_remote(src):
         return is_web_url(src)
     if ":" in src or "\\" in src:
         return False
@@ -221,13 +230,9 @@ def is_picture_source(src: str) -> bool:
 
 def is_web_url(value: str, *, allow_mailto: bool = False) -> bool:
     """An absolute http(s) URL with a host (or a mailto: address when allowed)."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
+    if not is_safe_url(value) or value != value.strip() or any(c.isspace() for c in value):
         return False
-    if parts.scheme == "mailto":
-        return allow_mailto and bool(parts.path)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
+    return allow_mailto or not value.lower().startswith("mailto:")
 
 
 def _is_empty(value: Any) -> bool:

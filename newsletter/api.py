@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._folders import replace_folder
 from .assets import resolve_assets
-from .config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
+from .config import find_settings, load_settings, relative_to_cwd
 from .editorial import NO_STORE, StoryLookup, load_issue
 from .errors import NewsletterError
 from .model import Issue, RenderedIssue, Settings
@@ -52,13 +50,18 @@ def render_issue(path: Path, settings: Settings, *, lookup: StoryLookup = NO_STO
 
 
 def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
-                lookup: StoryLookup = NO_STORE, renderer: Renderer | None = None) -> BuiltIssue:
+                lookup: StoryLookup = NO_STORE, renderer: Renderer | None = None,
+                taken: dict[str, Path] | None = None) -> BuiltIssue:
     """Render one issue and write `issues/<slug>/` under `out_dir` in one swap.
 
     Everything is rendered before the first byte is written, and the folder
     is assembled aside, so a failure leaves the previous build as it was.
     """
     issue, rendered = render_issue(path, settings, lookup=lookup, renderer=renderer)
+    if taken and issue.slug in taken:
+        raise NewsletterError(
+            f'{path} and {taken[issue.slug]} both build issues/{issue.slug}/',
+            hint="give one of them its own slug: (or rename the file)")
     target = (out_dir or settings.output_dir) / "issues" / issue.slug
     outputs = {
         "index.html": rendered.web_html.encode(),
@@ -66,60 +69,40 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
         "email.txt": rendered.text.encode(),
         **dict(rendered.assets),
     }
-    written = _replace_folder(target, outputs)
+    written = replace_folder(target, outputs)
     return BuiltIssue(issue=issue, rendered=rendered, folder=target, files=written)
 
 
 def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | None = None,
                  lookup: StoryLookup = NO_STORE) -> Iterator[BuiltIssue]:
-    """Build several issues with one renderer, yielding each as it is written."""
+    """Build several issues with one renderer, yielding each as it is written.
+
+    Two issues with the same slug would overwrite each other: the second stops
+    the run instead.
+    """
     renderer = Renderer(settings)
+    built_from: dict[str, Path] = {}
     for path in paths:
-        yield build_issue(path, settings, out_dir=out_dir, lookup=lookup, renderer=renderer)
+        built = build_issue(path, settings, out_dir=out_dir, lookup=lookup, renderer=renderer,
+                            taken=built_from)
+        built_from[built.issue.slug] = path
+        yield built
 
 
-def _replace_folder(target: Path, outputs: dict[str, bytes]) -> tuple[Path, ...]:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for name, data in outputs.items():
-            _write(staging / name, data)
-        _swap(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return tuple(target / name for name in outputs)
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        os.utime(path, (int(epoch), int(epoch)))
-
-
-def _swap(staging: Path, target: Path) -> None:
-    staging.chmod(0o755)  # mkdtemp makes it private; a web server must read it
-    if not target.exists():
-        staging.replace(target)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    target.replace(retired / "previous")
-    staging.replace(target)
-    shutil.rmtree(retired, ignore_errors=True)
+_DATE = "__ISSUE_DATE__"  # in scaffold names and texts: the day `init` runs
 
 
 def init_desk(folder: Path, today: dt.date | None = None) -> list[Path]:
     """Scaffold a new desk in `folder`: settings, one issue, templates/, the workflow."""
-    if (folder / SETTINGS_FILE).exists():
-        raise NewsletterError(f"{folder / SETTINGS_FILE} already exists",
-                              hint="choose an empty folder for the new desk")
     date = (today or dt.datetime.now(dt.UTC).date()).isoformat()
+    files = [(folder / relative.replace(_DATE, date), data.replace(_DATE.encode(), date.encode()))
+             for relative, data in _scaffold_files()]
+    existing = [str(path) for path, _ in files if path.exists()]
+    if existing:
+        raise NewsletterError(f"{', '.join(existing)} already exist{'s' * (len(existing) == 1)}",
+                              hint="choose an empty folder for the new desk; nothing was written")
     written = []
-    for relative, data in _scaffold_files():
-        path = folder / relative.replace("DATE", date)
-        data = data.replace(b"DATE", date.encode())
+    for path, data in files:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         written.append(path)

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from pathlib import Path, PurePosixPath
 
+import PIL
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from ._cache import cache_dir
+from ._cache import cache_dir, store_in_cache
+from ._fields import is_remote
 from .errors import AssetError, Problem
 from .model import Asset, Image, Issue, IssueAssets, Logo, SourceLocation, Video
 
 __all__ = ["resolve_assets"]
 
 _FOLDER = "images"
+MAX_PICTURE_BYTES = 3_000_000  # every reader downloads it; 3 MB is already a lot
+MAX_PICTURE_PIXELS = 40_000_000
 _BADGE_VERSION = b"play-badge-1"  # change when _draw_badge draws differently
 _FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif"}
 
@@ -37,17 +40,24 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
     problems: list[Problem] = []
     images: dict[str, Asset] = {}
     files: dict[str, bytes] = {}
+    sources: dict[str, bytes] = {}  # desk pictures as read, by src
     logo_image = [Image(src=logo.src, alt=logo.alt, width=logo.width, height=logo.height,
                         location=logo.location, field="logo.src")] if logo else []
     for image in (*logo_image, *issue.images()):
         if image.src not in images:
-            found = _resolve(image, root, page_url, files, problems)
+            found = _resolve(image, root, page_url, files, sources, problems)
             if found:
                 images[image.src] = found
     thumbnails: dict[str, Asset] = {}
     for block in issue.lead.body:
         if isinstance(block, Video) and block.thumbnail and block.thumbnail.src in images:
-            thumbnails[block.thumbnail.src] = _badged(block, root, page_url, images, files)
+            src = block.thumbnail.src
+            thumbnails[src] = images[src]  # a picture on the web: no copy of ours to draw on
+            if src in sources:
+                data = _badged_bytes(sources[src], block.duration)
+                name = _store(files, f"{Path(src).stem}-play", ".jpg", data)
+                thumbnails[src] = Asset(url=f"{page_url}{name}", width=images[src].width,
+                                        height=images[src].height)
     if problems:
         raise AssetError(problems)
     return IssueAssets(images=images, video_thumbnails=thumbnails,
@@ -55,9 +65,9 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
 
 
 def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
-             problems: list[Problem]) -> Asset | None:
+             sources: dict[str, bytes], problems: list[Problem]) -> Asset | None:
     where = image.location or SourceLocation(path=root)
-    if "://" in image.src or image.src.startswith("//"):
+    if is_remote(image.src):
         if image.width and image.height:
             return Asset(url=image.src, width=image.width, height=image.height)
         problems.append(Problem(location=where, field=image.field, message=(
@@ -69,12 +79,17 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
         data = path.read_bytes()
         with PILImage.open(io.BytesIO(data)) as picture:
             width, height, kind = picture.width, picture.height, picture.format
+        if len(data) > MAX_PICTURE_BYTES or width * height > MAX_PICTURE_PIXELS:
+            problems.append(Problem(location=where, field=image.field, message=(
+                f'"{image.src}" is too big to send ({len(data):,} bytes, {width}x{height})'),
+                hint="export it at most 1200 pixels wide, as JPEG of quality 70-85"))
+            return None
     except FileNotFoundError:
         problems.append(Problem(location=where, field=image.field, message=(
             f'no picture at "{image.src}"'),
             hint=f"paths are relative to {root}; check the spelling and that the file exists"))
         return None
-    except (OSError, UnidentifiedImageError):
+    except (OSError, UnidentifiedImageError, PILImage.DecompressionBombError):
         problems.append(Problem(location=where, field=image.field, message=(
             f'"{image.src}" is not a JPEG, PNG or GIF picture'),
             hint="export the picture as JPEG or PNG"))
@@ -84,6 +99,7 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
             f'"{image.src}" is {kind}, which email clients do not all show'),
             hint="export the picture as JPEG or PNG"))
         return None
+    sources[image.src] = data
     name = _store(files, Path(image.src).stem, _FORMATS[kind], data)
     return Asset(url=f"{page_url}{name}", width=width, height=height)
 
@@ -97,34 +113,23 @@ def _store(files: dict[str, bytes], stem: str, suffix: str, data: bytes) -> str:
     return name
 
 
-def _badged(video: Video, root: Path, page_url: str, images: dict[str, Asset],
-            files: dict[str, bytes]) -> Asset:
-    assert video.thumbnail is not None
-    original = images[video.thumbnail.src]
-    if original.url.startswith(page_url) is False:
-        return original  # a picture on the web: no copy of ours to draw on
-    path = root / PurePosixPath(video.thumbnail.src)
-    data = _badged_bytes(path.read_bytes(), video.duration)
-    name = _store(files, f"{path.stem}-play", ".jpg", data)
-    return Asset(url=f"{page_url}{name}", width=original.width, height=original.height)
-
-
 def _badged_bytes(source: bytes, duration: str) -> bytes:
     """The thumbnail as JPEG with the badge drawn in, cached by content."""
-    key = hashlib.sha256(_BADGE_VERSION + duration.encode() + b"\0" + source).hexdigest()
+    recipe = _BADGE_VERSION + PIL.__version__.encode() + duration.encode() + b"\0"
+    key = hashlib.sha256(recipe + source).hexdigest()
     folder = cache_dir("thumbnails")
     cached = folder / f"{key}.jpg" if folder else None
     if cached and cached.is_file():
-        return cached.read_bytes()
+        data = cached.read_bytes()
+        if data.startswith(b"\xff\xd8") and data.endswith(b"\xff\xd9"):  # a whole JPEG
+            return data
     with PILImage.open(io.BytesIO(source)) as picture:
         badged = _draw_badge(picture.convert("RGB"), duration)
     buffer = io.BytesIO()
     badged.save(buffer, format="JPEG", quality=82, optimize=True)
     data = buffer.getvalue()
     if cached:
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(data)
-        partial.replace(cached)  # two builds at once never see half a file
+        store_in_cache(cached, data)
     return data
 
 

@@ -112,7 +112,6 @@ def init(folder: Path) -> None:
 
 
 def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    from .config import relative_to_cwd
+
+    return str(relative_to_cwd(path.resolve()))

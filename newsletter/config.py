@@ -28,6 +28,8 @@ UNSUBSCRIBE_DIALECTS = {
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
 _PLACEHOLDERS = ("number", "date", "slug")
+# how email services write "put the reader's link here": {{x}}, *|X|*, [x], %x%, {%x%}, $x
+_MERGE_TAG = re.compile(r"\{\{.+\}\}|\*\|.+\|\*|\[.+\]|%.+%|\{%.+%\}|\$\w+")
 _TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
         "signup_url", "footer", "legal", "unsubscribe", "utm", "paths", "feeds")
 
@@ -153,17 +155,23 @@ def _email(f: Fields, section: dict[str, Any], key_path: KeyPath) -> str:
 
 def _unsubscribe(f: Fields, top: dict[str, Any]) -> str:
     value = f.text(top, ("unsubscribe",), max_len=500, default="mailchimp")
+    if value.lower() in UNSUBSCRIBE_DIALECTS:
+        return UNSUBSCRIBE_DIALECTS[value.lower()]
+    hint = ("use mailchimp, listmonk or buttondown, your email service's merge tag "
+            "(e.g. {{unsubscribe}}), or an https:// address")
     near = difflib.get_close_matches(value.lower(), UNSUBSCRIBE_DIALECTS, n=1, cutoff=0.75)
-    if near and value.lower() not in UNSUBSCRIBE_DIALECTS:
+    unbroken = "".join(value.split())  # "java\tscript:" is javascript: to a browser
+    scheme = _SCHEME.match(unbroken)
+    if near:
         f.problem(("unsubscribe",), f'"{value}" is not a known email service',
-                  f'did you mean "{near[0]}"? (any other text is used as it is written)')
-    scheme = _SCHEME.match(value)
-    if scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
-        f.problem(("unsubscribe",), f'"{scheme.group(1)}:" links are not allowed',
-                  "use mailchimp, listmonk, buttondown, an https:// URL or your service's "
-                  "merge tag")
-        return UNSUBSCRIBE_DIALECTS["mailchimp"]
-    return UNSUBSCRIBE_DIALECTS.get(value.lower(), value)
+                  f'did you mean "{near[0]}"?')
+    elif scheme and scheme.group(1).lower() not in ("http", "https", "mailto"):
+        f.problem(("unsubscribe",), f'"{scheme.group(1)}:" links are not allowed', hint)
+    elif not (scheme or _MERGE_TAG.search(value)):
+        f.problem(("unsubscribe",), f'"{value}" is neither a merge tag nor a web address', hint)
+    else:
+        return value
+    return UNSUBSCRIBE_DIALECTS["mailchimp"]
 
 
 def _utm(f: Fields, top: dict[str, Any]) -> Utm:
@@ -206,6 +214,14 @@ def _paths(f: Fields, top: dict[str, Any]) -> Paths:
             f.problem(("paths", name), f'"{value}" leaves the desk folder',
                       "paths are relative to the folder holding newsletter.yaml")
             values[name] = getattr(defaults, name)
+        elif Path(value) == Path():
+            f.problem(("paths", name), "must be a folder inside the desk, not the desk itself",
+                      f'e.g. "{getattr(defaults, name)}"')
+            values[name] = getattr(defaults, name)
+    folders = {Path(v) for v in values.values()}
+    if len(folders) < len(values):
+        f.problem(("paths",), "two of issues, output and templates are the same folder",
+                  "each needs a folder of its own; the build replaces what is in output")
     return Paths(**values)
 
 

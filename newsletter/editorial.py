@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ._fields import LONG, PROSE, Fields, is_picture_source
 from ._yaml import KeyPath, field_name, load_yaml
@@ -43,6 +43,7 @@ __all__ = ["NO_STORE", "StaticLookup", "StoryLookup", "load_issue"]
 
 _TOP = ("number", "date", "status", "slug", "lang", "subject", "preheader", "topic", "intro",
         "lead", "catch_up", "deep_dives", "sponsors", "cta")
+T = TypeVar("T")
 _STORY = ("story", "url", "headline", "lang")
 _IMAGE = ("src", "alt", "credit", "caption", "width", "height")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -95,6 +96,14 @@ def load_issue(path: Path, settings: Settings, lookup: StoryLookup = NO_STORE) -
         raise IssueFileError(problems)
     assert issue is not None, "an unreadable issue without a reported problem"
     return issue
+
+
+def _or_found(written: T | None, found: Story | None, field: str) -> T | None:
+    """What the editor wrote, else what the referenced candidate says."""
+    if written or found is None:
+        return written
+    value: T | None = getattr(found, field)
+    return value
 
 
 class _IssueReader:
@@ -183,9 +192,9 @@ class _IssueReader:
         return Lead(
             url=url, headline=headline,
             bullets=self.bullets(m, kp),
-            image=image or (found.image if found else None),
+            image=_or_found(image, found, "image"),
             body=self.body(m.get("body"), (*kp, "body")),
-            lang=f.language(m, (*kp, "lang")) or (found.language if found else None),
+            lang=_or_found(f.language(m, (*kp, "lang")), found, "language"),
         )
 
     def bullets(self, m: dict[str, Any], kp: KeyPath) -> tuple[str, ...]:
@@ -225,7 +234,7 @@ class _IssueReader:
         if m is None:
             return None
         found, url, headline = self.story(m, kp)
-        lang = self.f.language(m, (*kp, "lang")) or (found.language if found else None)
+        lang = _or_found(self.f.language(m, (*kp, "lang")), found, "language")
         return Related(url=url, headline=headline, lang=lang)
 
     def video(self, value: Any, kp: KeyPath) -> Video | None:
@@ -271,7 +280,7 @@ class _IssueReader:
         if entry is None:
             return None
         found, url, headline = self.story(entry, ikp)
-        lang = f.language(entry, (*ikp, "lang")) or (found.language if found else None)
+        lang = _or_found(f.language(entry, (*ikp, "lang")), found, "language")
         return CatchUpItem(url=url, headline=headline, lang=lang,
                            blurb=self.blurb(entry, ikp, found))
 
@@ -292,8 +301,8 @@ class _IssueReader:
         image = self.image(entry.get("image"), (*ikp, "image"))
         return DeepDive(
             url=url, headline=headline, blurb=self.blurb(entry, ikp, found),
-            image=image or (found.image if found else None),
-            lang=f.language(entry, (*ikp, "lang")) or (found.language if found else None),
+            image=_or_found(image, found, "image"),
+            lang=_or_found(f.language(entry, (*ikp, "lang")), found, "language"),
         )
 
     def sponsors(self, value: Any, sections: dict[str, Any]) -> tuple[Sponsor, ...]:

@@ -378,7 +378,6 @@ class IssueAssets:
 class RenderedIssue:
     """The three outputs of one issue, plus the files they refer to."""
 
-    slug: str
     email_html: str
     text: str
     web_html: str

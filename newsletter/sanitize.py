@@ -55,13 +55,14 @@ def is_safe_url(url: str) -> bool:
 
 
 def clean_html(html: str, rewrite: UrlRewrite | None = None,
-               rewrite_src: UrlRewrite | None = None) -> Markup:
+               rewrite_src: UrlRewrite | None = None, *, pictures: bool = True) -> Markup:
     """Sanitize an HTML fragment into well-formed, script-free Markup.
 
     `rewrite` is applied to link targets, `rewrite_src` to picture sources (a
     picture's URL must not get a link's campaign tags). URLs that are not safe
     afterwards are dropped with their attribute: a link without an href still
-    shows its text.
+    shows its text. With `pictures` off, <img> is removed: a picture in an
+    email needs the size and credit that only the issue's image fields carry.
     """
 
     def filter_attribute(tag: str, name: str, value: str) -> str | None:
@@ -73,7 +74,7 @@ def clean_html(html: str, rewrite: UrlRewrite | None = None,
 
     cleaned = nh3.clean(
         html,
-        tags=_TAGS,
+        tags=_TAGS if pictures else _TAGS - {"img"},
         attributes=_ATTRIBUTES,
         attribute_filter=filter_attribute,
         url_schemes=set(SAFE_SCHEMES),

@@ -67,7 +67,8 @@ def test_init_then_build_works_out_of_the_box(tmp_path: Path) -> None:
 def test_init_refuses_an_existing_desk(tmp_path: Path) -> None:
     assert run("init", "d", cwd=tmp_path).returncode == 0
     again = run("init", "d", cwd=tmp_path)
-    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.returncode == 1 and "already exist" in again.stderr
+    assert "nothing was written" in again.stderr
     assert "Traceback" not in again.stderr
 
 

@@ -45,15 +45,14 @@ class Renderer:
         page_url = issue_url(self.settings, issue)
         base = self._context(issue, assets, page_url)
         email_links = LinkPolicy.for_email(page_url, self.settings.utm, issue)
-        mjml_source = self._render("email", "mjml", issue, base, email_links)
-        template = f"email/issue.mjml ({issue.source.name})"
+        mjml_source, template = self._render("email", "mjml", issue, base, email_links)
         refs = References()
-        text = self._render("text", "txt", issue, base, email_links, refs=refs)
+        text, _ = self._render("text", "txt", issue, base, email_links, refs=refs)
+        web, _ = self._render("web", "html", issue, base, LinkPolicy(page_url))
         return RenderedIssue(
-            slug=issue.slug,
-            email_html=compile_mjml(mjml_source, template=template),
+            email_html=compile_mjml(mjml_source, template=f"{template} ({issue.source.name})"),
             text=wrap_text(text),
-            web_html=self._render("web", "html", issue, base, LinkPolicy(page_url)),
+            web_html=web,
             assets=assets.files,
         )
 
@@ -64,9 +63,7 @@ class Renderer:
             "settings": settings,
             "colors": settings.colors,
             "locale": locale_for(issue.lang),
-            "locale_for": locale_for,
             "page_url": page_url,
-            "email_url": f"{page_url}email.html",
             "unsubscribe_url": settings.unsubscribe,
             "asset_of": _asset_lookup(assets.images),
             "video_asset_of": _asset_lookup(assets.video_thumbnails),
@@ -76,7 +73,8 @@ class Renderer:
         }
 
     def _render(self, kind: str, suffix: str, issue: Issue, base: dict[str, Any],
-                links: LinkPolicy, refs: References | None = None) -> str:
+                links: LinkPolicy, refs: References | None = None) -> tuple[str, str]:
+        """The output of the first template found for `kind`, and that template's name."""
         context = dict(base, link=_link_or_empty(links),
                        md=lambda source: markdown_to_html(source or "", links))
         if refs is not None:
@@ -87,8 +85,10 @@ class Renderer:
             )
         names = [f"{kind}/{issue.slug}.{suffix}", f"{kind}/issue.{suffix}"]
         try:
-            return self.env.select_template(names).render(context)
-        except TemplateError as exc:
+            template = self.env.select_template(names)
+            return template.render(context), template.name or names[-1]
+        except (TemplateError, TypeError, KeyError, AttributeError, ValueError) as exc:
+            # a desk's template calling a helper wrongly fails with one of the latter
             raise _template_error(exc) from exc
 
 
@@ -106,7 +106,7 @@ def _fit(asset: Asset, width: int) -> dict[str, int]:
     return {"width": shown, "height": round(asset.height * shown / asset.width)}
 
 
-def _template_error(exc: TemplateError) -> RenderError:
+def _template_error(exc: Exception) -> RenderError:
     if isinstance(exc, TemplateSyntaxError):
         at = SourceLocation(path=Path(exc.filename or exc.name or "?"), line=exc.lineno)
         return RenderError(f"template syntax error: {exc.message}", location=at,
@@ -116,5 +116,7 @@ def _template_error(exc: TemplateError) -> RenderError:
     where: SourceLocation | None = None
     if frames:
         where = SourceLocation(path=Path(frames[-1].filename), line=frames[-1].lineno)
+    if not frames and not isinstance(exc, TemplateError):
+        raise exc  # not raised from a template: a bug of ours, keep the traceback
     return RenderError(f"template error: {exc}", location=where,
                        hint="a template uses a name the issue does not provide; check spelling")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from jinja2 import (
@@ -13,6 +14,7 @@ from jinja2 import (
     PrefixLoader,
     StrictUndefined,
 )
+from jinja2.bccache import Bucket
 
 from .._cache import cache_dir
 
@@ -64,7 +66,15 @@ def _bytecode_cache() -> BytecodeCache | None:
     """Compiled templates kept between runs: compiling the theme costs more than
     rendering an issue. Keys include each template's checksum, so edits are seen."""
     folder = cache_dir("jinja")
-    return FileSystemBytecodeCache(str(folder)) if folder else None
+    return _QuietBytecodeCache(str(folder)) if folder else None
+
+
+class _QuietBytecodeCache(FileSystemBytecodeCache):
+    """A cache that cannot be written is only slower, never an error."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 def _escapes(name: str | None) -> bool:

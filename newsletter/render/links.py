@@ -48,19 +48,17 @@ class LinkPolicy:
 
     def __call__(self, url: str) -> str | None:
         absolute = self.absolute(url)
-        if absolute and self.utm and not absolute.startswith("mailto:"):
+        if absolute and self.utm and absolute.startswith(("http://", "https://")):
             return add_utm(absolute, self.utm)
         return absolute
 
     def absolute(self, url: str) -> str | None:
         """The URL resolved against the page, if it is safe; never tagged."""
         url = url.strip()
-        if not url:
-            return None
-        if url.startswith("mailto:"):
-            return url if is_safe_url(url) else None
+        if url[:7].lower() == "mailto:":
+            return "mailto:" + url[7:] if is_safe_url(url) else None
         try:
-            resolved = urljoin(self.base, url)
+            resolved = urljoin(self.base, url) if url else ""
         except ValueError:
             return None
         return resolved if is_safe_url(resolved) else None

@@ -25,7 +25,6 @@ class Locale:
     related: str = "Related"
     watch: str = "Watch"
     video: str = "Video"
-    editors_note: str = "Editor's note"
     references: str = "Links"
     read_online: str = "Read this issue online"
     sponsored: str = "Sponsored"
@@ -42,7 +41,7 @@ _CJK_LABELS = {
         mso_font="Microsoft YaHei",
         view_in_browser="在浏览器中查看", unsubscribe="退订", sign_up="订阅",
         catch_up="60秒速览", deep_dives="深度阅读", related="相关报道", watch="观看",
-        video="视频", editors_note="编者按", references="链接", read_online="在线阅读本期",
+        video="视频", references="链接", read_online="在线阅读本期",
         issue_number="第{number}期", sign_up_for="订阅{name}", sponsored="赞助内容",
     ),
     "zh-hant": Locale(
@@ -51,7 +50,7 @@ _CJK_LABELS = {
         mso_font="Microsoft JhengHei",
         view_in_browser="在瀏覽器中查看", unsubscribe="取消訂閱", sign_up="訂閱",
         catch_up="60秒速覽", deep_dives="深度閱讀", related="相關報道", watch="觀看",
-        video="影片", editors_note="編者按", references="連結", read_online="線上閱讀本期",
+        video="影片", references="連結", read_online="線上閱讀本期",
         issue_number="第{number}期", sign_up_for="訂閱{name}", sponsored="贊助內容",
     ),
     "ja": Locale(
@@ -60,7 +59,7 @@ _CJK_LABELS = {
         mso_font="Meiryo",
         view_in_browser="ブラウザで表示", unsubscribe="配信停止", sign_up="登録",
         catch_up="60秒でわかる", deep_dives="深掘り", related="関連記事", watch="再生",
-        video="動画", editors_note="編集後記", references="リンク",
+        video="動画", references="リンク",
         read_online="この号をウェブで読む", issue_number="第{number}号",
         sign_up_for="{name}に登録", sponsored="スポンサー",
     ),

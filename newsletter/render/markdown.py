@@ -29,10 +29,11 @@ def _render(source: str) -> str:
 
 
 def markdown_to_html(source: str, links: LinkPolicy | None = None) -> Markup:
-    """Render markdown, then sanitize it; links follow `links`, pictures are only
-    made absolute."""
+    """Render editor markdown, then sanitize it; links follow `links`.
+
+    `![alt](url)` pictures are dropped: in an email a picture needs a size,
+    alt text and a credit, which the issue's image fields give.
+    """
     if not source.strip():
         return Markup("")
-    if links is None:
-        return clean_html(_render(source))
-    return clean_html(_render(source), links, links.absolute)
+    return clean_html(_render(source), links, pictures=False)

@@ -55,12 +55,15 @@ class _TextWriter(HTMLParser):
         self.lists: list[list[int]] = []  # per open list: [next number or -1 for bullets]
         self.links: list[str | None] = []
         self.quote = 0
+        self.pre = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._BLOCKS:
             self._break(2 if not self.lists else 1)
         if tag == "blockquote":
             self.quote += 1
+        elif tag == "pre":
+            self.pre += 1
         elif tag in ("ul", "ol"):
             self.lists.append([1 if tag == "ol" else -1])
         elif tag == "li":
@@ -81,13 +84,21 @@ class _TextWriter(HTMLParser):
             self.lists.pop()
         elif tag == "blockquote":
             self.quote = max(0, self.quote - 1)
+        elif tag == "pre":
+            self.pre = max(0, self.pre - 1)
         if tag in self._BLOCKS:
             self._break(2 if not self.lists else 1)
 
     def handle_data(self, data: str) -> None:
+        if self.pre:  # code keeps its lines and spaces
+            lines = data.rstrip("\n").split("\n")
+            self.out.append("\n".join("    " + line for line in lines))
+            return
         text = _SPACE.sub(" ", data)
         if self._at_line_start():
             text = text.lstrip()
+            if text and self.quote:
+                text = "> " * self.quote + text
         if text:
             self.out.append(text)
 
@@ -113,8 +124,6 @@ class _TextWriter(HTMLParser):
         if not stripped:
             return
         self.out = [stripped + "\n" * max(0, count - have)]
-        if self.quote:
-            self.out.append("> " * self.quote)
 
     def text(self) -> str:
         return "".join(self.out).strip()
