@@ -7,12 +7,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import __version__
 from ._folders import replace_folder
 from .assets import resolve_assets
 from .config import find_settings, load_settings, relative_to_cwd
 from .editorial import NO_STORE, StoryLookup, load_issue
 from .errors import NewsletterError
-from .model import Issue, RenderedIssue, Settings
+from .model import Issue, RenderedIssue, Settings, Status
 from .render import Renderer, issue_url
 
 __all__ = ["BuiltIssue", "build_issue", "build_issues", "find_issue_files", "init_desk",
@@ -21,12 +22,19 @@ __all__ = ["BuiltIssue", "build_issue", "build_issues", "find_issue_files", "ini
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuiltIssue:
-    """What `build_issue` did: the issue, its outputs, and the files written."""
+    """What `build_issue` did: the issue, its outputs, and the files written.
+
+    A draft left out of the build has no outputs and no folder.
+    """
 
     issue: Issue
-    rendered: RenderedIssue
-    folder: Path
-    files: tuple[Path, ...]
+    rendered: RenderedIssue | None
+    folder: Path | None
+    files: tuple[Path, ...] = ()
+
+    @property
+    def skipped(self) -> bool:
+        return self.rendered is None
 
 
 def load_desk(start: Path) -> Settings:
@@ -44,20 +52,26 @@ def render_issue(path: Path, settings: Settings, *, lookup: StoryLookup = NO_STO
                  renderer: Renderer | None = None) -> tuple[Issue, RenderedIssue]:
     """Read, validate and render one issue in memory; nothing is written."""
     issue = load_issue(path, settings, lookup)
+    return issue, _render(issue, settings, renderer)
+
+
+def _render(issue: Issue, settings: Settings, renderer: Renderer | None) -> RenderedIssue:
     assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo)
-    rendered = (renderer or Renderer(settings)).render(issue, assets)
-    return issue, rendered
+    return (renderer or Renderer(settings)).render(issue, assets)
 
 
 def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
                 lookup: StoryLookup = NO_STORE, renderer: Renderer | None = None,
-                taken: dict[str, Path] | None = None) -> BuiltIssue:
+                taken: dict[str, Path] | None = None, drafts: bool = True) -> BuiltIssue:
     """Render one issue and write `issues/<slug>/` under `out_dir` in one swap.
 
     Everything is rendered before the first byte is written, and the folder
     is assembled aside, so a failure leaves the previous build as it was.
     """
-    issue, rendered = render_issue(path, settings, lookup=lookup, renderer=renderer)
+    issue = load_issue(path, settings, lookup)
+    if issue.status is Status.DRAFT and not drafts:
+        return BuiltIssue(issue=issue, rendered=None, folder=None)
+    rendered = _render(issue, settings, renderer)
     if taken and issue.slug in taken:
         raise NewsletterError(
             f'{path} and {taken[issue.slug]} both build issues/{issue.slug}/',
@@ -74,8 +88,9 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
 
 
 def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | None = None,
-                 lookup: StoryLookup = NO_STORE) -> Iterator[BuiltIssue]:
-    """Build several issues with one renderer, yielding each as it is written.
+                 lookup: StoryLookup = NO_STORE, drafts: bool = True) -> Iterator[BuiltIssue]:
+    """Build several issues with one renderer, yielding each as it is written
+    (or passed over, for a draft when `drafts` is off).
 
     Two issues with the same slug would overwrite each other: the second stops
     the run instead.
@@ -84,8 +99,9 @@ def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | N
     built_from: dict[str, Path] = {}
     for path in paths:
         built = build_issue(path, settings, out_dir=out_dir, lookup=lookup, renderer=renderer,
-                            taken=built_from)
-        built_from[built.issue.slug] = path
+                            taken=built_from, drafts=drafts)
+        if not built.skipped:
+            built_from[built.issue.slug] = path
         yield built
 
 
@@ -95,7 +111,8 @@ _DATE = "__ISSUE_DATE__"  # in scaffold names and texts: the day `init` runs
 def init_desk(folder: Path, today: dt.date | None = None) -> list[Path]:
     """Scaffold a new desk in `folder`: settings, one issue, templates/, the workflow."""
     date = (today or dt.datetime.now(dt.UTC).date()).isoformat()
-    files = [(folder / relative.replace(_DATE, date), data.replace(_DATE.encode(), date.encode()))
+    filled = {_DATE: date, "__TOOL_VERSION__": __version__}
+    files = [(folder / relative.replace(_DATE, date), _fill(data, filled))
              for relative, data in _scaffold_files()]
     existing = [str(path) for path, _ in files if path.exists()]
     if existing:
@@ -108,6 +125,12 @@ def init_desk(folder: Path, today: dt.date | None = None) -> list[Path]:
         written.append(path)
     (folder / "templates").mkdir(exist_ok=True)
     return written
+
+
+def _fill(data: bytes, values: dict[str, str]) -> bytes:
+    for name, value in values.items():
+        data = data.replace(name.encode(), value.encode())
+    return data
 
 
 def _scaffold_files() -> Iterator[tuple[str, bytes]]:

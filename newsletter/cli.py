@@ -46,15 +46,19 @@ def main() -> None:
 @click.argument("issues", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write here instead of the desk's output folder (site/).")
+@click.option("--drafts", is_flag=True,
+              help="With no ISSUES, build drafts too (named issues are always built).")
 @user_errors
-def build(issues: tuple[Path, ...], out_dir: Path | None) -> None:
+def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool) -> None:
     """Build issues into web page, email and text files.
 
-    With no ISSUES, builds every file in the desk's issues/ folder.
+    With no ISSUES, builds every issue in the desk's issues/ folder whose
+    status is ready (and the drafts too with --drafts).
 
     \b
     Example:
       newsletter build issues/2026-11-27.yaml
+      newsletter build --drafts
     """
     from . import api
 
@@ -64,16 +68,24 @@ def build(issues: tuple[Path, ...], out_dir: Path | None) -> None:
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
                                    "shows the format)")
-    built_issues = api.build_issues(paths, settings, out_dir=out_dir)
+    results = api.build_issues(paths, settings, out_dir=out_dir, drafts=drafts or bool(issues))
     if len(paths) >= PROGRESS_FROM:
-        done = list(_with_progress(built_issues, len(paths)))
-        click.echo(f"built {len(done)} issues into {_shown(done[-1].folder.parent)}/")
-        return
-    for built in built_issues:
-        _report(built)
+        results = iter(list(_with_progress(results, len(paths))))
+    done = [_report(built, quiet=len(paths) >= PROGRESS_FROM) for built in results]
+    if len(paths) >= PROGRESS_FROM:
+        folder = (out_dir or settings.output_dir) / "issues"
+        click.echo(f"built {done.count(True)} issues into {_shown(folder)}/")
+    if done.count(False):
+        click.echo(f"skipped {done.count(False)} draft{'s' * (done.count(False) > 1)}; "
+                   "build them with --drafts")
 
 
-def _report(built: BuiltIssue) -> None:
+def _report(built: BuiltIssue, *, quiet: bool) -> bool:
+    """Print what one build wrote; True if it built, False for a skipped draft."""
+    if built.folder is None:
+        return False
+    if quiet:
+        return True
     click.echo(f"{click.style('built', fg='green')} {_shown(built.issue.source)} -> "
                f"{_shown(built.folder)}/")
     for file in built.files[:3]:
@@ -81,6 +93,7 @@ def _report(built: BuiltIssue) -> None:
     pictures = len(built.files) - 3
     if pictures:
         click.echo(f"  + {pictures} picture{'s' if pictures > 1 else ''}")
+    return True
 
 
 def _with_progress(items: Iterable[BuiltIssue], total: int) -> Iterator[BuiltIssue]:

@@ -138,10 +138,29 @@ def test_many_issues_show_a_progress_bar_and_a_summary(desk: Path, tmp_path: Pat
     import sys
 
     for day in range(1, 7):
-        write(desk, MINIMAL.replace("2026-12-04", f"2026-12-{day:02d}"), f"2026-12-{day:02d}.yaml")
+        write(desk, MINIMAL.replace("2026-12-04", f"2026-12-{day:02d}") + "status: ready\n",
+              f"2026-12-{day:02d}.yaml")
     result = subprocess.run([sys.executable, "-m", "newsletter", "build", "--out",
                              str(tmp_path / "o")], cwd=desk, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "built 8 issues into" in result.stdout
     assert len(list((tmp_path / "o" / "issues").iterdir())) == 8
+
+
+def test_drafts_are_built_only_when_asked(desk: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write(desk, MINIMAL)  # no status: a draft
+    def build(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "newsletter", "build", *extra], cwd=desk,
+                              capture_output=True, text=True, timeout=120)
+
+    plain = build("--out", str(tmp_path / "plain"))
+    assert plain.returncode == 0 and "skipped 1 draft; build them with --drafts" in plain.stdout
+    assert not (tmp_path / "plain" / "issues" / "2026-12-04").exists()
+    assert build("--drafts", "--out", str(tmp_path / "all")).returncode == 0
+    assert (tmp_path / "all" / "issues" / "2026-12-04" / "email.html").is_file()
+    named = build("issues/2026-12-04.yaml", "--out", str(tmp_path / "named"))
+    assert named.returncode == 0 and (tmp_path / "named" / "issues" / "2026-12-04").is_dir()

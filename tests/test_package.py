@@ -76,7 +76,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # index; a broken project fails the same way below and is reported.
         print(f"isolated build failed, retrying with --no-isolation:\n{isolated.stderr}")
         _run([*command, "--no-isolation"], cwd=out, timeout=BUILD_TIMEOUT, env=_clean_env())
-    wheels = sorted(out.glob("newsletter-*.whl"))
+    wheels = sorted(out.glob("newsletter_desk-*.whl"))
     assert len(wheels) == 1, f"expected one wheel in {out}, found {wheels}"
     return wheels[0]
 

@@ -273,7 +273,9 @@ def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
     outputs = []
     for run in ("a", "b"):
         out = tmp_path / run
-        env = dict(os.environ, SOURCE_DATE_EPOCH="1764201600")
+        # each build with its own empty cache: the output must not depend on it
+        env = dict(os.environ, SOURCE_DATE_EPOCH="1764201600",
+                   XDG_CACHE_HOME=str(tmp_path / f"cache-{run}"))
         subprocess.run([sys.executable, "-m", "newsletter", "build", "--out", str(out)],
                        cwd=REPO, env=env, check=True, capture_output=True, timeout=120)
         outputs.append({p.relative_to(out): (p.read_bytes(), p.stat().st_mtime)
