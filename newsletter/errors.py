@@ -5,6 +5,8 @@
     │   ├── IssueFileError
     │   ├── SettingsError
     │   └── AssetError         a picture is missing or unreadable
+    ├── FeedError              a feed cannot be fetched or read (names the feed)
+    ├── StoreError             the candidate store cannot be opened or is damaged
     └── RenderError            a template or the MJML compiler failed
 
 Anything else that escapes is a bug and keeps its traceback.
@@ -19,12 +21,14 @@ from .model import SourceLocation
 
 __all__ = [
     "AssetError",
+    "FeedError",
     "InputError",
     "IssueFileError",
     "NewsletterError",
     "Problem",
     "RenderError",
     "SettingsError",
+    "StoreError",
 ]
 
 
@@ -84,6 +88,18 @@ class SettingsError(InputError):
 
 class AssetError(InputError):
     """A picture the issue names is missing or cannot be read."""
+
+
+class FeedError(NewsletterError):
+    """A feed cannot be fetched or is not a feed; `feed` names it."""
+
+    def __init__(self, message: str, *, feed: str = "", hint: str = "") -> None:
+        super().__init__(f"{feed}: {message}" if feed else message, hint=hint)
+        self.feed = feed
+
+
+class StoreError(NewsletterError):
+    """The candidate store (.newsletter/candidates.sqlite) cannot be used."""
 
 
 class RenderError(NewsletterError):

@@ -22,6 +22,9 @@ __all__ = [
     "DeepDive",
     "DeepDives",
     "FeedSpec",
+    "FeedState",
+    "FetchOutcome",
+    "FetchResult",
     "Image",
     "Issue",
     "IssueAssets",
@@ -164,6 +167,42 @@ class Settings:
         return self.root / self.paths.templates
 
 
+# --- collecting ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedState:
+    """What a feed's last fetch left behind for the next one to be cheap."""
+
+    url: str  # where to fetch next: a permanent redirect moves it
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # for servers that send neither validator
+    fresh_until: dt.datetime | None = None  # Cache-Control max-age or Retry-After
+
+
+class FetchOutcome(StrEnum):
+    UPDATED = "updated"  # fetched and parsed
+    NOT_MODIFIED = "not modified"  # 304: nothing parsed
+    UNCHANGED = "unchanged"  # same bytes as last time: nothing parsed
+    FRESH = "fresh"  # not asked: the server said it would not change yet
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchResult:
+    """One feed's fetch: an outcome, never an exception."""
+
+    feed: FeedSpec
+    outcome: FetchOutcome
+    state: FeedState
+    stories: tuple[Story, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str = ""
+    hint: str = ""
+    moved_to: str | None = None  # a permanent redirect's new address
+
+
 # --- the issue -------------------------------------------------------------
 
 
@@ -188,15 +227,28 @@ class Image:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Story:
-    """A candidate story as a lookup returns it (fields an item may override)."""
+    """A candidate story: what a feed entry (or a page added by hand) becomes.
+
+    `id` is short and stable (derived from the canonical URL) so an editor can
+    type it; `url` is canonical (https, no tracking parameters, no fragment);
+    `title` is plain text; `summary` and `content` are sanitized HTML;
+    `published`/`updated` are aware UTC. `source` is the first feed that
+    carried it, `sources` every feed that did.
+    """
 
     id: str
     url: str
     title: str
     summary: str = ""
+    content: str = ""
     image: Image | None = None
     source: str = ""
+    sources: tuple[str, ...] = ()
     language: str | None = None
+    published: dt.datetime | None = None
+    updated: dt.datetime | None = None
+    authors: tuple[str, ...] = ()
+    guid: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
