@@ -3,31 +3,56 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from ._folders import replace_folder
 from .assets import resolve_assets
-from .config import find_settings, load_settings, relative_to_cwd
-from .editorial import NO_STORE, StoryLookup, load_issue
+from .config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
+from .editorial import NO_STORE, StaticLookup, StoryLookup, load_issue
 from .errors import NewsletterError
-from .model import Issue, RenderedIssue, Settings, Status
+from .lockfile import lock_path, read_lock, write_lock
+from .model import FeedSpec, FetchResult, Issue, RenderedIssue, Settings, Status, Story
+
+if TYPE_CHECKING:
+    from .store import SaveCounts, Store
 from .render import Renderer, issue_url
 
-__all__ = ["BuiltIssue", "build_issue", "build_issues", "find_issue_files", "init_desk",
-           "load_desk", "render_issue"]
+__all__ = [
+    "BuiltIssue",
+    "FetchReport",
+    "PinnedLookup",
+    "add_page",
+    "build_issue",
+    "build_issues",
+    "export_feeds",
+    "fetch",
+    "find_issue_files",
+    "import_feeds",
+    "init_desk",
+    "load_desk",
+    "new_issue",
+    "open_store",
+    "pick",
+    "render_issue",
+    "store_path",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuiltIssue:
     """What `build_issue` did: the issue, its outputs, and the files written.
 
-    A draft left out of the build has no outputs and no folder.
+    A draft left out of the build has no outputs and no folder (and, when
+    it was passed over unread, no issue either: a half-written draft does not
+    stop the build of the ready issues).
     """
 
-    issue: Issue
+    source: Path
+    issue: Issue | None
     rendered: RenderedIssue | None
     folder: Path | None
     files: tuple[Path, ...] = ()
@@ -61,16 +86,23 @@ def _render(issue: Issue, settings: Settings, renderer: Renderer | None) -> Rend
 
 
 def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
-                lookup: StoryLookup = NO_STORE, renderer: Renderer | None = None,
-                taken: dict[str, Path] | None = None, drafts: bool = True) -> BuiltIssue:
+                lookup: StoryLookup | None = None, renderer: Renderer | None = None,
+                taken: dict[str, Path] | None = None, drafts: bool = True,
+                store: Store | None = None, refresh: bool = False) -> BuiltIssue:
     """Render one issue and write `issues/<slug>/` under `out_dir` in one swap.
 
     Everything is rendered before the first byte is written, and the folder
     is assembled aside, so a failure leaves the previous build as it was.
+    `story:` references resolve from the issue's lock file, then from the
+    candidate store (`refresh` skips the lock); after the build the lock pins
+    what they resolved to and the store records the stories as used.
     """
-    issue = load_issue(path, settings, lookup)
+    if not drafts and _status(path) == Status.DRAFT:
+        return BuiltIssue(issue=None, source=path, rendered=None, folder=None)
+    pinned = () if refresh or lookup is not None else read_lock(lock_path(path))
+    issue = load_issue(path, settings, lookup or PinnedLookup(pinned, store))
     if issue.status is Status.DRAFT and not drafts:
-        return BuiltIssue(issue=issue, rendered=None, folder=None)
+        return BuiltIssue(issue=issue, source=path, rendered=None, folder=None)
     rendered = _render(issue, settings, renderer)
     if taken and issue.slug in taken:
         raise NewsletterError(
@@ -84,11 +116,16 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
         **dict(rendered.assets),
     }
     written = replace_folder(target, outputs)
-    return BuiltIssue(issue=issue, rendered=rendered, folder=target, files=written)
+    if issue.stories and lookup is None:
+        write_lock(lock_path(path), issue.stories)
+        if store is not None:
+            store.mark_used((s.id for s in issue.stories), issue_number=issue.number,
+                            issue_date=issue.date)
+    return BuiltIssue(issue=issue, source=path, rendered=rendered, folder=target, files=written)
 
 
 def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | None = None,
-                 lookup: StoryLookup = NO_STORE, drafts: bool = True) -> Iterator[BuiltIssue]:
+                 drafts: bool = True, refresh: bool = False) -> Iterator[BuiltIssue]:
     """Build several issues with one renderer, yielding each as it is written
     (or passed over, for a draft when `drafts` is off).
 
@@ -97,12 +134,73 @@ def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | N
     """
     renderer = Renderer(settings)
     built_from: dict[str, Path] = {}
-    for path in paths:
-        built = build_issue(path, settings, out_dir=out_dir, lookup=lookup, renderer=renderer,
-                            taken=built_from, drafts=drafts)
-        if not built.skipped:
-            built_from[built.issue.slug] = path
-        yield built
+    store = open_store(settings) if store_path(settings).is_file() else None
+    try:
+        for path in paths:
+            built = build_issue(path, settings, out_dir=out_dir, renderer=renderer,
+                                taken=built_from, drafts=drafts, store=store, refresh=refresh)
+            if built.issue is not None and not built.skipped:
+                built_from[built.issue.slug] = path
+            yield built
+    finally:
+        if store is not None:
+            store.close()
+
+
+class PinnedLookup:
+    """Stories pinned in an issue's lock file first, then the candidate store."""
+
+    def __init__(self, pinned: Iterable[Story], store: StoryLookup | None) -> None:
+        self.pinned = StaticLookup(pinned)
+        self.store = store or NO_STORE
+
+    def find(self, ref: str) -> Story | None:
+        return self.pinned.find(ref) or self.store.find(ref)
+
+    def suggest(self, ref: str) -> Sequence[str]:
+        return self.store.suggest(ref) or self.pinned.suggest(ref)
+
+
+# --- collecting --------------------------------------------------------------
+
+
+def store_path(settings: Settings) -> Path:
+    """The desk's candidate store: one SQLite file, no server."""
+    return settings.root / ".newsletter" / "candidates.sqlite"
+
+
+def open_store(settings: Settings) -> Store:
+    from .store import Store
+
+    return Store(store_path(settings))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchReport:
+    """One feed's fetch and what saving it changed in the store."""
+
+    result: FetchResult
+    saved: SaveCounts | None
+
+
+def fetch(settings: Settings, *, now: dt.datetime | None = None,
+          on_report: Callable[[FetchReport], None] | None = None) -> list[FetchReport]:
+    """Fetch every feed of the desk and save each one as it arrives."""
+    from .collect import fetch_feeds
+
+    now = now or dt.datetime.now(dt.UTC)
+    reports: list[FetchReport] = []
+    with open_store(settings) as store:
+        def save(result: FetchResult) -> None:
+            report = FetchReport(result=result, saved=store.save(result, now=now))
+            reports.append(report)
+            if on_report:
+                on_report(report)
+
+        fetch_feeds(settings.feeds, store.feed_states(current=settings.feeds),
+                    root=settings.root, now=now,
+                    on_result=save)
+    return reports
 
 
 _DATE = "__ISSUE_DATE__"  # in scaffold names and texts: the day `init` runs
@@ -141,3 +239,92 @@ def _scaffold_files() -> Iterator[tuple[str, bytes]]:
             if relative.startswith("dot-"):  # hidden files would be skipped by packaging
                 relative = "." + relative.removeprefix("dot-")
             yield relative, path.read_bytes()
+
+
+# --- drafting ----------------------------------------------------------------
+
+
+def new_issue(settings: Settings, *, date: dt.date | None = None) -> Path:
+    """Write the next issue as a draft, offering the best unused candidates."""
+    from .drafts import draft_text, rank_candidates
+
+    date = date or dt.datetime.now(dt.UTC).date()
+    path = settings.issues_dir / f"{date.isoformat()}.yaml"
+    if path.exists():
+        raise NewsletterError(f"{relative_to_cwd(path)} already exists",
+                              hint="pass another --date, or edit that issue")
+    offered: list[Story] = []
+    if store_path(settings).is_file():
+        with open_store(settings) as store:
+            last = store.last_issue_date()
+            since = dt.datetime.combine(last, dt.time(), dt.UTC) if last else None
+            offered = rank_candidates(store.search(since=since, unused=True, limit=200))
+    number = max((n for n in map(_issue_number, find_issue_files(settings)) if n), default=0) + 1
+    settings.issues_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(draft_text(number=number, date=date, candidates=offered), encoding="utf-8")
+    return relative_to_cwd(path)
+
+
+def pick(settings: Settings, ref: str, *, into: str, issue_file: Path | None = None
+         ) -> tuple[Path, Story]:
+    """Add a candidate to an issue (the newest one unless named)."""
+    from .drafts import add_pick
+
+    target = issue_file or next(reversed(find_issue_files(settings)), None)
+    if target is None:
+        raise NewsletterError("there is no issue to pick into",
+                              hint='start one with "newsletter new"')
+    if not store_path(settings).is_file():
+        raise NewsletterError("there are no candidates yet", hint='run "newsletter fetch" first')
+    with open_store(settings) as store:
+        story = store.find(ref)
+        if story is None:
+            near = store.suggest(ref)
+            raise NewsletterError(f'no candidate "{ref}"',
+                                  hint=f'did you mean "{near[0]}"?' if near else
+                                  'list them with "newsletter candidates"')
+    add_pick(target, story, into)
+    return target, story
+
+
+def _status(path: Path) -> str:
+    """An issue's status read without validating the rest: a draft may be half-written."""
+    from ._yaml import load_yaml
+
+    doc = load_yaml(path, [])
+    status = doc.data.get("status", "draft") if doc and isinstance(doc.data, dict) else None
+    return status if isinstance(status, str) else ""
+
+
+def _issue_number(path: Path) -> int | None:
+    from ._yaml import load_yaml
+
+    doc = load_yaml(path, [])
+    number = doc.data.get("number") if doc and isinstance(doc.data, dict) else None
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+def add_page(settings: Settings, url: str, *, now: dt.datetime | None = None) -> Story:
+    """Fetch a page that is in no feed and keep it as a candidate."""
+    from .collect.page import story_from_page
+    from .collect.web import get_page
+
+    now = now or dt.datetime.now(dt.UTC)
+    html, final_url = get_page(url)
+    story = story_from_page(html, url=final_url, fetched_at=now)
+    with open_store(settings) as store:
+        return store.add(story, now=now)
+
+
+def import_feeds(settings: Settings, opml_file: Path) -> list[FeedSpec]:
+    """Add an OPML file's feeds to newsletter.yaml; returns the ones that were new."""
+    from .drafts import add_feeds
+    from .opml import feeds_from_opml
+
+    return add_feeds(settings.root / SETTINGS_FILE, feeds_from_opml(opml_file.read_bytes()))
+
+
+def export_feeds(settings: Settings) -> str:
+    from .opml import feeds_to_opml
+
+    return feeds_to_opml(settings.feeds, title=settings.name)

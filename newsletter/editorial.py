@@ -106,11 +106,19 @@ def _or_found(written: T | None, found: Story | None, field: str) -> T | None:
     return value
 
 
+def _sized_image(found: Story | None) -> Image | None:
+    """A candidate's picture, when its size is known: an email cannot show a
+    picture of unknown size well, and the feed's page may be gone when building."""
+    image = found.image if found else None
+    return image if image and image.width and image.height else None
+
+
 class _IssueReader:
     def __init__(self, f: Fields, settings: Settings, lookup: StoryLookup) -> None:
         self.f = f
         self.settings = settings
         self.lookup = lookup
+        self.used: dict[str, Story] = {}  # referenced candidates, by id, in reading order
 
     def read(self, data: Any) -> Issue | None:
         f = self.f
@@ -137,7 +145,7 @@ class _IssueReader:
         fields["sponsors"] = self.sponsors(top.get("sponsors"), fields)
         if any(fields[key] is None for key in ("number", "date", "lead")):
             return None
-        return Issue(source=f.doc.path, **fields)
+        return Issue(source=f.doc.path, stories=tuple(self.used.values()), **fields)
 
     def slug(self, top: dict[str, Any]) -> str:
         slug = self.f.text(top, ("slug",), default=self.f.doc.path.stem.lower())
@@ -153,6 +161,8 @@ class _IssueReader:
         f = self.f
         ref = f.text(m, (*key_path, "story"), max_len=2_000)
         found = self.lookup.find(ref) if ref else None
+        if found is not None:
+            self.used.setdefault(found.id, found)
         if ref and found is None:
             near = list(self.lookup.suggest(ref))
             hint = f'did you mean "{near[0]}"?' if near else (
@@ -192,7 +202,7 @@ class _IssueReader:
         return Lead(
             url=url, headline=headline,
             bullets=self.bullets(m, kp),
-            image=_or_found(image, found, "image"),
+            image=image or _sized_image(found),
             body=self.body(m.get("body"), (*kp, "body")),
             lang=_or_found(f.language(m, (*kp, "lang")), found, "language"),
         )
@@ -301,7 +311,7 @@ class _IssueReader:
         image = self.image(entry.get("image"), (*ikp, "image"))
         return DeepDive(
             url=url, headline=headline, blurb=self.blurb(entry, ikp, found),
-            image=_or_found(image, found, "image"),
+            image=image or _sized_image(found),
             lang=_or_found(f.language(entry, (*ikp, "lang")), found, "language"),
         )
 

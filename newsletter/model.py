@@ -389,6 +389,7 @@ class Issue:
     deep_dives: DeepDives | None = None
     sponsors: tuple[Sponsor, ...] = ()
     cta: CallToAction | None = None
+    stories: tuple[Story, ...] = ()  # the candidates its story: references resolved to
 
     def sponsors_in(self, slot: str) -> tuple[Sponsor, ...]:
         return tuple(s for s in self.sponsors if s.slot.value == slot)

@@ -79,9 +79,13 @@ def served_site(tmp_path_factory: pytest.TempPathFactory, settings: Settings) ->
         site.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's headless Chromium driven by Playwright."""
+    """Debian's headless Chromium driven by Playwright.
+
+    Module-scoped: Playwright's sync API keeps an event loop running in this
+    thread, and later tests need to start their own (asyncio.run).
+    """
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed: run `apt-get install chromium` "
                     "(.ci/run does)")

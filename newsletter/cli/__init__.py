@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__
-from .errors import NewsletterError
+from .. import __version__
+from ..errors import NewsletterError
 
 if TYPE_CHECKING:
-    from .api import BuiltIssue
+    from ..api import BuiltIssue
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,8 +48,11 @@ def main() -> None:
               help="Write here instead of the desk's output folder (site/).")
 @click.option("--drafts", is_flag=True,
               help="With no ISSUES, build drafts too (named issues are always built).")
+@click.option("--refresh", is_flag=True,
+              help="Resolve story: references from the candidate store again, not from the "
+                   "issue's lock file.")
 @user_errors
-def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool) -> None:
+def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, refresh: bool) -> None:
     """Build issues into web page, email and text files.
 
     With no ISSUES, builds every issue in the desk's issues/ folder whose
@@ -60,7 +63,7 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool) -> None:
       newsletter build issues/2026-11-27.yaml
       newsletter build --drafts
     """
-    from . import api
+    from .. import api
 
     settings = api.load_desk(issues[0] if issues else Path.cwd())
     paths = list(issues) or api.find_issue_files(settings)
@@ -68,7 +71,8 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool) -> None:
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
                                    "shows the format)")
-    results = api.build_issues(paths, settings, out_dir=out_dir, drafts=drafts or bool(issues))
+    results = api.build_issues(paths, settings, out_dir=out_dir, drafts=drafts or bool(issues),
+                               refresh=refresh)
     if len(paths) >= PROGRESS_FROM:
         results = iter(list(_with_progress(results, len(paths))))
     done = [_report(built, quiet=len(paths) >= PROGRESS_FROM) for built in results]
@@ -86,7 +90,7 @@ def _report(built: BuiltIssue, *, quiet: bool) -> bool:
         return False
     if quiet:
         return True
-    click.echo(f"{click.style('built', fg='green')} {_shown(built.issue.source)} -> "
+    click.echo(f"{click.style('built', fg='green')} {_shown(built.source)} -> "
                f"{_shown(built.folder)}/")
     for file in built.files[:3]:
         click.echo(f"  {_shown(file)}  ({file.stat().st_size:,} bytes)")
@@ -117,7 +121,7 @@ def init(folder: Path) -> None:
     Example:
       newsletter init my-desk && cd my-desk && newsletter build
     """
-    from . import api
+    from .. import api
 
     for path in api.init_desk(folder):
         click.echo(f"{click.style('wrote', fg='green')} {_shown(path)}")
@@ -125,6 +129,11 @@ def init(folder: Path) -> None:
 
 
 def _shown(path: Path) -> str:
-    from .config import relative_to_cwd
+    from ..config import relative_to_cwd
 
     return str(relative_to_cwd(path.resolve()))
+
+
+from . import collect  # noqa: E402 - registers the collecting commands on `main`
+
+_ = collect

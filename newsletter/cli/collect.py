@@ -1,0 +1,298 @@
+"""Commands over the candidate store: fetch, feeds, candidates, prune."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ..errors import NewsletterError
+from . import main, user_errors
+
+if TYPE_CHECKING:
+    from ..api import FetchReport
+    from ..model import Settings, Story
+
+_AGE = re.compile(r"^(\d+)\s*([dwh])$")
+
+
+def _desk() -> Settings:
+    from .. import api
+
+    return api.load_desk(Path.cwd())
+
+
+@main.command()
+@user_errors
+def fetch() -> None:
+    """Fetch every feed in newsletter.yaml into the candidate store.
+
+    Unchanged feeds cost almost nothing: the tool asks the server whether the
+    feed changed since last time. At the end a table says, per feed, what was
+    new, and what to do about a feed that failed. Exits 1 only when every
+    feed failed.
+
+    \b
+    Example:
+      newsletter fetch
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from .. import api
+
+    settings = _desk()
+    if not settings.feeds:
+        raise NewsletterError("newsletter.yaml lists no feeds",
+                              hint="add a feeds: list with a name and a url or path for each")
+    console = Console(highlight=False)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("fetching feeds", total=len(settings.feeds))
+        reports = api.fetch(settings, on_report=lambda _: progress.advance(task))
+    console.print(_fetch_table(reports))
+    for report in reports:
+        if report.result.moved_to:
+            console.print(f"[yellow]moved:[/] {report.result.feed.name} now lives at "
+                          f"{report.result.moved_to}; the store uses the new address "
+                          "(update newsletter.yaml too)", markup=True)
+    if reports and all(r.result.outcome == "failed" for r in reports):
+        raise SystemExit(1)
+
+
+def _fetch_table(reports: list[FetchReport]) -> object:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("feed", "result", "new", "updated", "unchanged", "what to do")
+    for report in sorted(reports, key=lambda r: r.result.feed.name):
+        result, saved = report.result, report.saved
+        failed = result.outcome == "failed"
+        todo = f"{result.error}. {result.hint}" if failed else "; ".join(result.warnings[:2])
+        table.add_row(
+            escape(result.feed.name),
+            f"[red]{result.outcome}[/]" if failed else str(result.outcome),
+            str(saved.new) if saved else "", str(saved.updated) if saved else "",
+            str(saved.unchanged) if saved else "", escape(todo))
+    return table
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+@user_errors
+def feeds(context: click.Context) -> None:
+    """List the desk's feeds with the result of their last fetch;
+    `feeds import` and `feeds export` move feed lists as OPML.
+
+    \b
+    Example:
+      newsletter feeds
+      newsletter feeds import subscriptions.opml
+      newsletter feeds export > tideline.opml
+    """
+    if context.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .. import api
+
+    settings = _desk()
+    status = {}
+    if api.store_path(settings).is_file():
+        with api.open_store(settings) as store:
+            status = store.feed_status()
+    table = Table("feed", "address", "last fetch", "result", "stories")
+    for feed in settings.feeds:
+        seen = status.get(feed.name)
+        table.add_row(
+            escape(feed.name), escape(feed.url or feed.path or ""),
+            seen.last_checked.strftime("%Y-%m-%d %H:%M") if seen and seen.last_checked else "never",
+            escape(f"{seen.last_outcome} {seen.last_error}".strip()) if seen else "",
+            str(seen.stories) if seen else "0")
+    Console(highlight=False).print(table)
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@user_errors
+def import_feeds(opml_file: Path) -> None:
+    """Add the feeds of an OPML file to newsletter.yaml (comments are kept)."""
+    from .. import api
+
+    added = api.import_feeds(_desk(), opml_file)
+    for feed in added:
+        click.echo(f"{click.style('added', fg='green')} {feed.name}  {feed.url}")
+    click.echo(f"{len(added)} new feed{'s' * (len(added) != 1)}; "
+               'next: "newsletter fetch"')
+
+
+@feeds.command("export")
+@user_errors
+def export_feeds() -> None:
+    """Print the desk's feeds as OPML."""
+    from .. import api
+
+    click.echo(api.export_feeds(_desk()), nl=False)
+
+
+@main.command()
+@click.option("--since", "since", metavar="AGE", help="Only stories published within AGE "
+              "(e.g. 7d, 2w, 12h).")
+@click.option("--since-last-issue", is_flag=True, help="Only stories newer than the last "
+              "issue built from the store.")
+@click.option("--feed", metavar="NAME", help="Only stories from this feed.")
+@click.option("--search", "words", metavar="WORDS", help="Full-text search (any language, "
+              "Chinese included).")
+@click.option("--unused", is_flag=True, help="Only stories no issue has used yet.")
+@click.option("--limit", default=50, show_default=True, help="At most this many stories.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@user_errors
+def candidates(since: str | None, since_last_issue: bool, feed: str | None, words: str | None,
+               unused: bool, limit: int, as_json: bool) -> None:
+    """List candidate stories: id, date, source and title, newest first.
+
+    Put a story into an issue with its id (a unique start of it is enough):
+    `story: 9f3c1a` under lead, catch_up or deep_dives.
+
+    \b
+    Example:
+      newsletter candidates --since 7d --search "kelp"
+    """
+    from .. import api
+
+    settings = _desk()
+    if not api.store_path(settings).is_file():
+        raise NewsletterError("there are no candidates yet",
+                              hint='run "newsletter fetch" first')
+    with api.open_store(settings) as store:
+        cutoff = _cutoff(since)
+        if since_last_issue:
+            last = store.last_issue_date()
+            cutoff = dt.datetime.combine(last, dt.time(), dt.UTC) if last else cutoff
+        stories = store.search(words=words, since=cutoff, feed=feed, unused=unused, limit=limit)
+    if as_json:
+        click.echo(json.dumps([_story_json(s) for s in stories], ensure_ascii=False, indent=2))
+    else:
+        _story_table(stories)
+
+
+def _cutoff(age: str | None) -> dt.datetime | None:
+    if not age:
+        return None
+    match = _AGE.match(age.strip().lower())
+    if not match:
+        raise NewsletterError(f'"{age}" is not an age', hint="write it like 7d, 2w or 12h")
+    amount, unit = int(match.group(1)), match.group(2)
+    delta = {"h": dt.timedelta(hours=amount), "d": dt.timedelta(days=amount),
+             "w": dt.timedelta(weeks=amount)}[unit]
+    return dt.datetime.now(dt.UTC) - delta
+
+
+def _story_json(story: Story) -> dict[str, object]:
+    from ..lockfile import story_to_json
+
+    return story_to_json(story)
+
+
+def _story_table(stories: list[Story]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("id", "date", "source", "title")
+    for story in stories:
+        date = story.published.strftime("%Y-%m-%d") if story.published else ""
+        table.add_row(story.id, date, escape(story.source), escape(story.title))
+    Console(highlight=False).print(table)
+    if not stories:
+        click.echo("no stories match")
+
+
+@main.command()
+@click.option("--older-than", "age", default="90d", show_default=True, metavar="AGE",
+              help="Remove stories published longer ago than this.")
+@user_errors
+def prune(age: str) -> None:
+    """Remove old candidates; stories used in an issue are always kept.
+
+    \b
+    Example:
+      newsletter prune --older-than 90d
+    """
+    from .. import api
+
+    settings = _desk()
+    cutoff = _cutoff(age)
+    assert cutoff is not None
+    if not api.store_path(settings).is_file():
+        click.echo("no candidate store yet: nothing to prune")
+        return
+    with api.open_store(settings) as store:
+        removed = store.prune(older_than=cutoff)
+    click.echo(f"removed {removed} stor{'y' if removed == 1 else 'ies'} published before "
+               f"{cutoff:%Y-%m-%d}")
+
+
+@main.command()
+@click.option("--date", "date", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The new issue's date (default: today).")
+@user_errors
+def new(date: dt.datetime | None) -> None:
+    """Draft the next issue: next number, placeholders, and the best unused
+    candidates since the last issue listed as comments to pick from.
+
+    \b
+    Example:
+      newsletter new --date 2026-12-04
+    """
+    from .. import api
+
+    path = api.new_issue(_desk(), date=date.date() if date else None)
+    click.echo(f"{click.style('wrote', fg='green')} {path}")
+    click.echo("next: newsletter pick ID --into lead (ids: newsletter candidates)")
+
+
+@main.command()
+@click.argument("ref", metavar="ID")
+@click.option("--into", "section", required=True,
+              type=click.Choice(["lead", "catch_up", "deep_dives"]),
+              help="The section that gets the story.")
+@click.option("--issue", "issue_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="The issue file (default: the newest).")
+@user_errors
+def pick(ref: str, section: str, issue_file: Path | None) -> None:
+    """Add candidate ID (or a unique start of it) to a section of an issue.
+
+    The issue file keeps its comments, order and formatting.
+
+    \b
+    Example:
+      newsletter pick 9f3c1a --into deep_dives
+    """
+    from .. import api
+
+    path, story = api.pick(_desk(), ref, into=section, issue_file=issue_file)
+    click.echo(f"{click.style('picked', fg='green')} {story.id} {story.title!r} into "
+               f"{section} of {path}")
+
+
+@main.command()
+@click.argument("url")
+@user_errors
+def add(url: str) -> None:
+    """Keep a web page that is in no feed as a candidate, from its own metadata
+    (OpenGraph, Twitter card, JSON-LD, canonical link).
+
+    \b
+    Example:
+      newsletter add https://news.example.org/2026/11/27/harbour-story
+    """
+    from .. import api
+
+    story = api.add_page(_desk(), url)
+    click.echo(f"{click.style('added', fg='green')} {story.id} {story.title!r}")

@@ -1,0 +1,674 @@
+"""Fetch the desk's feeds: concurrently, politely, cheaply when nothing changed.
+
+`fetch_feeds` takes every `FeedSpec` with the `FeedState` its last fetch left
+and returns one `FetchResult` per feed, never an exception for one feed's
+problem. Three layers, outermost first:
+
+- the run: one `httpx.AsyncClient` (asyncio) for all feeds, a global and a
+  per-host semaphore, parsing in a process pool while the network goes on;
+- one feed (`_Run.fetch`): fresh? -> download -> same as last time? -> parse;
+- what the server said, decided in pure functions (`_conditional_headers`,
+  `_fresh_until`, `_retry_after`, `_permanent_target`, `_status_failure`,
+  `_next_state`), tested without a network.
+
+Every third-party error becomes a `_Failure` (message + hint) in one place:
+`_mapped_errors` for the network and the decoders, `_read_file` for the disk.
+
+The size cap counts both the bytes received and the bytes they inflate to,
+checked chunk by chunk. Content-Encoding is undone here with bounded
+decoders rather than by httpx, whose decoders inflate each chunk in full:
+329 bytes of brotli inflate to 200 MB, before any cap could look.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import email.utils
+import functools
+import hashlib
+import itertools
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import socket
+import ssl
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from .. import __version__
+from ..errors import FeedError
+from ..model import FeedSpec, FeedState, FetchOutcome, FetchResult, Story
+from .parse import parse_feed
+
+try:
+    import brotli  # type: ignore[import-untyped]  # no stubs; C bindings, httpx[brotli]
+except ImportError:  # pragma: no cover - PyPy uses brotlicffi, which we do not bound
+    brotli = None
+
+__all__ = ["USER_AGENT", "FetchOptions", "ParseFn", "ParsedLike", "fetch_feeds"]
+
+USER_AGENT = f"newsletter/{__version__} (+https://github.com/newsletter-desk/newsletter)"
+ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+          "application/feed+json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
+
+_log = logging.getLogger(__name__)
+_PERMANENT = (301, 308)
+_MB = 1024 * 1024
+
+
+class ParsedLike(Protocol):
+    """What fetching needs of a parsed feed (`parse.ParsedFeed` is one)."""
+
+    @property
+    def stories(self) -> tuple[Story, ...]: ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+
+class ParseFn(Protocol):
+    """`parse.parse_feed`'s signature: bytes in, stories out, FeedError if not a feed.
+
+    To run in the process pool it must be picklable (a module-level function);
+    a closure or lambda is called in this process, in a thread.
+    """
+
+    def __call__(self, data: bytes, /, *, feed: str, url: str, content_type: str | None = ...,
+                 fetched_at: dt.datetime, language: str | None = ...) -> ParsedLike: ...
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FetchOptions:
+    """How many feeds at once, how long to wait, how much to read.
+
+    Timeouts are seconds. `total_timeout` bounds one feed's connect,
+    redirects and body (not its parsing). `max_fresh` caps how long a
+    server's `max-age` or `Retry-After` may keep a feed from being asked.
+    `workers` is the size of the parsing pool; 0 parses in this process.
+    """
+
+    concurrency: int = 16
+    per_host: int = 4
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_bytes: int = 10 * _MB
+    max_redirects: int = 5
+    max_fresh: dt.timedelta = dt.timedelta(days=1)
+    user_agent: str = USER_AGENT
+    workers: int = dataclasses.field(default_factory=_cpu_count)
+
+    def __post_init__(self) -> None:
+        if min(self.concurrency, self.per_host, self.max_bytes) < 1 or self.workers < 0:
+            raise ValueError(f"FetchOptions need positive limits: {self}")
+
+
+def fetch_feeds(feeds: Sequence[FeedSpec], states: Mapping[str, FeedState], *, root: Path,
+                now: dt.datetime, on_result: Callable[[FetchResult], None] | None = None,
+                options: FetchOptions = FetchOptions(),
+                parse: ParseFn = parse_feed) -> list[FetchResult]:
+    """Fetch every feed; one `FetchResult` each, in the order of `feeds`.
+
+    `states` holds each feed's last `FeedState` by feed name (none: never
+    fetched). `path:` feeds are read relative to `root` and may not leave
+    it. `on_result` is called in this thread as each feed finishes, in the
+    order they finish. Nothing is raised for one feed's problem; an
+    exception from `on_result` stops the run and comes out as it is.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    asking = sum(1 for spec in feeds if not _is_fresh(spec, states.get(spec.name), now))
+    parser = _Parser(parse, workers=min(options.workers, asking) if asking > 1 else 0)
+    try:
+        run = functools.partial(_Run, states=states, root=root.resolve(), now=now,
+                                options=options, parser=parser)
+        return asyncio.run(_fetch_all(feeds, on_result, run, options))
+    finally:
+        parser.close()
+
+
+async def _fetch_all(feeds: Sequence[FeedSpec], on_result: Callable[[FetchResult], None] | None,
+                     make_run: Callable[..., _Run], options: FetchOptions) -> list[FetchResult]:
+    results: list[FetchResult | None] = [None] * len(feeds)
+    async with _new_client(options) as client:
+        run = make_run(client=client)
+
+        async def one(index: int, spec: FeedSpec) -> None:
+            results[index] = result = await run.fetch(spec)
+            if on_result is not None:
+                on_result(result)
+
+        tasks = [asyncio.create_task(one(i, spec)) for i, spec in enumerate(feeds)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:  # after an error (or Ctrl-C) stop the others before the client closes
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return [result for result in results if result is not None]
+
+
+def _new_client(options: FetchOptions) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        headers={"User-Agent": options.user_agent, "Accept": ACCEPT,
+                 "Accept-Encoding": ", ".join(_CODINGS)},
+        timeout=httpx.Timeout(connect=options.connect_timeout, read=options.read_timeout,
+                              write=options.read_timeout, pool=options.total_timeout),
+        limits=httpx.Limits(max_connections=options.concurrency,
+                            max_keepalive_connections=options.concurrency),
+        follow_redirects=True, max_redirects=options.max_redirects)
+
+
+class _Failure(Exception):
+    """A feed's problem as the editor reads it; `fresh_until` when the server asked us to wait."""
+
+    def __init__(self, message: str, hint: str, fresh_until: dt.datetime | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.fresh_until = fresh_until
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Download:
+    """What the server (or the disk) gave for one feed, before parsing."""
+
+    url: str  # the final address, after redirects
+    not_modified: bool = False
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    fresh_until: dt.datetime | None = None
+    moved_to: str | None = None
+    redirected: bool = False
+
+
+class _Run:
+    """One `fetch_feeds` call: the client, the semaphores, the parser and the clock."""
+
+    def __init__(self, *, client: httpx.AsyncClient, states: Mapping[str, FeedState], root: Path,
+                 now: dt.datetime, options: FetchOptions, parser: _Parser) -> None:
+        self.client = client
+        self.states = states
+        self.root = root
+        self.now = now
+        self.options = options
+        self.parser = parser
+        self.slots = asyncio.Semaphore(options.concurrency)
+        self.hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def fetch(self, spec: FeedSpec) -> FetchResult:
+        """One feed, start to end: a `FetchResult` whatever happens to it."""
+        state = _first_state(spec, self.states.get(spec.name), self.root)
+        if _is_fresh(spec, state, self.now):
+            return FetchResult(feed=spec, outcome=FetchOutcome.FRESH, state=state)
+        try:
+            got = await (self._read_local(spec.path) if spec.path else self._download(state))
+        except _Failure as failure:
+            return _failed(spec, state, failure)
+        return await self._conclude(spec, state, got)
+
+    async def _conclude(self, spec: FeedSpec, state: FeedState, got: _Download) -> FetchResult:
+        digest = state.body_hash if got.not_modified else hashlib.sha256(got.body).hexdigest()
+        after = _next_state(state, got, digest)
+        if got.not_modified or digest == state.body_hash:
+            outcome = FetchOutcome.NOT_MODIFIED if got.not_modified else FetchOutcome.UNCHANGED
+            return FetchResult(feed=spec, outcome=outcome, state=after, moved_to=got.moved_to)
+        try:
+            parsed = await self.parser(got.body, feed=spec.name, url=got.url,
+                                       content_type=got.content_type, fetched_at=self.now,
+                                       language=spec.language)
+        except FeedError as exc:  # the old state stays, so the next fetch reads it again
+            return _failed(spec, state, _not_a_feed(exc, got))
+        except Exception as exc:  # noqa: BLE001 - a parser bug fails one feed, loudly in the log
+            _log.exception("parsing the feed %s (%s) failed", spec.name, got.url)
+            return _failed(spec, state, _Failure(
+                f"newsletter could not read this feed ({type(exc).__name__}: {exc})",
+                "this is a bug in newsletter: please report it with the feed's address"))
+        return FetchResult(feed=spec, outcome=FetchOutcome.UPDATED, state=after,
+                           stories=tuple(parsed.stories), warnings=tuple(parsed.warnings),
+                           moved_to=got.moved_to)
+
+    async def _download(self, state: FeedState) -> _Download:
+        host = _checked_host(state.url)
+        slot = self.hosts.setdefault(host, asyncio.Semaphore(self.options.per_host))
+        # the host's slot first: a feed waiting for a busy host holds no global slot
+        async with slot, self.slots:
+            with _mapped_errors(self.options):
+                async with asyncio.timeout(self.options.total_timeout), self.client.stream(
+                        "GET", state.url, headers=_conditional_headers(state)) as response:
+                    return await self._receive(state.url, response)
+
+    async def _receive(self, url: str, response: httpx.Response) -> _Download:
+        headers, status = response.headers, response.status_code
+        hops = [(hop.status_code, str(hop.request.url)) for hop in (*response.history, response)]
+        if status != 304 and not 200 <= status < 300:
+            raise _status_failure(status, response.reason_phrase, headers, self.now,
+                                  self.options.max_fresh)
+        return _Download(
+            url=str(response.url), not_modified=status == 304,
+            body=b"" if status == 304 else await _read_body(response, self.options.max_bytes),
+            content_type=headers.get("content-type"), etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            fresh_until=_fresh_until(headers, self.now, self.options.max_fresh),
+            moved_to=_permanent_target(url, hops), redirected=len(hops) > 1)
+
+    async def _read_local(self, relative: str) -> _Download:
+        path = _inside(self.root, relative)
+        body = await asyncio.to_thread(_read_file, path, relative, self.options.max_bytes)
+        return _Download(url=path.as_uri(), body=body)
+
+
+# --- deciding: pure functions over what the server said ---------------------------
+
+
+def _first_state(spec: FeedSpec, stored: FeedState | None, root: Path) -> FeedState:
+    """The state a fetch starts from; a `path:` feed keeps only its body hash."""
+    if spec.path:
+        return FeedState(url=(root / spec.path).as_uri(),
+                         body_hash=stored.body_hash if stored else None)
+    return stored or FeedState(url=spec.url or "")
+
+
+def _is_fresh(spec: FeedSpec, state: FeedState | None, now: dt.datetime) -> bool:
+    """Still inside the time the server said the feed would not change (or to wait)."""
+    return bool(spec.url and not spec.path and state is not None
+                and state.fresh_until is not None and now < state.fresh_until)
+
+
+def _conditional_headers(state: FeedState) -> dict[str, str]:
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def _next_state(state: FeedState, got: _Download, body_hash: str | None) -> FeedState:
+    """After a 200 the server's validators replace ours; a 304 may refresh them."""
+    etag, modified = got.etag, got.last_modified
+    if got.not_modified:
+        etag, modified = etag or state.etag, modified or state.last_modified
+    return FeedState(url=got.moved_to or state.url, etag=etag, last_modified=modified,
+                     body_hash=body_hash, fresh_until=got.fresh_until)
+
+
+def _fresh_until(headers: Mapping[str, str], now: dt.datetime,
+                 max_fresh: dt.timedelta) -> dt.datetime | None:
+    """`Cache-Control: max-age` (less `Age`) as a time, capped at `max_fresh`."""
+    directives = {}
+    for part in headers.get("cache-control", "").split(","):
+        name, _, value = part.partition("=")
+        directives[name.strip().lower()] = value.strip().strip('"')
+    max_age, age = directives.get("max-age", ""), headers.get("age", "0").strip()
+    if "no-store" in directives or "no-cache" in directives or not max_age.isdigit():
+        return None
+    return _later(now, int(max_age) - (int(age) if age.isdigit() else 0), max_fresh)
+
+
+def _retry_after(headers: Mapping[str, str], now: dt.datetime,
+                 max_fresh: dt.timedelta) -> dt.datetime | None:
+    """`Retry-After` (seconds or an HTTP date) as a time, capped at `max_fresh`."""
+    value = headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return _later(now, int(value), max_fresh)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # the obsolete date forms carry no zone; HTTP dates are GMT
+        when = when.replace(tzinfo=dt.UTC)
+    return _later(now, int((when - now).total_seconds()), max_fresh)
+
+
+def _later(now: dt.datetime, seconds: int, max_fresh: dt.timedelta) -> dt.datetime | None:
+    if seconds <= 0:
+        return None
+    return now + min(dt.timedelta(seconds=min(seconds, 10**9)), max_fresh)
+
+
+def _permanent_target(start: str, hops: Sequence[tuple[int, str]]) -> str | None:
+    """Where an unbroken run of permanent redirects from the start leads, if anywhere.
+
+    `hops` are (status, address) of each request in order; in 301 -> 302 ->
+    200 the feed moved to the 301's target, and the 302 is only for now.
+    """
+    target = None
+    for (status, _), (_, following) in itertools.pairwise(hops):
+        if status not in _PERMANENT:
+            break
+        target = following
+    return target if target != start else None
+
+
+def _status_failure(status: int, reason: str, headers: Mapping[str, str], now: dt.datetime,
+                    max_fresh: dt.timedelta) -> _Failure:
+    said = f"HTTP {status} {reason}".strip()
+    if status in (404, 410):
+        what = "the feed was removed" if status == 410 else "there is no feed at this address"
+        return _Failure(f"{what} ({said})", _REMOVED)
+    until = _retry_after(headers, now, max_fresh) if status in (429, 503) else None
+    if until is not None:
+        return _Failure(f"the server asked newsletter to wait ({said})",
+                        f"newsletter will not ask again before {until:%Y-%m-%d %H:%M %Z}",
+                        fresh_until=until)
+    if status == 429:
+        return _Failure(f"the server says it was asked too often ({said})",
+                        "wait a while before fetching again")
+    if status in (401, 403):
+        return _Failure(f"the server refuses to give the feed ({said})",
+                        "the feed may need a login, or the site blocks automatic readers; "
+                        "open the address in a browser to see")
+    if status >= 500:
+        return _Failure(f"the server failed ({said})",
+                        "the site has trouble of its own; try again later")
+    return _Failure(f"the server answered {said}",
+                    "open the address in a browser to see what it says")
+
+
+def _not_a_feed(exc: FeedError, got: _Download) -> _Failure:
+    message = exc.message.removeprefix(f"{exc.feed}: ") if exc.feed else exc.message
+    if got.redirected:
+        message += f" (the address now leads to {got.url})"
+    return _Failure(message, exc.hint or "check that the address is the feed, not the site")
+
+
+def _failed(spec: FeedSpec, state: FeedState, failure: _Failure) -> FetchResult:
+    if failure.fresh_until is not None:
+        state = dataclasses.replace(state, fresh_until=failure.fresh_until)
+    return FetchResult(feed=spec, outcome=FetchOutcome.FAILED, state=state,
+                       error=failure.message, hint=failure.hint)
+
+
+_REMOVED = "the feed was removed; delete it from newsletter.yaml or find its new address"
+_CHECK = "check the address, or whether the site is down"
+_LATER = "the site may be slow or down; try again later"
+_DROPPED = "try again later; if it keeps happening, the site has trouble serving the feed"
+_INVALID = "give the feed an http:// or https:// address in newsletter.yaml"
+
+
+# --- the edges: where other libraries' errors become _Failures ---------------------
+
+
+def _checked_host(url: str) -> str:
+    """The host to count connections against; a _Failure for what httpx should not see."""
+    if not url:
+        raise _Failure("the feed has no address", _INVALID)
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+        raise _Failure(f'"{url}" is not a web address newsletter can fetch', _INVALID)
+    return host
+
+
+@contextmanager
+def _mapped_errors(options: FetchOptions) -> Iterator[None]:
+    """The one place where the network's (and the decoders') errors become `_Failure`s."""
+    try:
+        yield
+    except _MAPPED as exc:
+        raise _describe(exc, options) from exc
+
+
+def _describe(exc: BaseException, options: FetchOptions) -> _Failure:
+    if isinstance(exc, TimeoutError):  # asyncio.timeout: the feed's whole time ran out
+        return _Failure(f"the feed took longer than {options.total_timeout:g} s to download",
+                        _LATER)
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return _Failure(f"the server did not answer within {options.connect_timeout:g} s",
+                        _LATER)
+    if isinstance(exc, httpx.TimeoutException):
+        return _Failure(f"the server stopped sending for {options.read_timeout:g} s", _LATER)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return _Failure(f"the address redirects more than {options.max_redirects} times",
+                        "open it in a browser to find where the feed lives now, and put "
+                        "that address in newsletter.yaml")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return _Failure(f"the address cannot be fetched ({exc})", _INVALID)
+    if isinstance(exc, httpx.ProxyError):
+        return _Failure(f"the proxy failed ({exc})",
+                        "check the HTTP_PROXY / HTTPS_PROXY settings of this machine")
+    if isinstance(exc, httpx.ConnectError):
+        return _connect_failure(exc)
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return _Failure(f"the connection dropped before the feed was complete ({exc})",
+                        _DROPPED)
+    if isinstance(exc, (zlib.error, *_BROTLI_ERRORS)):
+        return _Failure(f"the server sent a damaged compressed feed ({exc})", _DROPPED)
+    return _Failure(f"the fetch failed ({type(exc).__name__}: {exc})", _LATER)
+
+
+def _connect_failure(exc: httpx.ConnectError) -> _Failure:
+    causes = list(_causes(exc))
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return _Failure(f"the site's certificate is not valid ({cause.verify_message})",
+                            "the site's HTTPS is misconfigured (or the connection is being "
+                            "intercepted); tell the site's owner, or try again later")
+        if isinstance(cause, ssl.SSLError):
+            return _Failure(f"the secure (TLS) connection failed ({cause.reason or cause})",
+                            "check that the site really serves https://, or try again later")
+    if any(isinstance(cause, socket.gaierror) for cause in causes):
+        return _Failure(f'the host "{exc.request.url.host}" was not found', _CHECK)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return _Failure("the server refused the connection", _CHECK)
+    return _Failure(f"could not connect ({exc})", _CHECK)
+
+
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _too_large(cap: int, declared: int | None = None) -> _Failure:
+    size = f"{_size(declared)}, more than" if declared else "larger than"
+    return _Failure(f"the feed is {size} the {_size(cap)} newsletter reads",
+                    "a feed this big is usually a whole archive; look for a shorter one on the "
+                    "site")
+
+
+def _size(count: int) -> str:
+    return f"{count / _MB:.3g} MB" if count >= _MB else f"{count / 1024:.3g} KB"
+
+
+def _inside(root: Path, relative: str) -> Path:
+    """`relative` within the desk folder; a _Failure if it leads out (`..`, absolute, link)."""
+    try:
+        path = (root / relative).resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise _Failure(f'cannot read "{relative}" ({exc})', _LOCAL) from exc
+    if not path.is_relative_to(root):
+        raise _Failure(f'"{relative}" is outside the desk folder',
+                       "a path: feed must be a file inside the folder holding newsletter.yaml; "
+                       "use url: for anything else")
+    return path
+
+
+def _read_file(path: Path, shown: str, cap: int) -> bytes:
+    try:
+        with path.open("rb") as file:
+            data = file.read(cap + 1)
+    except FileNotFoundError as exc:
+        raise _Failure(f'there is no file "{shown}"', _LOCAL) from exc
+    except OSError as exc:
+        raise _Failure(f'cannot read "{shown}" ({exc.strerror or exc})', _LOCAL) from exc
+    if len(data) > cap:
+        raise _too_large(cap)
+    return data
+
+
+_LOCAL = "check path: in newsletter.yaml; it is relative to the folder holding newsletter.yaml"
+
+
+# --- reading the body: capped while it streams -------------------------------------
+
+
+class _Decoder(Protocol):
+    def __call__(self, data: bytes, limit: int) -> bytes: ...
+
+
+class _Inflate:
+    """gzip, or deflate (zlib-wrapped, or raw as some servers send it); at most `limit` out."""
+
+    def __init__(self, coding: str) -> None:
+        self._raw_fallback = coding == "deflate"
+        self._inflater = zlib.decompressobj(zlib.MAX_WBITS | (0 if self._raw_fallback else 16))
+
+    def __call__(self, data: bytes, limit: int) -> bytes:
+        if self._raw_fallback and data:
+            self._raw_fallback = False
+            try:
+                return self._inflater.decompress(data, limit)
+            except zlib.error:
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._inflater.decompress(data, limit)
+
+
+class _Unbrotli:
+    """brotli, with an output limit (brotli >= 1.2)."""
+
+    def __init__(self) -> None:
+        self._decompressor = brotli.Decompressor()
+
+    def __call__(self, data: bytes, limit: int) -> bytes:
+        return bytes(self._decompressor.process(data, output_buffer_limit=limit))
+
+
+def _brotli_bounded() -> bool:
+    try:
+        brotli.Decompressor().process(b"", output_buffer_limit=1)
+    except (AttributeError, TypeError):  # no brotli, or one without output limits
+        return False
+    return True
+
+
+_BROTLI = brotli is not None and _brotli_bounded()
+_BROTLI_ERRORS: tuple[type[Exception], ...] = (brotli.error,) if _BROTLI else ()
+_CODINGS = ("gzip", "deflate", "br") if _BROTLI else ("gzip", "deflate")
+_MAPPED: tuple[type[Exception], ...] = (
+    TimeoutError, httpx.HTTPError, httpx.InvalidURL, zlib.error, *_BROTLI_ERRORS)
+
+
+def _decoders(content_encoding: str) -> list[_Decoder]:
+    """One decoder per coding, in the order they are undone (the last applied first)."""
+    chain: list[_Decoder] = []
+    for coding in reversed([c.strip().lower() for c in content_encoding.split(",")]):
+        if coding in ("gzip", "x-gzip", "deflate"):
+            chain.append(_Inflate("deflate" if coding == "deflate" else "gzip"))
+        elif coding == "br" and _BROTLI:
+            chain.append(_Unbrotli())
+        elif coding not in ("", "identity"):
+            raise _Failure(f'the server sent the feed encoded as "{coding}", which newsletter '
+                           "cannot read", f"tell the site's owner; newsletter asks for "
+                           f"{', '.join(_CODINGS)}")
+    return chain
+
+
+async def _read_body(response: httpx.Response, cap: int) -> bytes:
+    """The decoded body, or a _Failure as soon as what came or what it inflates to passes `cap`."""
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(cap, int(declared))
+    chain = _decoders(response.headers.get("content-encoding", ""))
+    body, received = bytearray(), 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        for decode in chain:
+            chunk = decode(chunk, cap - len(body) + 1)
+        body += chunk
+        if received > cap or len(body) > cap:
+            raise _too_large(cap)
+    return bytes(body)
+
+
+# --- parsing: in a process pool while the network goes on ---------------------------
+
+
+class _Parser:
+    """Calls `parse` in worker processes, so parsing (CPU) overlaps fetching (I/O).
+
+    Falls back to a thread of this process when there is nothing to overlap
+    (`workers` 0), when `parse` cannot be pickled (a closure), or when the
+    pool cannot start or breaks. `close()` shuts every pool down and waits.
+    """
+
+    def __init__(self, parse: ParseFn, *, workers: int) -> None:
+        self._parse = parse
+        self._pool = _start_pool(workers) if workers > 0 and _picklable(parse) else None
+        self._pools = [self._pool] if self._pool else []
+
+    async def __call__(self, data: bytes, *, feed: str, url: str, content_type: str | None,
+                       fetched_at: dt.datetime, language: str | None) -> ParsedLike:
+        call = functools.partial(self._parse, data, feed=feed, url=url,
+                                 content_type=content_type, fetched_at=fetched_at,
+                                 language=language)
+        if self._pool is not None:
+            try:
+                future = self._pool.submit(call)
+            except (BrokenProcessPool, OSError, RuntimeError) as exc:  # a worker cannot start
+                self._give_up(exc)
+            else:
+                try:
+                    return await asyncio.wrap_future(future)
+                except BrokenProcessPool as exc:  # a worker died: this feed goes again, here
+                    self._give_up(exc)
+        return await asyncio.to_thread(call)
+
+    def _give_up(self, exc: BaseException) -> None:
+        if self._pool is not None:
+            _log.warning("the parsing processes failed (%s); parsing in this process", exc)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _picklable(parse: ParseFn) -> bool:
+    try:
+        pickle.dumps(parse)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor | None:
+    # spawn, not fork: forking a process that runs threads (asyncio's resolver,
+    # a caller's) can deadlock the child, and Python 3.12 warns about it
+    try:
+        return ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker,
+                                   mp_context=multiprocessing.get_context("spawn"))
+    except (OSError, ImportError, NotImplementedError, ValueError) as exc:
+        _log.warning("cannot start parsing processes (%s); parsing in this process", exc)
+        return None
+
+
+def _quiet_worker() -> None:
+    """Ctrl-C stops the run in the main process, which then shuts the workers down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,0 +1,776 @@
+"""The candidate store: every story the desk's feeds offered, in one SQLite file.
+
+`<desk>/.newsletter/candidates.sqlite`, stdlib `sqlite3`, no server. Why it
+looks the way it does:
+
+- **One transaction per feed.** `Store.save` writes a feed's state, status
+  and stories between `BEGIN IMMEDIATE` and `COMMIT`, so a killed fetch
+  leaves each feed either fully saved or as it was. IMMEDIATE takes the
+  write lock up front: a deferred transaction that upgrades to writing
+  cannot wait for a busy lock in WAL mode, it fails at once.
+- **WAL**, so `newsletter candidates` reads while `newsletter fetch` writes.
+  `synchronous=NORMAL` keeps commits cheap; in WAL mode it survives a killed
+  process, and loses at most the last commits on a power cut.
+- **A versioned schema.** `PRAGMA user_version` is the number of migrations
+  applied; `_MIGRATIONS` lists them, oldest first, and opening a file applies
+  the missing ones in one transaction. A file from a newer tool is refused.
+- **Dedupe.** Within a feed an entry is the story it was before when its
+  guid, then its canonical URL, then its content hash matches; across feeds
+  one story per canonical URL, with every feed that carried it remembered
+  (`story_sources`). The first source owns the text: only it updates the
+  title, summary and the rest, so two feeds wording one story differently
+  do not flip it on every fetch. An id stays what it was when first seen,
+  so an editor's `story:` reference never moves.
+- **Search in any language.** FTS5 with the `trigram` tokenizer matches any
+  substring of three or more characters, so Chinese and Japanese (no spaces
+  between words) are found without a word segmenter. Shorter terms (`海洋`,
+  `AI`) cannot form a trigram; they are tested in Python on the same text,
+  as a substring, or as a whole word when ASCII (`AI` is not in "again").
+  Every long term is quoted, so no input is FTS query syntax.
+- **Dates** are ISO-8601 UTC text with microseconds: text order is time
+  order. A story without a date is dated by when the store first saw it
+  (for ordering, `since` and `prune`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from .errors import StoreError
+from .model import FeedSpec, FeedState, FetchOutcome, FetchResult, Image, SourceLocation, Story
+from .sanitize import html_to_plain
+
+__all__ = [
+    "BY_HAND",
+    "SCHEMA_VERSION",
+    "FeedStatus",
+    "SaveCounts",
+    "Store",
+    "changed",
+    "content_hash",
+    "dedupe",
+    "default_path",
+    "has_term",
+    "search_terms",
+]
+
+BY_HAND = "added by hand"  # the source of a story added with `newsletter add`
+MIN_SQLITE = (3, 34, 0)  # the trigram tokenizer
+MIN_PREFIX = 4  # shorter id prefixes match too many stories to be meant
+_BUSY_MS = 10_000  # how long to wait for another command's write to finish
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+
+
+def default_path(desk: Path) -> Path:
+    """Where a desk keeps its candidate store."""
+    return desk / ".newsletter" / "candidates.sqlite"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SaveCounts:
+    """What saving one feed did to its stories (each distinct story counted once)."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedStatus:
+    """A feed's last fetch, for `newsletter feeds`."""
+
+    name: str
+    url: str  # where the next fetch goes (a permanent redirect moves it)
+    last_checked: dt.datetime | None
+    last_outcome: FetchOutcome | None
+    last_error: str
+    stories: int
+
+
+# --- pure decisions ----------------------------------------------------------
+
+
+def content_hash(story: Story) -> str | None:
+    """A fingerprint of the story's text; None when there is no text beyond a title,
+    since titles alone ("Weekly roundup") repeat across different stories."""
+    if not (story.summary or story.content):
+        return None
+    text = json.dumps([story.title, story.summary, story.content], ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _identity(story: Story) -> set[tuple[str, str]]:
+    keys = {("url", story.url)}
+    if story.guid:
+        keys.add(("guid", story.guid))
+    digest = content_hash(story)
+    if digest:
+        keys.add(("hash", digest))
+    return keys
+
+
+def dedupe(stories: Iterable[Story]) -> tuple[Story, ...]:
+    """A feed's entries without repeats (same guid, URL or content); the first is kept."""
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for story in stories:
+        keys = _identity(story)
+        if seen.isdisjoint(keys):
+            kept.append(story)
+            seen |= keys
+    return tuple(kept)
+
+
+def changed(old: Story, new: Story) -> bool:
+    """Whether an editor would see a difference: what makes a story "updated"."""
+    def seen(s: Story) -> tuple[object, ...]:
+        return s.title, s.summary, s.content, s.updated, s.image
+
+    return seen(old) != seen(new)
+
+
+@functools.lru_cache(maxsize=64)
+def _short_pattern(term: str) -> re.Pattern[str]:
+    """A short term as a pattern: a whole word when it is ASCII letters and digits
+    ("AI" is not in "again", but is in "AI芯片"), else any substring (海洋 is in 海洋保护区)."""
+    pattern, flags = re.escape(term), re.IGNORECASE
+    if term.isascii():
+        flags |= re.ASCII  # as SQLite's lower(): the Kelvin sign is no K
+        if term.isalnum():
+            pattern = rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z0-9])"
+    return re.compile(pattern, flags)
+
+
+def has_term(text: str | None, term: str) -> bool:
+    """Whether `text` holds a search term too short for the trigram index."""
+    return text is not None and _short_pattern(term).search(text) is not None
+
+
+def search_terms(words: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """User words -> (an FTS5 MATCH expression for the terms of 3+ characters,
+    the shorter terms, which a trigram index cannot find). Every term is ANDed.
+
+    Each long term is a quoted FTS5 string ("" escapes a quote), so `AND (`,
+    `NEAR`, `*` or a lone `"` are only text. NUL ends an FTS5 string early
+    and is dropped.
+    """
+    terms = [t.replace("\x00", "") for t in (words or "").split()]
+    long = [t for t in terms if len(t) >= 3]
+    short = tuple(dict.fromkeys(t for t in terms if 0 < len(t) < 3))
+    match = " ".join('"' + t.replace('"', '""') + '"' for t in long) or None
+    return match, short
+
+
+# --- values <-> columns --------------------------------------------------------
+
+
+def _iso(moment: dt.datetime) -> str:
+    if moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: the store keeps aware UTC times")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _iso_or_none(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else _iso(moment)
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def _image_json(image: Image | None) -> str | None:
+    if image is None:
+        return None
+    where = image.location
+    location = None if where is None else {
+        "path": str(where.path), "line": where.line, "column": where.column}
+    return json.dumps({
+        "src": image.src, "alt": image.alt, "credit": image.credit, "caption": image.caption,
+        "width": image.width, "height": image.height, "field": image.field,
+        "location": location,
+    }, ensure_ascii=False)
+
+
+def _image(text: str | None) -> Image | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    where = data.pop("location")
+    location = None if where is None else SourceLocation(
+        path=Path(where["path"]), line=where["line"], column=where["column"])
+    return Image(location=location, **data)
+
+
+def _plain(summary: str, content: str) -> str:
+    """What search reads besides the title: the visible text of summary and content."""
+    return f"{html_to_plain(summary)}\n{html_to_plain(content)}"
+
+
+def _story(row: sqlite3.Row, sources: Sequence[str]) -> Story:
+    return Story(
+        id=row["id"], url=row["url"], title=row["title"], summary=row["summary"],
+        content=row["content"], image=_image(row["image"]),
+        source=sources[0] if sources else "", sources=tuple(sources),
+        language=row["language"], published=_time(row["published"]),
+        updated=_time(row["updated"]), authors=tuple(json.loads(row["authors"])),
+        guid=row["guid"],
+    )
+
+
+def _story_values(story: Story) -> dict[str, Any]:
+    """The columns a story's owner may change (not its id, url or first sight)."""
+    return {
+        "title": story.title, "summary": story.summary, "content": story.content,
+        "image": _image_json(story.image), "language": story.language,
+        "published": _iso_or_none(story.published), "updated": _iso_or_none(story.updated),
+        "authors": json.dumps(list(story.authors), ensure_ascii=False), "guid": story.guid,
+        "content_hash": content_hash(story),
+    }
+
+
+# --- schema ------------------------------------------------------------------
+
+Migration = Callable[[sqlite3.Connection], None]
+
+_V1 = (
+    """CREATE TABLE feeds (
+        name TEXT PRIMARY KEY,
+        configured TEXT NOT NULL,      -- the url or path newsletter.yaml gave
+        url TEXT NOT NULL,             -- FeedState.url: where the next fetch goes
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        fresh_until TEXT,
+        last_checked TEXT,
+        last_outcome TEXT,
+        last_error TEXT NOT NULL DEFAULT ''
+    )""",
+    # pk is an explicit INTEGER PRIMARY KEY: VACUUM may renumber implicit rowids,
+    # and the search index is keyed by it
+    """CREATE TABLE stories (
+        pk INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        content TEXT NOT NULL,
+        image TEXT,                    -- JSON
+        language TEXT,
+        published TEXT,
+        updated TEXT,
+        authors TEXT NOT NULL,         -- JSON list
+        guid TEXT NOT NULL,
+        content_hash TEXT,
+        first_seen TEXT NOT NULL,
+        dated TEXT GENERATED ALWAYS AS (coalesce(published, first_seen)) VIRTUAL
+    )""",
+    "CREATE INDEX stories_dated ON stories (dated)",
+    "CREATE INDEX stories_content_hash ON stories (content_hash)",
+    # not a foreign key to feeds: "added by hand" is a source but not a feed
+    """CREATE TABLE story_sources (
+        story_id TEXT NOT NULL REFERENCES stories (id) ON DELETE CASCADE ON UPDATE CASCADE,
+        feed TEXT NOT NULL,
+        position INTEGER NOT NULL,     -- 0 is Story.source
+        guid TEXT NOT NULL,            -- the entry's guid in this feed
+        PRIMARY KEY (story_id, feed)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX story_sources_feed_guid ON story_sources (feed, guid)",
+    # RESTRICT: even a buggy prune cannot delete a story an issue used
+    """CREATE TABLE usage (
+        issue_number INTEGER NOT NULL,
+        story_id TEXT NOT NULL REFERENCES stories (id) ON DELETE RESTRICT ON UPDATE CASCADE,
+        issue_date TEXT NOT NULL,
+        PRIMARY KEY (issue_number, story_id)
+    )""",
+    "CREATE INDEX usage_story ON usage (story_id)",
+)
+
+
+def _v1_tables(conn: sqlite3.Connection) -> None:
+    for sql in _V1:
+        conn.execute(sql)
+
+
+def _v2_search(conn: sqlite3.Connection) -> None:
+    """The search index: derived data, so it is built from the stories already there."""
+    try:
+        conn.execute("CREATE VIRTUAL TABLE story_text USING fts5 (title, body, "
+                     "tokenize = 'trigram')")
+    except sqlite3.OperationalError as e:  # no FTS5, or no trigram tokenizer
+        raise StoreError(f"this Python's SQLite {sqlite3.sqlite_version} cannot search: {e}",
+                         hint="use a Python whose SQLite has FTS5 (3.34 or newer)") from e
+    rows = conn.execute("SELECT pk, title, summary, content FROM stories").fetchall()
+    conn.executemany(
+        "INSERT INTO story_text (rowid, title, body) VALUES (?, ?, ?)",
+        ((pk, title, _plain(summary, content)) for pk, title, summary, content in rows))
+
+
+#: Applied in order; `PRAGMA user_version` counts how many a file has had.
+#: Append only: a released migration never changes.
+_MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_search)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+# --- errors ------------------------------------------------------------------
+
+_PROBLEMS = {  # SQLite's primary error names that the editor can do something about
+    "SQLITE_NOTADB": ("is not a SQLite database",
+                      'it is not a candidate store: move it aside, and "newsletter fetch" '
+                      "makes a new one"),
+    "SQLITE_CORRUPT": ("is damaged",
+                       'move it aside, and "newsletter fetch" makes a new one'),
+    "SQLITE_BUSY": ("is busy", "another newsletter command is writing to it; "
+                    "try again when it has finished"),
+    "SQLITE_LOCKED": ("is busy", "another newsletter command is writing to it; "
+                      "try again when it has finished"),
+    "SQLITE_PROTOCOL": ("is busy", "try again in a moment"),
+    "SQLITE_FULL": ("cannot grow: the disk is full",
+                    'free some space, or remove old stories with "newsletter prune"'),
+    "SQLITE_READONLY": ("cannot be written",
+                        "check the permissions of the file and its folder "
+                        "(SQLite writes files beside it)"),
+    "SQLITE_CANTOPEN": ("cannot be opened", "check that its folder exists and is writable"),
+    "SQLITE_PERM": ("cannot be written", "check the permissions of the file and its folder"),
+    "SQLITE_IOERR": ("cannot be read or written", "check the disk it is on"),
+}
+
+
+def _primary(error: sqlite3.Error) -> str:
+    name: str = getattr(error, "sqlite_errorname", "")
+    return next((p for p in _PROBLEMS if name == p or name.startswith(p + "_")), "")
+
+
+@contextmanager
+def _mapped(path: Path) -> Iterator[None]:
+    """SQLite errors the editor can fix -> StoreError; anything else stays a bug."""
+    try:
+        yield
+    except sqlite3.DatabaseError as e:
+        primary = _primary(e)
+        if not primary:
+            raise
+        problem, hint = _PROBLEMS[primary]
+        raise StoreError(f"the candidate store {problem} ({e})",
+                         location=SourceLocation(path=path), hint=hint) from e
+
+
+# --- the store ---------------------------------------------------------------
+
+_COLUMNS = ("s.pk, s.id, s.url, s.title, s.summary, s.content, s.image, s.language, "
+            "s.published, s.updated, s.authors, s.guid")
+_Verdict = Literal["new", "updated", "unchanged"]
+
+
+class Store:
+    """The candidate store of one desk; satisfies `editorial.StoryLookup`.
+
+    One connection, used from the thread that opened it. Each public method
+    is one transaction: a write (IMMEDIATE) or a consistent read snapshot.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StoreError(
+                f"the candidate store needs SQLite 3.34 or newer; this Python has "
+                f"{sqlite3.sqlite_version}", hint="use a Python built with a newer SQLite")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot make the folder {path.parent}: {e.strerror}",
+                             hint="check its permissions") from e
+        with _mapped(path):
+            # isolation_level=None: we say BEGIN and COMMIT ourselves
+            self._conn = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_MS / 1000)
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        conn = self._conn
+        conn.row_factory = sqlite3.Row
+        conn.create_function("has_term", 2, has_term, deterministic=True)
+        with _mapped(self.path):
+            version = self._version()  # the first read: a file that is no database fails here
+            self._refuse_newer(version)
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if version < SCHEMA_VERSION:
+                self._migrate()
+
+    def _version(self) -> int:
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the candidate store was made by a newer newsletter (schema {version}; "
+                f"this one reads up to {SCHEMA_VERSION})",
+                location=SourceLocation(path=self.path),
+                hint="upgrade newsletter: pip install -U newsletter-desk")
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            version = self._version()  # again, under the lock: another process may have run
+            self._refuse_newer(version)
+            for migration in _MIGRATIONS[version:]:
+                migration(conn)
+            # PRAGMA takes no parameters; the value is our own constant
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    # --- transactions ----------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        with _mapped(self.path):
+            conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _read(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._transaction("BEGIN")  # one snapshot for all the method's queries
+
+    # --- fetching --------------------------------------------------------------
+
+    def feed_states(self, *, current: Iterable[FeedSpec] | None = None) -> dict[str, FeedState]:
+        """Each feed's state after its last fetch, by feed name.
+
+        Given the desk's `current` feeds, only those still configured with the
+        same url or path are returned: a feed whose address the editor changed
+        starts afresh instead of following the old address's redirects.
+        """
+        with self._read() as conn:
+            rows = conn.execute("SELECT * FROM feeds").fetchall()
+        states = {row["name"]: (row["configured"], FeedState(
+            url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
+            body_hash=row["body_hash"], fresh_until=_time(row["fresh_until"]),
+        )) for row in rows}
+        if current is None:
+            return {name: state for name, (_, state) in states.items()}
+        wanted = {spec.name: _address(spec) for spec in current}
+        return {name: state for name, (configured, state) in states.items()
+                if wanted.get(name) == configured}
+
+    def save(self, result: FetchResult, *, now: dt.datetime) -> SaveCounts:
+        """Record one feed's fetch in one transaction: its state and status, and,
+        when it was UPDATED, its stories (deduplicated).
+
+        The store keeps the provenance: a story's sources are the feeds whose
+        results carried it (`result.feed.name`), whatever `Story.source` says.
+        """
+        feed = result.feed.name
+        with self._write() as conn:
+            self._save_feed(conn, result, now)
+            if result.outcome != FetchOutcome.UPDATED:
+                return SaveCounts()
+            verdicts = [self._save_story(conn, feed, story, now)
+                        for story in dedupe(result.stories)]
+        return SaveCounts(new=verdicts.count("new"), updated=verdicts.count("updated"),
+                          unchanged=verdicts.count("unchanged"))
+
+    def _save_feed(self, conn: sqlite3.Connection, result: FetchResult, now: dt.datetime) -> None:
+        state = result.state
+        conn.execute(
+            """INSERT INTO feeds (name, configured, url, etag, last_modified, body_hash,
+                                  fresh_until, last_checked, last_outcome, last_error)
+               VALUES (:name, :configured, :url, :etag, :last_modified, :body_hash,
+                       :fresh_until, :last_checked, :last_outcome, :last_error)
+               ON CONFLICT (name) DO UPDATE SET
+                   configured = excluded.configured, url = excluded.url,
+                   etag = excluded.etag, last_modified = excluded.last_modified,
+                   body_hash = excluded.body_hash, fresh_until = excluded.fresh_until,
+                   last_checked = excluded.last_checked, last_outcome = excluded.last_outcome,
+                   last_error = excluded.last_error""",
+            {"name": result.feed.name, "configured": _address(result.feed), "url": state.url,
+             "etag": state.etag, "last_modified": state.last_modified,
+             "body_hash": state.body_hash, "fresh_until": _iso_or_none(state.fresh_until),
+             "last_checked": _iso(now), "last_outcome": result.outcome.value,
+             "last_error": result.error})
+
+    def _save_story(self, conn: sqlite3.Connection, feed: str, story: Story,
+                    now: dt.datetime) -> _Verdict:
+        pk = self._match(conn, feed, story)
+        if pk is None:
+            self._insert(conn, feed, story, now)
+            return "new"
+        old = self._load(conn, "s.pk = ?", (pk,))[0]
+        self._add_source(conn, old.id, feed, story.guid)
+        if old.source != feed:
+            return "unchanged"  # only the first source words the story
+        theirs = replace(story, id=old.id, url=old.url, source=old.source, sources=old.sources)
+        if theirs != old:
+            self._update(conn, pk, theirs)
+        return "updated" if changed(old, theirs) else "unchanged"
+
+    def _match(self, conn: sqlite3.Connection, feed: str, story: Story) -> int | None:
+        """The stored story this entry is: by guid in this feed, by canonical URL in any
+        feed, by content hash in this feed."""
+        lookups: list[tuple[str, tuple[str, ...]]] = []
+        if story.guid:
+            lookups.append(("SELECT s.pk FROM stories s JOIN story_sources f "
+                            "ON f.story_id = s.id WHERE f.feed = ? AND f.guid = ?",
+                            (feed, story.guid)))
+        lookups.append(("SELECT pk FROM stories WHERE url = ?", (story.url,)))
+        digest = content_hash(story)
+        if digest:  # through the hash index, then the feed: a feed may hold thousands
+            lookups.append(("SELECT s.pk FROM stories s WHERE s.content_hash = ? AND EXISTS "
+                            "(SELECT 1 FROM story_sources f WHERE f.story_id = s.id "
+                            "AND f.feed = ?)", (digest, feed)))
+        for sql, params in lookups:
+            row = conn.execute(sql + " LIMIT 1", params).fetchone()
+            if row is not None:
+                pk: int = row[0]
+                return pk
+        return None
+
+    def _insert(self, conn: sqlite3.Connection, source: str, story: Story,
+                now: dt.datetime) -> str:
+        story_id = self._free_id(conn, story.id)
+        values = {**_story_values(story), "id": story_id, "url": story.url,
+                  "first_seen": _iso(now)}
+        names = ", ".join(values)
+        pk = conn.execute(
+            f"INSERT INTO stories ({names}) VALUES ({', '.join(':' + n for n in values)})",
+            values).lastrowid
+        self._add_source(conn, story_id, source, story.guid)
+        conn.execute("INSERT INTO story_text (rowid, title, body) VALUES (?, ?, ?)",
+                     (pk, story.title, _plain(story.summary, story.content)))
+        return story_id
+
+    def _free_id(self, conn: sqlite3.Connection, wanted: str) -> str:
+        """`wanted`, or `wanted-2`, `-3`...: two URLs whose short ids collide both fit."""
+        candidate, n = wanted, 1
+        while conn.execute("SELECT 1 FROM stories WHERE id = ?", (candidate,)).fetchone():
+            n += 1
+            candidate = f"{wanted}-{n}"
+        return candidate
+
+    def _update(self, conn: sqlite3.Connection, pk: int, story: Story) -> None:
+        values = _story_values(story)
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        conn.execute(f"UPDATE stories SET {assignments} WHERE pk = :pk", {**values, "pk": pk})
+        conn.execute("UPDATE story_text SET title = ?, body = ? WHERE rowid = ?",
+                     (story.title, _plain(story.summary, story.content), pk))
+
+    def _add_source(self, conn: sqlite3.Connection, story_id: str, source: str,
+                    guid: str) -> None:
+        conn.execute(
+            """INSERT INTO story_sources (story_id, feed, guid, position)
+               VALUES (?1, ?2, ?3, (SELECT coalesce(max(position) + 1, 0) FROM story_sources
+                                     WHERE story_id = ?1))
+               ON CONFLICT (story_id, feed) DO UPDATE SET guid = excluded.guid""",
+            (story_id, source, guid))
+
+    def feed_status(self) -> dict[str, FeedStatus]:
+        """Every feed the store has seen, with its last fetch and how many stories it gave."""
+        with self._read() as conn:
+            rows = conn.execute(
+                """SELECT f.*, (SELECT count(*) FROM story_sources s WHERE s.feed = f.name)
+                          AS stories
+                   FROM feeds f ORDER BY f.name""").fetchall()
+        return {row["name"]: FeedStatus(
+            name=row["name"], url=row["url"], last_checked=_time(row["last_checked"]),
+            last_outcome=FetchOutcome(row["last_outcome"]) if row["last_outcome"] else None,
+            last_error=row["last_error"], stories=row["stories"],
+        ) for row in rows}
+
+    # --- reading stories -------------------------------------------------------
+
+    def _load(self, conn: sqlite3.Connection, where: str, params: Sequence[object],
+              tail: str = "", *, joins: str = "") -> list[Story]:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM stories s {joins} WHERE {where} {tail}",
+                            params).fetchall()
+        sources = self._sources(conn, [row["id"] for row in rows])
+        return [_story(row, sources.get(row["id"], ())) for row in rows]
+
+    def _sources(self, conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for story_id, feed in conn.execute(
+                    f"SELECT story_id, feed FROM story_sources WHERE story_id IN ({marks}) "
+                    "ORDER BY story_id, position", chunk):
+                found.setdefault(story_id, []).append(feed)
+        return found
+
+    def find(self, ref: str) -> Story | None:
+        """The story with this exact id, or this exact URL, or the only one whose id
+        starts with `ref` (at least 4 characters)."""
+        if not ref:
+            return None
+        with self._read() as conn:
+            exact = self._load(conn, "s.id = ?1 OR s.url = ?1", (ref,),
+                               "ORDER BY s.id = ?1 DESC LIMIT 1")
+            if exact or len(ref) < MIN_PREFIX:
+                return exact[0] if exact else None
+            prefixed = self._load(conn, "s.id GLOB ?", (_glob_prefix(ref),), "LIMIT 2")
+        return prefixed[0] if len(prefixed) == 1 else None
+
+    def suggest(self, ref: str) -> list[str]:
+        """Ids the editor may have meant: those starting with `ref`, close ones,
+        and those of stories whose URL contains it."""
+        if not ref:
+            return []
+        with self._read() as conn:
+            ids = [row[0] for row in conn.execute("SELECT id FROM stories")]
+            in_url = [row[0] for row in conn.execute(
+                "SELECT id FROM stories WHERE instr(url, ?) > 0 ORDER BY dated DESC LIMIT 5",
+                (ref,))]
+        starting = sorted(i for i in ids if i.startswith(ref) and i != ref)
+        close = difflib.get_close_matches(ref, ids, n=3, cutoff=0.6)
+        return list(dict.fromkeys([*starting, *close, *in_url]))[:5]
+
+    # --- browsing --------------------------------------------------------------
+
+    def search(self, *, words: str | None = None, since: dt.datetime | None = None,
+               feed: str | None = None, unused: bool = False, limit: int = 50) -> list[Story]:
+        """Stories matching every filter, newest first (by publication date).
+
+        `words` are ANDed; each matches anywhere in the title, summary or
+        content, in any script, case-insensitively.
+        """
+        joins, where, params = _filters(words=words, since=since, feed=feed, unused=unused)
+        with self._read() as conn:
+            return self._load(conn, " AND ".join(where) or "1", [*params, limit],
+                              "ORDER BY s.dated DESC, s.pk DESC LIMIT ?", joins=joins)
+
+    def mark_used(self, story_ids: Iterable[str], *, issue_number: int,
+                  issue_date: dt.date) -> None:
+        """Record that issue `issue_number` uses exactly these stories.
+
+        A rebuilt issue replaces its earlier list, so a story dropped from it
+        becomes unused again. Ids the store does not hold (a story pinned in
+        a lock file made on another machine) are skipped.
+        """
+        ids = list(dict.fromkeys(story_ids))
+        with self._write() as conn:
+            conn.execute("DELETE FROM usage WHERE issue_number = ?", (issue_number,))
+            conn.executemany(
+                "INSERT INTO usage (issue_number, story_id, issue_date) "
+                "SELECT ?, id, ? FROM stories WHERE id = ?",
+                [(issue_number, issue_date.isoformat(), story_id) for story_id in ids])
+
+    def used_in(self, story_id: str) -> list[int]:
+        """The numbers of the issues that used this story, in order."""
+        with self._read() as conn:
+            return [row[0] for row in conn.execute(
+                "SELECT issue_number FROM usage WHERE story_id = ? ORDER BY issue_number",
+                (story_id,))]
+
+    def last_issue_date(self) -> dt.date | None:
+        """The date of the latest issue that used a story from the store."""
+        with self._read() as conn:
+            last = conn.execute("SELECT max(issue_date) FROM usage").fetchone()[0]
+        return None if last is None else dt.date.fromisoformat(last)
+
+    def prune(self, *, older_than: dt.datetime) -> int:
+        """Remove stories published (or, undated, first seen) before `older_than`,
+        never one an issue used; return how many went."""
+        doomed = ("FROM stories WHERE dated < ? "
+                  "AND NOT EXISTS (SELECT 1 FROM usage u WHERE u.story_id = stories.id)")
+        cutoff = (_iso(older_than),)
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM story_text WHERE rowid IN (SELECT pk {doomed})", cutoff)
+            removed: int = conn.execute(f"DELETE {doomed}", cutoff).rowcount
+        return removed
+
+    def add(self, story: Story, *, now: dt.datetime) -> Story:
+        """Store a story added by hand; one already stored (same URL) is returned
+        as stored, with "added by hand" among its sources."""
+        with self._write() as conn:
+            row = conn.execute("SELECT id FROM stories WHERE url = ?", (story.url,)).fetchone()
+            if row is None:
+                story_id = self._insert(conn, BY_HAND, story, now)
+            else:
+                story_id = row[0]
+                self._add_source(conn, story_id, BY_HAND, story.guid)
+            return self._load(conn, "s.id = ?", (story_id,))[0]
+
+
+def _short_condition(term: str) -> tuple[str, tuple[str, ...]]:
+    """SQL for "{column} holds `term`", a term too short for the trigram index.
+
+    A term without case (Chinese, Japanese, digits) is a plain substring, all in
+    SQLite. An ASCII term is first found by `instr` (fast, C) and then checked
+    as a whole word by `has_term`; SQLite's lower() folds ASCII only, which is
+    why `has_term` folds ASCII only too. Any other term is left to `has_term`.
+    """
+    if term.lower() == term.upper():
+        return "instr({column}, ?) > 0", (term,)
+    if term.isascii():
+        return "(instr(lower({column}), ?) > 0 AND has_term({column}, ?))", (term.lower(), term)
+    return "has_term({column}, ?)", (term,)
+
+
+def _filters(*, words: str | None, since: dt.datetime | None, feed: str | None,
+             unused: bool) -> tuple[str, list[str], list[object]]:
+    """A search as SQL: a join, conditions to AND, and their parameters."""
+    match, short = search_terms(words)
+    joins = "JOIN story_text ON story_text.rowid = s.pk" if match or short else ""
+    where: list[str] = []
+    params: list[object] = []
+    if match:
+        where.append("story_text MATCH ?")
+        params.append(match)
+    for term in short:  # too short for a trigram: tested on the same text
+        condition, values = _short_condition(term)
+        where.append(f"({condition.format(column='story_text.title')} OR "
+                     f"{condition.format(column='story_text.body')})")
+        params += [*values, *values]
+    if since is not None:
+        where.append("s.dated >= ?")
+        params.append(_iso(since))
+    if feed is not None:
+        # IN, not EXISTS: the planner reads the feed's stories from its index
+        where.append("s.id IN (SELECT f.story_id FROM story_sources f WHERE f.feed = ?)")
+        params.append(feed)
+    if unused:
+        where.append("NOT EXISTS (SELECT 1 FROM usage u WHERE u.story_id = s.id)")
+    return joins, where, params
+
+
+def _glob_prefix(text: str) -> str:
+    """A GLOB pattern for ids starting with `text`: GLOB is case-sensitive, like ids,
+    and a prefix pattern is answered from the index."""
+    return re.sub(r"([*?[])", r"[\1]", text) + "*"
+
+
+def _address(spec: FeedSpec) -> str:
+    return spec.url or spec.path or ""

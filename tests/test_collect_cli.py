@@ -1,0 +1,148 @@
+"""The collecting workflow as an editor runs it: fetch -> candidates -> new -> pick -> build."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from newsletter import api
+
+
+def run(desk: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=desk,
+                          capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture()
+def fed_desk(desk: Path) -> Path:
+    shutil.copytree(REPO / "examples" / "feeds", desk / "examples" / "feeds")
+    result = run(desk, "fetch")
+    assert result.returncode == 0, result.stderr
+    return desk
+
+
+def candidate_ids(desk: Path, *args: str) -> list[str]:
+    result = run(desk, "candidates", "--json", "--limit", "100", *args)
+    assert result.returncode == 0, result.stderr
+    return [story["id"] for story in json.loads(result.stdout)]
+
+
+def test_fetch_reports_every_feed_and_a_second_fetch_finds_nothing_new(fed_desk: Path) -> None:
+    again = run(fed_desk, "fetch")
+    assert again.returncode == 0
+    for name in ("ocean-science", "coastal-desk", "haiyang-weekly"):
+        assert name in again.stdout
+    assert "updated" not in again.stdout.split("┡")[1]  # the table body: nothing re-parsed
+
+
+def test_the_whole_workflow_builds_an_issue_of_fetched_stories(fed_desk: Path,
+                                                                tmp_path: Path) -> None:
+    ids = candidate_ids(fed_desk, "--since", "3650d")
+    assert len(ids) == 28  # 30 entries, 2 of them the same story in two feeds
+    chinese = candidate_ids(fed_desk, "--search", "红树林")
+    assert chinese and chinese[0] in ids
+    assert run(fed_desk, "new", "--date", "2026-12-04").returncode == 0
+    draft = fed_desk / "issues" / "2026-12-04.yaml"
+    assert "number: 49" in draft.read_text(encoding="utf-8")
+    for ref, section in ((ids[0][:6], "lead"), (ids[1], "catch_up"), (chinese[0], "deep_dives")):
+        picked = run(fed_desk, "pick", ref, "--into", section)
+        assert picked.returncode == 0, picked.stderr
+    built = run(fed_desk, "build", "--drafts", "--out", str(tmp_path / "site"))
+    assert built.returncode == 0, built.stderr
+    settings = api.load_desk(fed_desk)
+    with api.open_store(settings) as store:
+        stories = [store.find(ref) for ref in (ids[0], ids[1], chinese[0])]
+    email = (tmp_path / "site" / "issues" / "2026-12-04" / "email.txt").read_text("utf-8")
+    for story in stories:
+        assert story is not None and story.title[:20] in email.replace("\n", " ")
+    assert not set(candidate_ids(fed_desk, "--unused")) & {ids[0], ids[1], chinese[0]}
+
+
+def test_a_lock_file_keeps_a_rebuild_the_same_after_the_store_is_gone(fed_desk: Path,
+                                                                      tmp_path: Path) -> None:
+    ids = candidate_ids(fed_desk)
+    assert run(fed_desk, "new", "--date", "2026-12-04").returncode == 0
+    assert run(fed_desk, "pick", ids[0], "--into", "lead").returncode == 0
+    first = run(fed_desk, "build", "issues/2026-12-04.yaml", "--out", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    assert (fed_desk / "issues" / "2026-12-04.lock.json").is_file()
+    shutil.rmtree(fed_desk / ".newsletter")
+    again = run(fed_desk, "build", "issues/2026-12-04.yaml", "--out", str(tmp_path / "b"))
+    assert again.returncode == 0, again.stderr
+    page = Path("issues") / "2026-12-04" / "email.html"
+    assert (tmp_path / "a" / page).read_bytes() == (tmp_path / "b" / page).read_bytes()
+    refreshed = run(fed_desk, "build", "issues/2026-12-04.yaml", "--refresh", "--out",
+                    str(tmp_path / "c"))
+    assert refreshed.returncode == 1 and "no candidate" in refreshed.stderr
+
+
+def test_feeds_list_export_import(fed_desk: Path, tmp_path: Path) -> None:
+    listed = run(fed_desk, "feeds")
+    assert listed.returncode == 0 and "coastal-desk" in listed.stdout and "updated" in listed.stdout
+    opml = tmp_path / "list.opml"
+    opml.write_text('<?xml version="1.0"?><opml version="2.0"><body>'
+                    '<outline text="Tides" xmlUrl="https://tides.example.org/rss"/>'
+                    "</body></opml>", encoding="utf-8")
+    imported = run(fed_desk, "feeds", "import", str(opml))
+    assert imported.returncode == 0 and "1 new feed" in imported.stdout
+    assert "https://tides.example.org/rss" in (fed_desk / "newsletter.yaml").read_text("utf-8")
+    assert "# Tracking parameters" in (fed_desk / "newsletter.yaml").read_text("utf-8")
+    exported = run(fed_desk, "feeds", "export")
+    assert exported.returncode == 0 and 'xmlUrl="https://tides.example.org/rss"' in exported.stdout
+
+
+def test_prune_keeps_used_stories(fed_desk: Path) -> None:
+    ids = candidate_ids(fed_desk)
+    settings = api.load_desk(fed_desk)
+    with api.open_store(settings) as store:
+        import datetime as dt
+
+        store.mark_used([ids[-1]], issue_number=1, issue_date=dt.date(2026, 11, 1))
+    pruned = run(fed_desk, "prune", "--older-than", "0d")
+    assert pruned.returncode == 0 and f"removed {len(ids) - 1} stories" in pruned.stdout
+    assert candidate_ids(fed_desk) == [ids[-1]]
+
+
+class _Page(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def page_server(tmp_path: Path) -> Iterator[str]:
+    (tmp_path / "story.html").write_text(
+        '<html lang="en"><head><meta property="og:title" content="A page in no feed">'
+        '<meta property="og:description" content="Found by hand."></head></html>',
+        encoding="utf-8")
+    handler = functools.partial(_Page, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_add_keeps_a_page_as_a_candidate(fed_desk: Path, page_server: str) -> None:
+    added = run(fed_desk, "add", f"{page_server}story.html")
+    assert added.returncode == 0, added.stderr
+    found = json.loads(run(fed_desk, "candidates", "--json", "--search", "page in no").stdout)
+    assert [s["title"] for s in found] == ["A page in no feed"]
+    missing = run(fed_desk, "add", f"{page_server}nope.html")
+    assert missing.returncode == 1 and "404" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_candidates_before_any_fetch_says_what_to_do(desk: Path) -> None:
+    result = run(desk, "candidates")
+    assert result.returncode == 1 and "newsletter fetch" in result.stderr

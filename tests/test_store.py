@@ -1,0 +1,646 @@
+"""Candidate store: round-trips, dedupe, lookup, search in any language, usage and
+pruning, and what a killed process or a second process leaves behind.
+
+Every test runs against a real SQLite file in tmp_path. To stop a save in the
+middle of its transaction (to kill it there, or to read beside it), the test
+wraps `sqlite3.connect` so the store's connection gets a trace callback
+(`Connection.set_trace_callback`, called as each statement starts) that
+blocks at the Nth `INSERT INTO stories`. The store itself has no test hook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsletter import store as store_module
+from newsletter.editorial import StoryLookup
+from newsletter.errors import StoreError
+from newsletter.model import (
+    FeedSpec,
+    FeedState,
+    FetchOutcome,
+    FetchResult,
+    Image,
+    SourceLocation,
+    Story,
+)
+from newsletter.store import (
+    BY_HAND,
+    SCHEMA_VERSION,
+    SaveCounts,
+    Store,
+    changed,
+    dedupe,
+    default_path,
+    has_term,
+    search_terms,
+)
+
+NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)
+
+
+def day(n: int) -> dt.datetime:
+    return dt.datetime(2026, 11, n, 12, tzinfo=dt.UTC)
+
+
+def story(url: str, title: str = "A story", **fields: object) -> Story:
+    """A story as a parser would make it: the id derived from the canonical URL."""
+    story_id = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return Story(id=story_id, url=url, title=title, **fields)  # type: ignore[arg-type]
+
+
+def fetched(name: str, stories: tuple[Story, ...] = (),
+            outcome: FetchOutcome = FetchOutcome.UPDATED, **fields: object) -> FetchResult:
+    spec = FeedSpec(name=name, url=f"https://{name}.example.org/feed.xml")
+    state = FeedState(url=spec.url or "", etag=f'"{name}-etag"')
+    return FetchResult(feed=spec, outcome=outcome, state=state, stories=stories,
+                       **fields)  # type: ignore[arg-type]
+
+
+def titles(found: list[Story]) -> list[str]:
+    return [s.title for s in found]
+
+
+def stored(s: Story, *sources: str) -> Story:
+    """`s` as the store gives it back: its sources are the feeds that carried it."""
+    return replace(s, source=sources[0], sources=sources)
+
+
+def many(feed: str, count: int, start: int = 0) -> tuple[Story, ...]:
+    return tuple(story(f"https://{feed}.example.org/{i}", f"{feed} story {i}", guid=f"{feed}-{i}",
+                       summary=f"<p>Text of {feed} story {i}</p>", published=day(1 + i % 28))
+                 for i in range(start, start + count))
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(default_path(tmp_path)) as opened:
+        yield opened
+
+
+def integrity(path: Path) -> tuple[str, int, int]:
+    """SQLite's integrity check, and the rows of stories and of the search index
+    (FTS5's own check raises if the index disagrees with its text)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("INSERT INTO story_text (story_text) VALUES ('integrity-check')")
+        return (conn.execute("PRAGMA integrity_check").fetchone()[0],
+                conn.execute("SELECT count(*) FROM stories").fetchone()[0],
+                conn.execute("SELECT count(*) FROM story_text").fetchone()[0])
+    finally:
+        conn.close()
+
+
+# --- pure decisions ------------------------------------------------------------
+
+
+def test_dedupe_keeps_the_first_of_entries_with_the_same_guid_url_or_text() -> None:
+    first = story("https://e.org/1", guid="g1", summary="<p>one</p>")
+    same_guid = story("https://e.org/2", guid="g1", summary="<p>two</p>")
+    same_url = story("https://e.org/1", guid="g3", summary="<p>three</p>")
+    same_text = story("https://e.org/4", guid="g4", summary="<p>one</p>")
+    other = story("https://e.org/5", guid="g5", summary="<p>five</p>")
+    assert dedupe([first, same_guid, same_url, same_text, other]) == (first, other)
+
+
+def test_dedupe_never_merges_stories_that_share_only_a_title() -> None:
+    a, b = story("https://e.org/a", "Weekly roundup"), story("https://e.org/b", "Weekly roundup")
+    assert dedupe([a, b]) == (a, b)
+
+
+def test_changed_is_about_what_an_editor_sees() -> None:
+    old = story("https://e.org/a", "Title", summary="<p>s</p>", authors=("Ann",))
+    assert not changed(old, replace(old, authors=("Bob",), guid="other"))
+    for new in [replace(old, title="New"), replace(old, summary="<p>t</p>"),
+                replace(old, content="<p>c</p>"), replace(old, updated=day(2)),
+                replace(old, image=Image(src="https://e.org/p.jpg", alt=""))]:
+        assert changed(old, new)
+
+
+@pytest.mark.parametrize(("text", "term", "found"), [
+    ("AI models", "ai", True), ("said again", "ai", False), ("AI芯片出口", "AI", True),
+    ("海洋保护区", "海洋", True), ("海の生き物", "海洋", False), ("5G, 6G", "6g", True),
+    ("C# and F#", "c#", True), ("50% off", "%", True), ("", "a", False), (None, "a", False),
+    ("École", "éc", True), ("\u212aelvin", "k", False),
+])
+def test_a_short_term_is_a_whole_word_in_ascii_and_a_substring_otherwise(
+        text: str | None, term: str, found: bool) -> None:
+    assert has_term(text, term) is found
+
+
+def test_search_terms_quote_every_long_term_and_set_short_ones_aside() -> None:
+    match, short = search_terms('海洋 保护区 AND ( say"hi"')
+    assert (match, short) == ('"保护区" "AND" "say""hi"""', ("海洋", "("))
+    assert search_terms("  ") == (None, ())
+    assert search_terms(None) == (None, ())
+    assert search_terms("ab\x00c") == ('"abc"', ())
+
+
+# --- round-trips ---------------------------------------------------------------
+
+
+def test_a_fetched_story_reads_back_field_for_field(store: Store) -> None:
+    full = story(
+        "https://news.example.org/kelp", "Kelp returns", summary="<p>The <b>bay</b></p>",
+        content="<p>Long text</p>", language="en", published=day(20), updated=day(21),
+        authors=("Ann Lee", "Bo Chen"), guid="urn:uuid:1",
+        image=Image(src="https://cdn.example.org/k.jpg", alt="kelp", credit="A. Photographer",
+                    caption="At low tide", width=1200, height=800,
+                    location=SourceLocation(path=Path("feeds/x.xml"), line=3, column=7),
+                    field="image.src"))
+    bare = story("https://news.example.org/bare", "Bare")
+    assert store.save(fetched("news", (full, bare)), now=NOW) == SaveCounts(new=2)
+    assert store.find(full.id) == stored(full, "news")
+    assert store.find(bare.url) == stored(bare, "news")
+
+
+texts = st.text(max_size=30)
+aware = st.datetimes(  # hypothesis takes naive bounds and attaches the zone itself
+    min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1),  # noqa: DTZ001
+    timezones=st.just(dt.UTC))
+images = st.builds(
+    Image, src=texts, alt=texts, credit=texts, caption=texts, field=texts,
+    width=st.none() | st.integers(1, 10_000), height=st.none() | st.integers(1, 10_000),
+    location=st.none() | st.builds(SourceLocation, path=st.builds(Path, texts),
+                                   line=st.none() | st.integers(1, 10**6),
+                                   column=st.none() | st.integers(1, 10**4)))
+stories = st.builds(
+    Story, id=st.text(min_size=1, max_size=20), url=st.text(min_size=1, max_size=60),
+    title=texts, summary=st.text(max_size=200), content=st.text(max_size=200),
+    image=st.none() | images, language=st.none() | texts, published=st.none() | aware,
+    updated=st.none() | aware, authors=st.lists(texts, max_size=3).map(tuple), guid=texts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(stories)
+def test_any_story_round_trips_through_save_and_find(s: Story) -> None:
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "c.sqlite") as fresh:
+        assert fresh.save(fetched("feed", (s,)), now=NOW) == SaveCounts(new=1)
+        assert fresh.find(s.id) == stored(s, "feed")
+        assert fresh.search(limit=5) == [stored(s, "feed")]
+
+
+def test_feed_state_and_status_round_trip(store: Store) -> None:
+    state = FeedState(url="https://moved.example.org/feed", etag='W/"1"',
+                      last_modified="Fri, 27 Nov 2026 08:00:00 GMT", body_hash="ab12",
+                      fresh_until=day(28))
+    result = replace(fetched("news", many("news", 3)), state=state)
+    store.save(result, now=NOW)
+    assert store.feed_states() == {"news": state}
+    [status] = store.feed_status().values()
+    assert (status.name, status.url, status.last_checked, status.last_outcome,
+            status.last_error, status.stories) == (
+        "news", state.url, NOW, FetchOutcome.UPDATED, "", 3)
+
+
+def test_a_feed_whose_address_changed_starts_afresh(store: Store) -> None:
+    store.save(fetched("news"), now=NOW)
+    store.save(fetched("blog"), now=NOW)
+    moved = FeedSpec(name="news", url="https://elsewhere.example.org/rss")
+    current = [moved, FeedSpec(name="blog", url="https://blog.example.org/feed.xml")]
+    assert set(store.feed_states(current=current)) == {"blog"}
+
+
+@pytest.mark.parametrize("outcome", [FetchOutcome.FAILED, FetchOutcome.NOT_MODIFIED,
+                                     FetchOutcome.UNCHANGED, FetchOutcome.FRESH])
+def test_a_fetch_without_news_records_only_its_status(store: Store,
+                                                      outcome: FetchOutcome) -> None:
+    store.save(fetched("news", many("news", 2)), now=day(1))
+    later = fetched("news", many("news", 5, start=10), outcome=outcome,
+                    error="HTTP 500" if outcome == FetchOutcome.FAILED else "")
+    assert store.save(later, now=day(2)) == SaveCounts()
+    status = store.feed_status()["news"]
+    assert (status.last_outcome, status.last_checked, status.stories) == (outcome, day(2), 2)
+    assert status.last_error == later.error
+    assert len(store.search()) == 2
+
+
+def test_a_first_fetch_that_fails_is_still_listed(store: Store) -> None:
+    store.save(fetched("news", outcome=FetchOutcome.FAILED, error="no such host"), now=NOW)
+    status = store.feed_status()["news"]
+    assert (status.last_outcome, status.last_error, status.stories) == (
+        FetchOutcome.FAILED, "no such host", 0)
+
+
+# --- dedupe in the store -------------------------------------------------------
+
+
+def test_a_second_save_counts_new_updated_and_unchanged(store: Store) -> None:
+    a, b, c = many("news", 3)
+    assert store.save(fetched("news", (a, b)), now=day(1)) == SaveCounts(new=2)
+    retitled = replace(b, title="A better title")
+    assert store.save(fetched("news", (a, retitled, c)), now=day(2)) == SaveCounts(
+        new=1, updated=1, unchanged=1)
+    assert store.find(b.id) == stored(retitled, "news")
+
+
+def test_within_a_feed_an_entry_is_found_again_by_guid_then_url_then_text(store: Store) -> None:
+    original = story("https://news.example.org/a", "Title", guid="g1", summary="<p>text</p>")
+    store.save(fetched("news", (original,)), now=day(1))
+    new_url = replace(original, id="other-id", url="https://news.example.org/a?moved")
+    new_guid = replace(original, guid="g2", title="Title, corrected")
+    new_both = replace(new_guid, id="third", url="https://news.example.org/b", guid="g3")
+    for entry, verdict in [(new_url, SaveCounts(unchanged=1)), (new_guid, SaveCounts(updated=1)),
+                           (new_both, SaveCounts(unchanged=1))]:
+        assert store.save(fetched("news", (entry,)), now=day(2)) == verdict
+    [only] = store.search()
+    assert (only.id, only.url, only.title) == (original.id, original.url, "Title, corrected")
+
+
+def test_across_feeds_one_story_per_url_with_every_source(store: Store) -> None:
+    theirs = story("https://wire.example.org/s", "Wire words", guid="w1", published=day(5))
+    ours = replace(theirs, title="Our words", guid="b1")
+    store.save(fetched("wire", (theirs,)), now=day(5))
+    assert store.save(fetched("blog", (ours,)), now=day(6)) == SaveCounts(unchanged=1)
+    found = store.find(theirs.id)
+    assert found == stored(theirs, "wire", "blog")  # the first source keeps the wording
+    assert [s.id for s in store.search(feed="blog")] == [theirs.id]
+    assert {n: s.stories for n, s in store.feed_status().items()} == {"wire": 1, "blog": 1}
+    assert store.save(fetched("blog", (ours,)), now=day(7)) == SaveCounts(unchanged=1)
+    assert store.find(theirs.id) == found
+
+
+def test_two_urls_with_the_same_short_id_both_fit(store: Store) -> None:
+    a = Story(id="9f3c1a", url="https://e.org/a", title="A")
+    b = Story(id="9f3c1a", url="https://e.org/b", title="B")
+    store.save(fetched("news", (a, b)), now=NOW)
+    assert store.find("9f3c1a") == stored(a, "news")
+    assert store.find("9f3c1a-2") == stored(replace(b, id="9f3c1a-2"), "news")
+
+
+# --- lookup --------------------------------------------------------------------
+
+
+@pytest.fixture()
+def three(store: Store) -> Store:
+    store.save(fetched("news", (
+        Story(id="9f3c1a2b", url="https://e.org/kelp-forests", title="Kelp"),
+        Story(id="9f3c77aa", url="https://e.org/urchins", title="Urchins"),
+        Story(id="0b11d2e4", url="https://e.org/otters", title="Otters"),
+    )), now=NOW)
+    return store
+
+
+@pytest.mark.parametrize(("ref", "title"), [
+    ("9f3c1a2b", "Kelp"), ("9f3c1", "Kelp"), ("0b11", "Otters"),
+    ("https://e.org/urchins", "Urchins"),
+    ("9f3c", None),  # two ids start so
+    ("0b1", None),  # a prefix under four characters is not enough
+    ("https://e.org/urchin", None), ("", None), ("zzzz", None),
+])
+def test_find_by_id_unique_prefix_or_url(three: Store, ref: str, title: str | None) -> None:
+    found = three.find(ref)
+    assert (found.title if found else None) == title
+
+
+def test_suggest_offers_near_ids_and_ids_whose_url_matches(three: Store) -> None:
+    assert three.suggest("9f3c1a2c")[0] == "9f3c1a2b"
+    assert three.suggest("otters") == ["0b11d2e4"]
+    assert set(three.suggest("9f3c")) == {"9f3c1a2b", "9f3c77aa"}
+    assert three.suggest("") == []
+
+
+def test_an_id_prefix_is_literal_text(store: Store) -> None:
+    odd = Story(id="ab[c]*?d", url="https://e.org/odd", title="Odd")
+    store.save(fetched("news", (odd, Story(id="abxyz", url="https://e.org/x", title="X"))),
+               now=NOW)
+    assert store.find("ab[c]*") == stored(odd, "news")
+    assert store.find("ab[c") is not None and store.find("ab*?") is None
+
+
+def test_the_store_is_a_story_lookup(three: Store) -> None:
+    lookup: StoryLookup = three
+    assert lookup.find("0b11d2e4") is not None
+
+
+# --- search --------------------------------------------------------------------
+
+KELP = story("https://e.org/kelp", "Kelp forests return to the bay", published=day(20),
+             summary="<p>Divers count <strong>urchins</strong> again.</p>")
+MARINE = story("https://e.org/zh", "海洋保护区扩大", published=day(21), language="zh",
+               summary="<p>政府宣布扩大海洋保护区的范围。</p>")
+TOKYO = story("https://e.org/ja", "東京湾の水質が改善", published=day(22), language="ja",
+              content="<p>海の生き物が戻ってきた。</p>")
+STORMS = story("https://e.org/ai", "AI models forecast storms", published=day(19))
+
+
+@pytest.fixture()
+def shelf(store: Store) -> Store:
+    store.save(fetched("news", (KELP, MARINE, TOKYO, STORMS)), now=NOW)
+    return store
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("kelp", [KELP]), ("KELP Bay", [KELP]), ("kelp storms", []),
+    ("urchins", [KELP]),  # the summary, as text
+    ("strong", []),  # not its markup
+    ("保护区", [MARINE]), ("海洋保护区", [MARINE]), ("海洋", [MARINE]), ("海洋 政府", [MARINE]),
+    ("海", [TOKYO, MARINE]), ("東京湾", [TOKYO]), ("水質", [TOKYO]), ("生き物", [TOKYO]),
+    ("AI", [STORMS]), ("ai storms", [STORMS]), ("%", []), ("_", []),
+    ("", [TOKYO, MARINE, KELP, STORMS]),
+])
+def test_search_finds_words_in_any_language(shelf: Store, words: str,
+                                            expected: list[Story]) -> None:
+    assert shelf.search(words=words) == [stored(s, "news") for s in expected]
+
+
+HOSTILE = ['"', '""', '"""', "AND (", "OR", "NOT kelp", "NEAR(kelp bay)", "*", "kelp*",
+           "title:kelp", "^kelp", "-kelp", "'", "\\", "(", ")", "{title}: x", "\x00",
+           "kelp\x00", '" OR 1=1 --', "'; DROP TABLE stories; --", "%%%", "a AND", "AND OR NOT"]
+
+
+@pytest.mark.parametrize("words", HOSTILE)
+def test_no_query_breaks_the_search(shelf: Store, words: str) -> None:
+    shelf.search(words=words)
+    assert len(shelf.search()) == 4
+
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """A store that hypothesis examples share: they only read it."""
+    with Store(tmp_path_factory.mktemp("two") / "c.sqlite") as opened:
+        opened.save(fetched("news", (KELP, MARINE)), now=NOW)
+        yield opened
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20))
+def test_no_text_at_all_breaks_the_search(two: Store, words: str) -> None:
+    found = two.search(words=words)
+    assert all(s in (stored(KELP, "news"), stored(MARINE, "news")) for s in found)
+
+
+def test_search_filters_since_feed_unused_and_limit(shelf: Store) -> None:
+    shelf.save(fetched("blog", (replace(KELP, guid="b"),
+                                story("https://e.org/blog", "Blog", published=day(25)))),
+               now=NOW)
+    shelf.mark_used([MARINE.id], issue_number=1, issue_date=dt.date(2026, 11, 23))
+    assert titles(shelf.search(since=day(21))) == ["Blog", TOKYO.title, MARINE.title]
+    assert titles(shelf.search(feed="blog")) == ["Blog", KELP.title]
+    assert titles(shelf.search(unused=True, since=day(20))) == ["Blog", TOKYO.title, KELP.title]
+    assert titles(shelf.search(words="海", unused=True)) == [TOKYO.title]
+    assert titles(shelf.search(limit=2)) == ["Blog", TOKYO.title]
+    assert shelf.search(feed="nobody") == []
+
+
+def test_an_undated_story_is_dated_by_when_it_was_first_seen(store: Store) -> None:
+    undated = story("https://e.org/undated", "Undated")
+    store.save(fetched("news", (undated, *many("news", 2))), now=day(15))  # published 1st, 2nd
+    assert store.search()[0].title == "Undated"
+    assert [s.title for s in store.search(since=day(10))] == ["Undated"]
+
+
+# --- usage and pruning -----------------------------------------------------------
+
+
+def test_mark_used_records_an_issue_and_a_rebuild_replaces_its_list(shelf: Store) -> None:
+    assert shelf.last_issue_date() is None
+    shelf.mark_used([KELP.id, MARINE.id, "not-in-the-store"], issue_number=47,
+                    issue_date=dt.date(2026, 11, 20))
+    shelf.mark_used([KELP.id], issue_number=48, issue_date=dt.date(2026, 11, 27))
+    assert shelf.used_in(KELP.id) == [47, 48]
+    assert shelf.last_issue_date() == dt.date(2026, 11, 27)
+    shelf.mark_used([TOKYO.id], issue_number=47, issue_date=dt.date(2026, 11, 20))
+    assert (shelf.used_in(MARINE.id), shelf.used_in(TOKYO.id)) == ([], [47])
+
+
+def test_prune_removes_old_stories_but_never_a_used_one(store: Store, tmp_path: Path) -> None:
+    old = many("news", 10)  # published on the 1st to the 10th
+    store.save(fetched("news", old), now=day(12))
+    store.mark_used([old[0].id, old[7].id], issue_number=1, issue_date=dt.date(2026, 11, 2))
+    assert store.prune(older_than=day(6)) == 4  # the 1st to 5th, less the used 1st
+    left = {s.id for s in store.search(limit=100)}
+    assert left == {s.id for s in old[5:]} | {old[0].id}
+    assert store.prune(older_than=day(28)) == 4  # all but the two used ones
+    assert store.find(old[0].id) is not None and store.find(old[1].id) is None
+    assert store.feed_status()["news"].stories == 2
+    assert integrity(default_path(tmp_path)) == ("ok", 2, 2)
+
+
+def test_add_by_hand_stores_a_new_story_or_returns_the_stored_one(store: Store) -> None:
+    page = story("https://e.org/page", "A page", published=day(3))
+    assert store.add(page, now=NOW) == stored(page, BY_HAND)
+    assert store.add(page, now=NOW) == stored(page, BY_HAND)
+    carried = many("news", 1)[0]
+    store.save(fetched("news", (carried,)), now=NOW)
+    assert store.add(replace(carried, title="my title"), now=NOW) == stored(
+        carried, "news", BY_HAND)
+
+
+def test_a_naive_time_is_a_bug_not_data(store: Store) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        store.save(fetched("news"), now=dt.datetime(2026, 11, 27))  # noqa: DTZ001
+
+
+# --- files, versions, crashes, neighbours -----------------------------------------
+
+
+def test_opening_makes_the_folder_and_a_wal_file(tmp_path: Path) -> None:
+    path = default_path(tmp_path)
+    assert path == tmp_path / ".newsletter" / "candidates.sqlite"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_a_file_that_is_not_a_database_is_refused_with_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    path.write_bytes(b"these are somebody's notes, not a database\n" * 100)
+    with pytest.raises(StoreError) as caught:
+        Store(path)
+    assert "not a SQLite database" in str(caught.value) and "move it aside" in caught.value.hint
+    assert path.read_bytes().startswith(b"these are")
+
+
+def test_a_folder_in_the_way_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "candidates.sqlite").mkdir()
+    with pytest.raises(StoreError, match="cannot be opened"):
+        Store(tmp_path / "candidates.sqlite")
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer") as caught:
+        Store(path)
+    assert "upgrade" in caught.value.hint
+
+
+def test_a_version_1_store_is_migrated_and_its_stories_become_searchable(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    store_module._MIGRATIONS[0](conn)  # the schema as version 1 released it
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO stories (id, url, title, summary, content, authors, guid, "
+                 "first_seen) VALUES ('abcd1234', 'https://e.org/v1', '海洋保护区扩大', "
+                 "'<p>kelp</p>', '', '[]', '', ?)", (NOW.isoformat(),))
+    conn.execute("INSERT INTO story_sources VALUES ('abcd1234', 'news', 0, '')")
+    conn.close()
+    with Store(path) as migrated:
+        assert [s.id for s in migrated.search(words="保护区 kelp")] == ["abcd1234"]
+        found = migrated.find("abcd")
+        assert found is not None and found.sources == ("news",)
+    assert integrity(path) == ("ok", 1, 1)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
+
+
+def test_a_busy_store_is_a_store_error(tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path = default_path(tmp_path)
+    Store(path).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(store_module, "_BUSY_MS", 200)
+    try:
+        with Store(path) as second:
+            assert second.search() == []  # reading goes on beside a writer
+            with pytest.raises(StoreError, match="busy"):
+                second.save(fetched("news"), now=NOW)
+    finally:
+        writer.close()
+
+
+def traced(block_at: int, block: Callable[[], None]) -> Callable[..., sqlite3.Connection]:
+    """`sqlite3.connect` whose connections call `block` as the Nth story insert starts."""
+    real = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn: sqlite3.Connection = real(*args, **kwargs)
+        inserts = 0
+
+        def trace(sql: str) -> None:
+            nonlocal inserts
+            if sql.lstrip().startswith("INSERT INTO stories "):
+                inserts += 1
+                if inserts == block_at:
+                    block()
+        conn.set_trace_callback(trace)
+        return conn
+    return connect
+
+
+def test_readers_go_on_while_another_store_writes(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    path = default_path(tmp_path)
+    reader = Store(path)
+    reader.save(fetched("old", many("old", 10)), now=NOW)
+    inside, release = threading.Event(), threading.Event()
+
+    def block() -> None:
+        inside.set()
+        release.wait(30)
+
+    counts: list[SaveCounts] = []
+
+    def write() -> None:
+        with Store(path) as writer:
+            counts.append(writer.save(fetched("new", many("new", 50)), now=NOW))
+
+    monkeypatch.setattr(sqlite3, "connect", traced(25, block))
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        assert inside.wait(30), "the writer never reached its 25th story"
+        started = time.monotonic()
+        assert len(reader.search(limit=100)) == 10  # not the writer's half feed
+        assert reader.find(many("old", 1)[0].id) is not None
+        assert set(reader.feed_status()) == {"old"}
+        assert time.monotonic() - started < 1  # no waiting on the writer's lock
+    finally:
+        release.set()
+        thread.join(30)
+    assert counts == [SaveCounts(new=50)]
+    assert len(reader.search(feed="new", limit=100)) == 50
+    reader.close()
+
+
+CHILD = """
+import datetime as dt, sqlite3, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+import test_store
+from newsletter.store import Store
+
+path, block_at = Path(sys.argv[1]), int(sys.argv[2])
+def block():
+    print("inside", flush=True)
+    time.sleep(120)
+sqlite3.connect = test_store.traced(block_at, block)
+with Store(path) as store:
+    for n in range(200):
+        store.save(test_store.fetched(f"f{n}", test_store.many(f"f{n}", 50)),
+                   now=test_store.NOW)
+        print(f"saved {n}", flush=True)
+"""
+
+
+def run_child(tmp_path: Path, block_at: int, wait_for: str) -> None:
+    """Start a process saving feeds f0, f1... of 50 stories; SIGKILL it once it says
+    `wait_for`."""
+    script = tmp_path / "child.py"
+    script.write_text(CHILD, encoding="utf-8")
+    errors = (tmp_path / "child.err").open("wb")
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(default_path(tmp_path)), str(block_at),
+         str(Path(__file__).parent)], stdout=subprocess.PIPE, stderr=errors)
+    assert child.stdout is not None
+    said, deadline = b"", time.monotonic() + 60
+    try:
+        while wait_for.encode() not in said:
+            ready, _, _ = select.select([child.stdout], [], [], deadline - time.monotonic())
+            chunk = os.read(child.stdout.fileno(), 4096) if ready else b""
+            assert chunk, f"the child stopped: {said!r} {(tmp_path / 'child.err').read_text()}"
+            said += chunk
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        errors.close()
+
+
+def assert_whole_feeds(path: Path) -> dict[str, int]:
+    """Every feed in the store has its 50 stories or is not there at all."""
+    assert integrity(path)[0] == "ok"
+    with Store(path) as after:
+        counts = {name: status.stories for name, status in after.feed_status().items()}
+        assert set(counts.values()) <= {50}, counts
+        assert integrity(path)[1:] == (50 * len(counts), 50 * len(counts))
+        assert after.save(fetched("later", many("later", 50)), now=NOW) == SaveCounts(new=50)
+    return counts
+
+
+def test_a_process_killed_inside_a_save_leaves_whole_feeds(tmp_path: Path) -> None:
+    run_child(tmp_path, block_at=5 * 50 + 25, wait_for="inside")  # half way through f5
+    assert assert_whole_feeds(default_path(tmp_path)) == {f"f{n}": 50 for n in range(5)}
+    with Store(default_path(tmp_path)) as after:
+        assert after.save(fetched("f5", many("f5", 50)), now=NOW) == SaveCounts(new=50)
+
+
+def test_a_process_killed_at_any_moment_leaves_whole_feeds(tmp_path: Path) -> None:
+    run_child(tmp_path, block_at=0, wait_for="saved 3")  # killed wherever it is then
+    assert len(assert_whole_feeds(default_path(tmp_path))) >= 4
