@@ -8,7 +8,7 @@ import string
 from pathlib import Path
 from typing import Any
 
-from ._fields import LONG, PROSE, Fields, is_picture_source
+from ._fields import LONG, PROSE, Fields, is_picture_source, is_remote
 from ._yaml import KeyPath, load_yaml
 from .errors import Problem, SettingsError
 from .model import Colors, FeedSpec, Logo, Paths, Sender, Settings, SourceLocation, Utm
@@ -235,12 +235,16 @@ def _feeds(f: Fields, top: dict[str, Any]) -> tuple[FeedSpec, ...]:
             continue
         url = f.url(section, (*key_path, "url"))
         path = f.text(section, (*key_path, "path"), max_len=2_000)
-        if bool(url) == bool(path):
+        outside = bool(path) and (is_remote(path) or not is_picture_source(path))
+        if outside:
+            f.problem((*key_path, "path"), f'"{path}" is not a file inside the desk',
+                      "give a path relative to newsletter.yaml, or use url: for the web")
+        elif bool(url) == bool(path):
             f.problem(key_path, "give exactly one of url: or path:",
                       "url: for a feed on the web, path: for a file in the desk")
         feeds.append(FeedSpec(
             name=f.text(section, (*key_path, "name"), required=True),
-            url=url or None, path=path or None,
+            url=url or None, path=None if outside else path or None,
             section=f.text(section, (*key_path, "section")) or None,
             tags=f.strings(section, (*key_path, "tags"), max_len=100),
             language=f.language(section, (*key_path, "language")),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import httpx
 
-from .. import __version__
 from ..errors import FeedError
 from ..sanitize import is_safe_url
+from .fetch import USER_AGENT
 
-__all__ = ["MAX_PAGE_BYTES", "USER_AGENT", "get_page"]
+__all__ = ["MAX_PAGE_BYTES", "get_page"]
 
 MAX_PAGE_BYTES = 5_000_000
-USER_AGENT = f"newsletter/{__version__} (+https://github.com/newsletter-desk/newsletter)"
+# uncompressed only: httpx inflates a whole network chunk at once, and a page
+# is small enough that a bomb is a worse risk than the bytes
+_HEADERS = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
 _TIMEOUT = httpx.Timeout(20.0, connect=10.0)
 
 
@@ -21,7 +23,7 @@ def get_page(url: str) -> tuple[str, str]:
         raise FeedError("not a web address", feed=url, hint="give an https:// address")
     try:
         with httpx.Client(timeout=_TIMEOUT, follow_redirects=True, max_redirects=5,
-                          headers={"User-Agent": USER_AGENT}) as client, \
+                          headers=_HEADERS) as client, \
                 client.stream("GET", url) as response:
             response.raise_for_status()
             body = bytearray()
