@@ -70,11 +70,15 @@ feedparser's first pass and faster than reader's first pass; second pass
 Run:  .venv/bin/python bench/fetch.py [--runs N] [--json] [--no-reader] [--hosts N]
 
 The script prints a table (name, value, unit, target, pass/fail), the
-server's response counts per pass and the tool versions; ``--json`` also
-prints the results as JSON. It exits 0 unless our own fetch fails (a
-non-zero exit, or a feed that did not come back as expected); missed
-targets show as FAIL in the table. Every subprocess has a timeout, the
-server is stopped and every temporary folder is removed at the end.
+server's response and connection counts per pass, newsletter's fetch
+defaults and the tool versions; ``--json`` also prints the results, every
+run's times included, as JSON. It exits 1 when the benchmark cannot run
+(the server, sequential feedparser or our own fetch fails) or when a feed
+of ours did not come back as expected, else 0; missed targets show as FAIL
+in the table. Every subprocess has a timeout, the server is stopped and
+every temporary folder is removed at the end. The server, the client and
+its parsing pool share the machine's CPUs, so on a small machine anything
+else running moves the first-pass figures a lot: run it on a quiet one.
 """
 
 from __future__ import annotations
@@ -796,9 +800,9 @@ def _pass_figures(label: str, passes: Passes, runs: int) -> list[Figure]:
     ]
     if passes.max_rss_kb:
         figures += [
-            Figure(f"{label}: peak RSS, largest process (max)",
+            Figure(f"{label}: peak RSS, largest process (max of all)",
                    round(max(passes.max_rss_kb) / 1024, 1), "MiB"),
-            Figure(f"{label}: peak RSS, whole process tree (max)",
+            Figure(f"{label}: peak RSS, whole process tree (max of all)",
                    round(max(passes.tree_peak_kb) / 1024, 1), "MiB"),
         ]
     return figures
@@ -882,6 +886,42 @@ def _print_checks(label: str, passes: Passes) -> None:
         print(f"  {note}")
 
 
+def run_all(args: argparse.Namespace, versions: dict[str, str]
+            ) -> tuple[Passes, Passes | None, Passes, Passes, list[str]]:
+    """Serve the feeds and run every contender; BenchError if one of ours cannot run."""
+    reader: Passes | None = None
+    with tempfile.TemporaryDirectory(prefix="bench-fetch-") as folder:
+        tmp = Path(folder)
+        server = FeedServer(args)
+        try:
+            conditional_ms = check_server(server, args.delay_ms)
+            urls_file = tmp / "urls.json"
+            urls_file.write_text(json.dumps(server.urls), encoding="utf-8")
+            print(f"serving {args.feeds} feeds x {args.items} items on "
+                  f"{', '.join(server.bases)} (+{args.delay_ms:g} ms per response; one 304 "
+                  f"took {conditional_ms:.1f} ms)", file=sys.stderr)
+            print("sequential feedparser...", file=sys.stderr)
+            seq = bench_sequential(server, urls_file, args.runs)
+            print("newsletter fetch (whole process)...", file=sys.stderr)
+            whole = bench_ours_whole(server, tmp, args.runs, args.feeds)
+            print("newsletter api.fetch (in-process)...", file=sys.stderr)
+            in_process = bench_ours_in_process(server, tmp, args.runs, args.feeds)
+            if args.no_reader:
+                print("reader comparison skipped: --no-reader")
+            else:
+                python = install_reader(tmp)
+                if python is not None:
+                    print("reader...", file=sys.stderr)
+                    try:
+                        reader = bench_reader(python, server, tmp, urls_file, args.runs,
+                                              args.reader_workers, args.feeds, versions)
+                    except (BenchError, ValueError, KeyError) as exc:
+                        print(f"reader comparison skipped: reader failed to run: {exc}")
+        finally:
+            server.stop()
+    return seq, reader, whole, in_process, server.bases
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3,
@@ -928,41 +968,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "cpus": os.cpu_count()}
     bench_parsing(args, figures, results)
 
-    reader: Passes | None = None
-    with tempfile.TemporaryDirectory(prefix="bench-fetch-") as folder:
-        tmp = Path(folder)
-        server = FeedServer(args)
-        try:
-            conditional_ms = check_server(server, args.delay_ms)
-            urls_file = tmp / "urls.json"
-            urls_file.write_text(json.dumps(server.urls), encoding="utf-8")
-            print(f"serving {args.feeds} feeds x {args.items} items on "
-                  f"{', '.join(server.bases)} (+{args.delay_ms:g} ms per response; one 304 "
-                  f"took {conditional_ms:.1f} ms)", file=sys.stderr)
-
-            print("sequential feedparser...", file=sys.stderr)
-            seq = bench_sequential(server, urls_file, args.runs)
-            print("newsletter fetch (whole process)...", file=sys.stderr)
-            try:
-                whole = bench_ours_whole(server, tmp, args.runs, args.feeds)
-            except BenchError as exc:
-                print(f"our fetch failed: {exc}", file=sys.stderr)
-                return 1
-            print("newsletter api.fetch (in-process)...", file=sys.stderr)
-            in_process = bench_ours_in_process(server, tmp, args.runs, args.feeds)
-            if args.no_reader:
-                print("reader comparison skipped: --no-reader")
-            else:
-                python = install_reader(tmp)
-                if python is not None:
-                    print("reader...", file=sys.stderr)
-                    try:
-                        reader = bench_reader(python, server, tmp, urls_file, args.runs,
-                                              args.reader_workers, args.feeds, versions)
-                    except (BenchError, ValueError, KeyError) as exc:
-                        print(f"reader comparison skipped: reader failed to run: {exc}")
-        finally:
-            server.stop()
+    try:
+        seq, reader, whole, in_process, bases = run_all(args, versions)
+    except BenchError as exc:
+        print(f"the benchmark could not run: {exc}", file=sys.stderr)
+        return 1
 
     figures += _pass_figures("sequential feedparser.parse(url)", seq, args.runs)
     if reader is not None:
@@ -973,7 +983,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures += ratio_figures(seq, whole, in_process, reader)
 
     print(f"\n{args.feeds} feeds x {args.items} items, +{args.delay_ms:g} ms per response, "
-          f"{len(server.bases)} host(s); {os.cpu_count()} CPUs ({platform.platform()})")
+          f"{len(bases)} host(s); {os.cpu_count()} CPUs ({platform.platform()})")
     print("Versions: " + ", ".join(f"{name} {value}" for name, value in versions.items()))
     print(f"newsletter's fetch defaults: {fetch_defaults}")
     print()

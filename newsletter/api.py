@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,21 +187,42 @@ class FetchReport:
 
 def fetch(settings: Settings, *, now: dt.datetime | None = None,
           on_report: Callable[[FetchReport], None] | None = None) -> list[FetchReport]:
-    """Fetch every feed of the desk and save each one as it arrives."""
+    """Fetch every feed of the desk and save each one as it arrives.
+
+    Saving happens on a writer thread of its own, so the network and the
+    parsing workers never wait for SQLite; `on_report` is called from it.
+    """
     from .collect import fetch_feeds
 
     now = now or dt.datetime.now(dt.UTC)
-    reports: list[FetchReport] = []
     with open_store(settings) as store:
-        def save(result: FetchResult) -> None:
-            report = FetchReport(result=result, saved=store.save(result, now=now))
-            reports.append(report)
-            if on_report:
-                on_report(report)
+        states = store.feed_states(current=settings.feeds)
+    results: queue.Queue[FetchResult | None] = queue.Queue()
+    reports: list[FetchReport] = []
+    failure: list[BaseException] = []
 
-        fetch_feeds(settings.feeds, store.feed_states(current=settings.feeds),
-                    root=settings.root, now=now,
-                    on_result=save)
+    def write() -> None:
+        try:
+            with open_store(settings) as writer:
+                while (result := results.get()) is not None:
+                    report = FetchReport(result=result, saved=writer.save(result, now=now))
+                    reports.append(report)
+                    if on_report:
+                        on_report(report)
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread below
+            failure.append(exc)
+            while results.get() is not None:
+                pass  # keep draining so the fetch never blocks on a dead writer
+
+    thread = threading.Thread(target=write, name="newsletter-store-writer")
+    thread.start()
+    try:
+        fetch_feeds(settings.feeds, states, root=settings.root, now=now, on_result=results.put)
+    finally:
+        results.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]
     return reports
 
 

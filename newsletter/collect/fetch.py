@@ -260,6 +260,10 @@ class _Run:
     async def _receive(self, url: str, response: httpx.Response) -> _Download:
         headers, status = response.headers, response.status_code
         hops = [(hop.status_code, str(hop.request.url)) for hop in (*response.history, response)]
+        if status == 304 or not 200 <= status < 300:
+            # read the (empty or small) body to its end: an unread stream makes httpx
+            # close the connection instead of reusing it for the next unchanged feed
+            await _drain(response)
         if status != 304 and not 200 <= status < 300:
             raise _status_failure(status, response.reason_phrase, headers, self.now,
                                   self.options.max_fresh)
@@ -672,3 +676,12 @@ def _start_pool(workers: int) -> ProcessPoolExecutor | None:
 def _quiet_worker() -> None:
     """Ctrl-C stops the run in the main process, which then shuts the workers down."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def _drain(response: httpx.Response, limit: int = 64_000) -> None:
+    """Consume a body we do not want (bounded), so the connection can be reused."""
+    seen = 0
+    async for chunk in response.aiter_raw():
+        seen += len(chunk)
+        if seen > limit:
+            break  # a large error page: closing the connection is cheaper than reading it
