@@ -44,15 +44,16 @@ import importlib.metadata
 import json
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from _common import BenchError, Figure, Timing, _shell, table, time_calls
 
 import newsletter
 import newsletter.render
@@ -98,34 +99,6 @@ async function once() {
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One row of the results table."""
-
-    name: str
-    value: float | int | str
-    unit: str
-    target: str = ""
-    passed: bool | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Median and minimum of repeated measurements, in milliseconds."""
-
-    median_ms: float
-    min_ms: float
-    runs: int
-
-    @classmethod
-    def of(cls, times_ms: Sequence[float]) -> Timing:
-        return cls(statistics.median(times_ms), min(times_ms), len(times_ms))
-
-
-class BenchError(Exception):
-    """A step of the benchmark could not run."""
-
-
 def run(cmd: Sequence[str | Path], *, cwd: Path | None = None,
         timeout: float = BUILD_TIMEOUT) -> subprocess.CompletedProcess[str]:
     """Run a command with a timeout; a non-zero exit or a timeout raises BenchError."""
@@ -142,10 +115,6 @@ def run(cmd: Sequence[str | Path], *, cwd: Path | None = None,
     return done
 
 
-def _shell(cmd: Sequence[str | Path]) -> str:
-    return " ".join(str(c) for c in cmd)
-
-
 def time_process(cmd_for_run: Callable[[int], Sequence[str | Path]], runs: int, *,
                  cwd: Path | None = None, timeout: float) -> Timing:
     """Whole-process wall time: one untimed warm-up, then `runs` timed runs."""
@@ -155,17 +124,6 @@ def time_process(cmd_for_run: Callable[[int], Sequence[str | Path]], runs: int, 
         cmd = cmd_for_run(index)
         start = time.perf_counter()
         run(cmd, cwd=cwd, timeout=timeout)
-        times.append((time.perf_counter() - start) * 1000)
-    return Timing.of(times)
-
-
-def time_calls(call: Callable[[], object], count: int) -> Timing:
-    """In-process wall time: one untimed warm-up call, then `count` timed calls."""
-    call()
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        call()
         times.append((time.perf_counter() - start) * 1000)
     return Timing.of(times)
 
@@ -326,24 +284,6 @@ def bench_node(mjml_source: str, ours_whole: Timing, ours_render: dict[str, Any]
         "validation_messages": report["errors"], "ratio_build_vs_cli": ratio_whole,
         "ratio_render_vs_mjml2html": ratio_render, "ratio_compile_vs_mjml2html": ratio_compile,
     }
-
-
-def table(figures: Sequence[Figure]) -> str:
-    """A plain aligned table of the figures."""
-    rows = [("figure", "value", "unit", "target", "result")]
-    for fig in figures:
-        value = f"{fig.value:,}" if isinstance(fig.value, int | float) else fig.value
-        verdict = "" if fig.passed is None else ("pass" if fig.passed else "FAIL")
-        rows.append((fig.name, value, fig.unit, fig.target or "-", verdict or "-"))
-    widths = [max(len(row[col]) for row in rows) for col in range(5)]
-    lines = []
-    for index, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]),
-                 row[3].ljust(widths[3]), row[4]]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -104,12 +104,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
+
+from _common import BenchError, Figure, _shell, table, time_calls
 
 FIRST_VS_SEQUENTIAL_TARGET = 5.0  # sequential feedparser first pass / our first pass
 FIRST_VS_READER_TARGET = 1.0  # reader first pass / our first pass, must exceed
@@ -187,30 +189,6 @@ print(json.dumps({"first": first, "second": second,
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One row of the results table."""
-
-    name: str
-    value: float | int | str
-    unit: str
-    target: str = ""
-    passed: bool | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """Median and minimum of repeated measurements, in milliseconds."""
-
-    median_ms: float
-    min_ms: float
-    runs: int
-
-    @classmethod
-    def of(cls, times_ms: Sequence[float]) -> Timing:
-        return cls(statistics.median(times_ms), min(times_ms), len(times_ms))
-
-
 @dataclass(slots=True)
 class Measured:
     """One subprocess: wall time, output and peak memory (KiB)."""
@@ -232,10 +210,6 @@ class Passes:
     tree_peak_kb: list[int] = field(default_factory=list)
     responses: list[dict[str, dict[str, int]]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-class BenchError(Exception):
-    """A step of the benchmark could not run."""
 
 
 # --- the feeds ----------------------------------------------------------------------
@@ -515,10 +489,6 @@ def run(cmd: Sequence[str | Path], *, cwd: Path | None = None,
     return done
 
 
-def _shell(cmd: Sequence[str | Path]) -> str:
-    return " ".join(str(c) for c in cmd)
-
-
 def _tree_memory(root: int) -> dict[int, tuple[int, int]]:
     """(VmRSS, VmHWM) in KiB of `root` and each of its descendants, by pid, from /proc."""
     found, stack = {}, [root]
@@ -584,17 +554,6 @@ def run_measured(cmd: Sequence[str | Path], *, cwd: Path | None = None,
                          f"{(stderr or stdout).strip()[-3000:]}")
     return Measured(wall_ms=wall_ms, stdout=stdout, stderr=stderr,
                     max_rss_kb=max(high_water.values(), default=0), tree_peak_kb=tree_peak[0])
-
-
-def time_calls(call: Callable[[], object], count: int) -> Timing:
-    """In-process wall time: one untimed warm-up call, then `count` timed calls."""
-    call()
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return Timing.of(times)
 
 
 # --- the contenders ---------------------------------------------------------------------
@@ -857,24 +816,6 @@ def ratio_figures(seq: Passes, whole: Passes, in_process: Passes,
                    api_second),
         ]
     return figures
-
-
-def table(figures: Sequence[Figure]) -> str:
-    """A plain aligned table of the figures."""
-    rows = [("figure", "value", "unit", "target", "result")]
-    for fig in figures:
-        value = f"{fig.value:,}" if isinstance(fig.value, int | float) else fig.value
-        verdict = "" if fig.passed is None else ("pass" if fig.passed else "FAIL")
-        rows.append((fig.name, value, fig.unit, fig.target or "-", verdict or "-"))
-    widths = [max(len(row[col]) for row in rows) for col in range(5)]
-    lines = []
-    for index, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]),
-                 row[3].ljust(widths[3]), row[4]]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _print_checks(label: str, passes: Passes) -> None:

@@ -1,0 +1,72 @@
+"""Pieces every benchmark script shares: timings, the figures table, errors."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BenchError", "Figure", "Timing", "table", "time_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One row of the results table."""
+
+    name: str
+    value: float | int | str
+    unit: str
+    target: str = ""
+    passed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Median and minimum of repeated measurements, in milliseconds."""
+
+    median_ms: float
+    min_ms: float
+    runs: int
+
+    @classmethod
+    def of(cls, times_ms: Sequence[float]) -> Timing:
+        return cls(statistics.median(times_ms), min(times_ms), len(times_ms))
+
+
+class BenchError(Exception):
+    """A step of the benchmark could not run."""
+
+
+def _shell(cmd: Sequence[str | Path]) -> str:
+    return " ".join(str(c) for c in cmd)
+
+
+def table(figures: Sequence[Figure]) -> str:
+    """A plain aligned table of the figures."""
+    rows = [("figure", "value", "unit", "target", "result")]
+    for fig in figures:
+        value = f"{fig.value:,}" if isinstance(fig.value, int | float) else fig.value
+        verdict = "" if fig.passed is None else ("pass" if fig.passed else "FAIL")
+        rows.append((fig.name, value, fig.unit, fig.target or "-", verdict or "-"))
+    widths = [max(len(row[col]) for row in rows) for col in range(5)]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].ljust(widths[2]),
+                 row[3].ljust(widths[3]), row[4]]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def time_calls(call: Callable[[], object], count: int) -> Timing:
+    """In-process wall time: one untimed warm-up call, then `count` timed calls."""
+    call()
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1000)
+    return Timing.of(times)
