@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BenchError", "Figure", "Timing", "table", "time_calls"]
+__all__ = ["BenchError", "Figure", "Timing", "run", "table", "time_calls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +71,19 @@ def time_calls(call: Callable[[], object], count: int) -> Timing:
         call()
         times.append((time.perf_counter() - start) * 1000)
     return Timing.of(times)
+
+
+def run(cmd: Sequence[str | Path], *, cwd: Path | None = None,
+        timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a command with a timeout; a non-zero exit or a timeout raises BenchError."""
+    try:
+        done = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"timed out after {timeout:.0f}s: {_shell(cmd)}") from exc
+    except OSError as exc:
+        raise BenchError(f"could not run {_shell(cmd)}: {exc}") from exc
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).strip()
+        raise BenchError(f"exit {done.returncode} from {_shell(cmd)}:\n{output}")
+    return done

@@ -44,7 +44,6 @@ import importlib.metadata
 import json
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,7 +52,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, Figure, Timing, _shell, table, time_calls
+from _common import BenchError, Figure, Timing, run, table, time_calls
 
 import newsletter
 import newsletter.render
@@ -99,20 +98,6 @@ async function once() {
 """
 
 
-def run(cmd: Sequence[str | Path], *, cwd: Path | None = None,
-        timeout: float = BUILD_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    """Run a command with a timeout; a non-zero exit or a timeout raises BenchError."""
-    try:
-        done = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"timed out after {timeout:.0f}s: {_shell(cmd)}") from exc
-    except OSError as exc:
-        raise BenchError(f"could not run {_shell(cmd)}: {exc}") from exc
-    if done.returncode != 0:
-        output = (done.stderr or done.stdout).strip()
-        raise BenchError(f"exit {done.returncode} from {_shell(cmd)}:\n{output}")
-    return done
 
 
 def time_process(cmd_for_run: Callable[[int], Sequence[str | Path]], runs: int, *,

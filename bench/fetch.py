@@ -111,7 +111,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from _common import BenchError, Figure, _shell, table, time_calls
+from _common import BenchError, Figure, _shell, run, table, time_calls
 
 FIRST_VS_SEQUENTIAL_TARGET = 5.0  # sequential feedparser first pass / our first pass
 FIRST_VS_READER_TARGET = 1.0  # reader first pass / our first pass, must exceed
@@ -473,20 +473,6 @@ def check_server(server: FeedServer, delay_ms: float) -> float:
 # --- running and measuring subprocesses -------------------------------------------------
 
 
-def run(cmd: Sequence[str | Path], *, cwd: Path | None = None,
-        timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run a command with a timeout; a non-zero exit or a timeout raises BenchError."""
-    try:
-        done = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"timed out after {timeout:.0f}s: {_shell(cmd)}") from exc
-    except OSError as exc:
-        raise BenchError(f"could not run {_shell(cmd)}: {exc}") from exc
-    if done.returncode != 0:
-        output = (done.stderr or done.stdout).strip()
-        raise BenchError(f"exit {done.returncode} from {_shell(cmd)}:\n{output}")
-    return done
 
 
 def _tree_memory(root: int) -> dict[int, tuple[int, int]]:

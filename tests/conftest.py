@@ -45,10 +45,12 @@ def desk(tmp_path: Path) -> Path:
 
 
 class LocalSite:
-    """A folder served over HTTP on 127.0.0.1 for as long as the fixture lives."""
+    """A folder (or a handler of the test's own) served over HTTP on 127.0.0.1."""
 
-    def __init__(self, root: Path) -> None:
-        handler = functools.partial(_QuietHandler, directory=str(root))
+    def __init__(self, root: Path | None = None,
+                 handler: type[http.server.BaseHTTPRequestHandler] | None = None) -> None:
+        if handler is None:
+            handler = functools.partial(_QuietHandler, directory=str(root))  # type: ignore[assignment]
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

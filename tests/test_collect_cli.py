@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, LocalSite
 
 from newsletter import api
 
@@ -113,25 +110,17 @@ def test_prune_keeps_used_stories(fed_desk: Path) -> None:
     assert candidate_ids(fed_desk) == [ids[-1]]
 
 
-class _Page(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture()
 def page_server(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "story.html").write_text(
         '<html lang="en"><head><meta property="og:title" content="A page in no feed">'
         '<meta property="og:description" content="Found by hand."></head></html>',
         encoding="utf-8")
-    handler = functools.partial(_Page, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site = LocalSite(tmp_path)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield site.url
     finally:
-        server.shutdown()
-        server.server_close()
+        site.close()
 
 
 def test_add_keeps_a_page_as_a_candidate(fed_desk: Path, page_server: str) -> None:

@@ -14,12 +14,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import LocalSite
 from test_parse import with_link
 from test_sanitize import script_risks
 
@@ -105,13 +105,11 @@ class _SlowFeeds(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def slow_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowFeeds)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site = LocalSite(handler=_SlowFeeds)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield site.url
     finally:
-        server.shutdown()
-        server.server_close()
+        site.close()
 
 
 def test_a_fetch_killed_mid_run_leaves_a_consistent_store(desk: Path, slow_server: str) -> None:
