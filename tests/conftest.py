@@ -50,7 +50,7 @@ class LocalSite:
     def __init__(self, root: Path | None = None,
                  handler: type[http.server.BaseHTTPRequestHandler] | None = None) -> None:
         if handler is None:
-            handler = functools.partial(_QuietHandler, directory=str(root))  # type: ignore[assignment]
+            handler = functools.partial(_QuietHandler, directory=str(root))  # type: ignore[assignment]  # a partial of the class serves as one
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
