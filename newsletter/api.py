@@ -20,8 +20,9 @@ from .lockfile import lock_path, read_lock, write_lock
 from .model import FeedSpec, FetchResult, Issue, RenderedIssue, Settings, Status, Story
 
 if TYPE_CHECKING:
+    from .archive import SiteReport
     from .store import SaveCounts, Store
-from .render import Renderer, issue_url
+from .render import NAV_MARKER, Renderer, issue_url
 
 __all__ = [
     "BuiltIssue",
@@ -30,11 +31,13 @@ __all__ = [
     "add_page",
     "build_issue",
     "build_issues",
+    "build_site",
     "export_feeds",
     "fetch",
     "find_issue_files",
     "import_feeds",
     "init_desk",
+    "issue_status",
     "load_desk",
     "new_issue",
     "open_store",
@@ -99,7 +102,7 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
     candidate store (`refresh` skips the lock); after the build the lock pins
     what they resolved to and the store records the stories as used.
     """
-    if not drafts and _status(path) == Status.DRAFT:
+    if not drafts and issue_status(path) == Status.DRAFT:
         return BuiltIssue(issue=None, source=path, rendered=None, folder=None)
     pinned = () if refresh or lookup is not None else read_lock(lock_path(path))
     issue = load_issue(path, settings, lookup or PinnedLookup(pinned, store))
@@ -117,6 +120,7 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
         "email.txt": rendered.text.encode(),
         **dict(rendered.assets),
     }
+    outputs["index.html"] = rendered.web_html.replace(NAV_MARKER, "", 1).encode()
     written = replace_folder(target, outputs)
     if issue.stories and lookup is None:
         write_lock(lock_path(path), issue.stories)
@@ -147,6 +151,23 @@ def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | N
     finally:
         if store is not None:
             store.close()
+
+
+def build_site(settings: Settings, *, out_dir: Path | None = None, drafts: bool = False,
+               named: Sequence[Path] = (), force: bool = False, refresh: bool = False,
+               jobs: int | None = None, on_planned: Callable[[int], None] | None = None,
+               on_rendered: Callable[[Path], None] | None = None) -> SiteReport:
+    """Build the whole archive site (every ready issue, and the index, feed and
+    sitemap around them) and swap it in at once; see `archive.build_site`.
+
+    `named` issue files are built even when they are drafts.
+    """
+    from .archive import build_site as build
+
+    sources = sorted({*find_issue_files(settings), *(relative_to_cwd(p) for p in named)})
+    return build(settings, sources, out_dir=out_dir, drafts=drafts,
+                 named={relative_to_cwd(p) for p in named}, force=force, refresh=refresh,
+                 jobs=jobs, on_planned=on_planned, on_rendered=on_rendered)
 
 
 class PinnedLookup:
@@ -310,7 +331,7 @@ def pick(settings: Settings, ref: str, *, into: str, issue_file: Path | None = N
     return target, story
 
 
-def _status(path: Path) -> str:
+def issue_status(path: Path) -> str:
     """An issue's status read without validating the rest: a draft may be half-written."""
     from ._yaml import load_yaml
 

@@ -31,7 +31,7 @@ _PLACEHOLDERS = ("number", "date", "slug")
 # how email services write "put the reader's link here": {{x}}, *|X|*, [x], %x%, {%x%}, $x
 _MERGE_TAG = re.compile(r"\{\{.+\}\}|\*\|.+\|\*|\[.+\]|%.+%|\{%.+%\}|\$\w+")
 _TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
-        "signup_url", "footer", "legal", "unsubscribe", "utm", "paths", "feeds")
+        "signup_url", "signup_field", "footer", "legal", "unsubscribe", "utm", "paths", "feeds")
 
 
 def find_settings(start: Path) -> Path:
@@ -92,6 +92,7 @@ def _read_settings(f: Fields, data: Any, root: Path) -> Settings | None:
         logo=_logo(f, top),
         sender=_sender(f, top),
         signup_url=f.url(top, ("signup_url",)) or None,
+        signup_field=_signup_field(f, top),
         footer=f.text(top, ("footer",), max_len=PROSE),
         legal=f.text(top, ("legal",), max_len=LONG),
         unsubscribe=_unsubscribe(f, top),
@@ -99,6 +100,16 @@ def _read_settings(f: Fields, data: Any, root: Path) -> Settings | None:
         paths=_paths(f, top),
         feeds=_feeds(f, top),
     )
+
+
+def _signup_field(f: Fields, top: dict[str, Any]) -> str:
+    name = f.text(top, ("signup_field",), max_len=40, default="email")
+    if not re.fullmatch(r"[A-Za-z0-9_.\[\]-]+", name):
+        f.problem(("signup_field",), f'"{name}" is not a form field name',
+                  "use the name your email service gives the address field, e.g. EMAIL "
+                  "(Mailchimp) or email (Buttondown, listmonk)")
+        return "email"
+    return name
 
 
 def _section(f: Fields, top: dict[str, Any], key: str, known: tuple[str, ...],

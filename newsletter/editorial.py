@@ -8,6 +8,7 @@ lookup made of a few literal stories.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from .model import (
     CallToAction,
     CatchUp,
     CatchUpItem,
+    Correction,
     DeepDive,
     DeepDives,
     Image,
@@ -42,7 +44,7 @@ from .sanitize import html_to_plain
 __all__ = ["NO_STORE", "StaticLookup", "StoryLookup", "load_issue"]
 
 _TOP = ("number", "date", "status", "slug", "lang", "subject", "preheader", "topic", "intro",
-        "lead", "catch_up", "deep_dives", "sponsors", "cta")
+        "lead", "catch_up", "deep_dives", "sponsors", "cta", "corrections")
 T = TypeVar("T")
 _STORY = ("story", "url", "headline", "lang")
 _IMAGE = ("src", "alt", "credit", "caption", "width", "height")
@@ -142,6 +144,7 @@ class _IssueReader:
             "deep_dives": self.deep_dives(top.get("deep_dives")),
             "cta": self.cta(top.get("cta")),
         }
+        fields["corrections"] = self.corrections(top.get("corrections"), fields["date"])
         fields["sponsors"] = self.sponsors(top.get("sponsors"), fields)
         if any(fields[key] is None for key in ("number", "date", "lead")):
             return None
@@ -362,6 +365,23 @@ class _IssueReader:
             button=f.text(m, (*kp, "button"), max_len=40),
             url=url,
         )
+
+    def corrections(self, value: Any, issue_date: dt.date | None) -> tuple[Correction, ...]:
+        f = self.f
+        found = []
+        for i, item in enumerate(f.sequence(value, ("corrections",), max_items=20)):
+            kp: KeyPath = ("corrections", i)
+            m = f.mapping(item, kp, known=("date", "text"), required=("date", "text"))
+            if m is None:
+                continue
+            date = f.date(m, (*kp, "date"))
+            text = f.text(m, (*kp, "text"), max_len=LONG, required=True)
+            if date and issue_date and date < issue_date:
+                f.problem((*kp, "date"), f"the correction is dated {date}, before the issue "
+                          f"itself ({issue_date})", "give the day the correction was made")
+            if date and text:
+                found.append(Correction(date=date, text=text))
+        return tuple(sorted(found, key=lambda c: c.date))
 
     # --- pictures ----------------------------------------------------------
 

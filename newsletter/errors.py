@@ -7,7 +7,8 @@
     │   └── AssetError         a picture is missing or unreadable
     ├── FeedError              a feed cannot be fetched or read (names the feed)
     ├── StoreError             the candidate store cannot be opened or is damaged
-    └── RenderError            a template or the MJML compiler failed
+    ├── RenderError            a template or the MJML compiler failed
+    └── BuildError             several issues of a site build failed; lists each
 
 Anything else that escapes is a bug and keeps its traceback.
 """
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .model import SourceLocation
 
 __all__ = [
     "AssetError",
+    "BuildError",
     "FeedError",
     "InputError",
     "IssueFileError",
@@ -63,6 +66,19 @@ class NewsletterError(Exception):
         head = f"{self.location}: {self.message}" if self.location else self.message
         return f"{head}\n  hint: {self.hint}" if self.hint else head
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # subclasses take other arguments; rebuild from the state alone, so an
+        # error raised in a build worker process reaches the editor intact
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[NewsletterError], args: tuple[Any, ...],
+             state: dict[str, Any]) -> NewsletterError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InputError(NewsletterError):
     """An input file has one or more problems; all of them are listed."""
@@ -104,3 +120,17 @@ class StoreError(NewsletterError):
 
 class RenderError(NewsletterError):
     """A template or the MJML compiler failed."""
+
+
+class BuildError(NewsletterError):
+    """Several issues of a site build failed: every failure is listed, and
+    nothing was written."""
+
+    def __init__(self, failures: Iterable[NewsletterError]) -> None:
+        self.failures = tuple(failures)
+        count = len(self.failures)
+        super().__init__(f"{count} issue{'s' * (count != 1)} could not be built; "
+                         "the site was left as it was")
+
+    def __str__(self) -> str:
+        return "\n".join([*(str(f) for f in self.failures), self.message])

@@ -19,6 +19,7 @@ __all__ = [
     "CatchUp",
     "CatchUpItem",
     "Colors",
+    "Correction",
     "DeepDive",
     "DeepDives",
     "FeedSpec",
@@ -37,6 +38,7 @@ __all__ = [
     "RenderedIssue",
     "Sender",
     "Settings",
+    "SiteEntry",
     "SourceLocation",
     "Sponsor",
     "SponsorSlot",
@@ -147,6 +149,7 @@ class Settings:
     logo: Logo | None = None
     sender: Sender | None = None
     signup_url: str | None = None
+    signup_field: str = "email"  # the address field of the service's sign-up form
     footer: str = ""
     legal: str = ""
     unsubscribe: str = "*|UNSUB|*"
@@ -371,6 +374,15 @@ class CallToAction:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Correction:
+    """A correction published after the issue went out: shown on the web page
+    and in the feed, never in the email as sent."""
+
+    date: dt.date
+    text: str  # markdown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Issue:
     """One issue, resolved and valid: what the renderer receives."""
 
@@ -389,7 +401,13 @@ class Issue:
     deep_dives: DeepDives | None = None
     sponsors: tuple[Sponsor, ...] = ()
     cta: CallToAction | None = None
+    corrections: tuple[Correction, ...] = ()
     stories: tuple[Story, ...] = ()  # the candidates its story: references resolved to
+
+    @property
+    def updated(self) -> dt.date:
+        """The day the issue last changed: its date, or its latest correction."""
+        return max((self.date, *(c.date for c in self.corrections)))
 
     def sponsors_in(self, slot: str) -> tuple[Sponsor, ...]:
         return tuple(s for s in self.sponsors if s.slot.value == slot)
@@ -435,3 +453,28 @@ class RenderedIssue:
     text: str
     web_html: str
     assets: tuple[tuple[str, bytes], ...] = ()
+
+
+# --- the archive site ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteEntry:
+    """One issue as the archive sees it: the index, the feed, the sitemap,
+    the search index and its neighbours' previous/next links.
+
+    `image` is the lead picture (absolute URL); `search_text` is what the
+    archive search matches: the subject, summary and every headline.
+    """
+
+    slug: str
+    number: int
+    date: dt.date
+    updated: dt.date
+    subject: str
+    preheader: str
+    lang: str
+    status: Status
+    image: Asset | None = None
+    image_alt: str = ""
+    search_text: str = ""

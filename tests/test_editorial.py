@@ -144,7 +144,8 @@ def test_many_issues_show_a_progress_bar_and_a_summary(desk: Path, tmp_path: Pat
                              str(tmp_path / "o")], cwd=desk, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "built 8 issues into" in result.stdout
+    assert "wrote o/: 8 issues (8 rendered, 0 unchanged)" in result.stdout.replace(
+        str(tmp_path) + "/", "")
     assert len(list((tmp_path / "o" / "issues").iterdir())) == 8
 
 

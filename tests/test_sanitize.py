@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import html5lib
 import pytest
@@ -29,15 +30,23 @@ FORBIDDEN_TAGS = {"script", "iframe", "object", "embed", "base", "form", "applet
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def script_risks(html: str, *, allowed_iframes: tuple[str, ...] = ()) -> list[str]:
-    """Everything in `html` that could run script, as readable findings."""
+def script_risks(html: str, *, allowed_iframes: tuple[str, ...] = (),
+                 allowed_forms: tuple[str, ...] = ()) -> list[str]:
+    """Everything in `html` that could run script, as readable findings.
+
+    Allowed: players from `allowed_iframes`, the sign-up form posting to one
+    of `allowed_forms`, and JSON-LD data (a script element that is not code,
+    as long as its whole text is JSON: nothing broke out of it).
+    """
     found = []
     for el in html5lib.parse(html).iter():
         if not isinstance(el.tag, str):
             continue
         tag = el.tag.removeprefix(NS)
         if tag in FORBIDDEN_TAGS and not (
-                tag == "iframe" and el.get("src", "").startswith(allowed_iframes or ("\0",))):
+                (tag == "iframe" and el.get("src", "").startswith(allowed_iframes or ("\0",)))
+                or (tag == "form" and el.get("action") in allowed_forms)
+                or (tag == "script" and _is_json_ld(el))):
             found.append(f"<{tag}>")
         if tag == "meta" and el.get("http-equiv", "").lower() not in {"", "content-type",
                                                                       "x-ua-compatible"}:
@@ -52,6 +61,16 @@ def script_risks(html: str, *, allowed_iframes: tuple[str, ...] = ()) -> list[st
                                                      value, re.I):
                 found.append(f"{tag}[style]")
     return found
+
+
+def _is_json_ld(element: Any) -> bool:
+    if element.get("type") != "application/ld+json" or element.attrib.keys() - {"type"}:
+        return False
+    try:
+        json.loads(element.text or "")
+    except ValueError:
+        return False
+    return True
 
 
 def payloads(path: Path) -> list[str]:
@@ -87,7 +106,8 @@ def test_payloads_never_reach_an_output_as_code(payload_file: Path, desk: Path) 
         _, rendered = api.render_issue(path, settings)
         assert script_risks(rendered.email_html) == []
         assert script_risks(rendered.web_html, allowed_iframes=(
-            "https://www.youtube-nocookie.com/", "https://player.vimeo.com/")) == []
+            "https://www.youtube-nocookie.com/", "https://player.vimeo.com/"),
+            allowed_forms=(settings.signup_url,)) == []
 
 
 def test_h5sc_vectors_are_cleaned() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,7 +14,7 @@ from .. import __version__
 from ..errors import NewsletterError
 
 if TYPE_CHECKING:
-    from ..api import BuiltIssue
+    from ..archive import SiteReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,70 +45,99 @@ def main() -> None:
 @main.command()
 @click.argument("issues", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write here instead of the desk's output folder (site/).")
+              help="Write the site here instead of the desk's output folder (site/).")
 @click.option("--drafts", is_flag=True,
-              help="With no ISSUES, build drafts too (named issues are always built).")
+              help="Build drafts too (they get pages, but stay out of the index, feed and "
+                   "sitemap).")
+@click.option("--force", is_flag=True, help="Rebuild every issue, even the unchanged ones.")
 @click.option("--refresh", is_flag=True,
               help="Resolve story: references from the candidate store again, not from the "
                    "issue's lock file.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes to render with (default: one per core).")
 @user_errors
-def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, refresh: bool) -> None:
-    """Build issues into web page, email and text files.
+def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: bool,
+          refresh: bool, jobs: int | None) -> None:
+    """Build the archive site: every ready issue's web page, email and text,
+    with the index, feed, sitemap and search around them.
 
-    With no ISSUES, builds every issue in the desk's issues/ folder whose
-    status is ready (and the drafts too with --drafts).
+    Only issues whose files changed are rendered again. The new site replaces
+    the old one in one step: if anything fails, the old site stays as it was.
+    ISSUES named on the command line are built even when they are drafts.
 
     \b
     Example:
-      newsletter build issues/2026-11-27.yaml
+      newsletter build
       newsletter build --drafts
+      newsletter build issues/2026-11-27.yaml
     """
     from .. import api
 
     settings = api.load_desk(issues[0] if issues else Path.cwd())
-    paths = list(issues) or api.find_issue_files(settings)
-    if not paths:
+    if not issues and not api.find_issue_files(settings):
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
                                    "shows the format)")
-    results = api.build_issues(paths, settings, out_dir=out_dir, drafts=drafts or bool(issues),
-                               refresh=refresh)
-    if len(paths) >= PROGRESS_FROM:
-        results = iter(list(_with_progress(results, len(paths))))
-    done = [_report(built, quiet=len(paths) >= PROGRESS_FROM) for built in results]
-    if len(paths) >= PROGRESS_FROM:
-        folder = (out_dir or settings.output_dir) / "issues"
-        click.echo(f"built {done.count(True)} issues into {_shown(folder)}/")
-    if done.count(False):
-        click.echo(f"skipped {done.count(False)} draft{'s' * (done.count(False) > 1)}; "
+    with _BuildProgress() as progress:
+        report = api.build_site(settings, out_dir=out_dir, drafts=drafts, named=issues,
+                                force=force, refresh=refresh, jobs=jobs,
+                                on_planned=progress.planned, on_rendered=progress.rendered)
+    _report(report)
+
+
+def _report(report: SiteReport) -> None:
+    site = _shown(report.out_dir)
+    if report.unchanged:
+        click.echo(f"{site}/ is up to date ({_count(len(report.entries), 'issue')}); "
+                   "--force rebuilds it")
+    else:
+        for source, slug in list(report.rendered.items())[:PROGRESS_FROM - 1]:
+            click.echo(f"{click.style('built', fg='green')} {_shown(source)} -> "
+                       f"{site}/issues/{slug}/  index.html email.html email.txt")
+        if len(report.rendered) >= PROGRESS_FROM:
+            click.echo(f"  ... and {len(report.rendered) - PROGRESS_FROM + 1} more")
+        drafts = sum(e.status == "draft" for e in report.entries)
+        with_drafts = f" and {_count(drafts, 'draft')}" if drafts else ""
+        click.echo(f"{click.style('wrote', fg='green')} {site}/: "
+                   f"{_count(len(report.entries) - drafts, 'issue')}{with_drafts} "
+                   f"({len(report.rendered)} rendered, {report.kept} unchanged), "
+                   "index.html, feed.xml, sitemap.xml")
+        click.echo(f"  open {site}/index.html to read it")
+    if report.skipped_drafts:
+        click.echo(f"skipped {_count(report.skipped_drafts, 'draft')}; "
                    "build them with --drafts")
 
 
-def _report(built: BuiltIssue, *, quiet: bool) -> bool:
-    """Print what one build wrote; True if it built, False for a skipped draft."""
-    if built.folder is None:
-        return False
-    if quiet:
-        return True
-    click.echo(f"{click.style('built', fg='green')} {_shown(built.source)} -> "
-               f"{_shown(built.folder)}/")
-    for file in built.files[:3]:
-        click.echo(f"  {_shown(file)}  ({file.stat().st_size:,} bytes)")
-    pictures = len(built.files) - 3
-    if pictures:
-        click.echo(f"  + {pictures} picture{'s' if pictures > 1 else ''}")
-    return True
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
-def _with_progress(items: Iterable[BuiltIssue], total: int) -> Iterator[BuiltIssue]:
-    # rich is imported only here: it costs ~20 ms, more than building one issue
-    from rich.progress import Progress
+class _BuildProgress:
+    """A progress bar while many issues render; quiet for a few."""
 
-    with Progress(transient=True) as progress:
-        task = progress.add_task("building issues", total=total)
-        for item in items:
-            progress.advance(task)
-            yield item
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _BuildProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def planned(self, count: int) -> None:
+        if count >= PROGRESS_FROM and sys.stderr.isatty():
+            # rich is imported only here: it costs ~20 ms, more than building one issue
+            from rich.progress import Progress
+
+            self._bar = Progress(transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("rendering issues", total=count)
+
+    def rendered(self, _source: Path) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
 
 
 @main.command()

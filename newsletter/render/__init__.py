@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, TemplateError, TemplateSyntaxError
+from markupsafe import Markup
 
 from ..errors import RenderError
 from ..model import Asset, Image, Issue, IssueAssets, Logo, RenderedIssue, Settings, SourceLocation
@@ -23,9 +25,14 @@ from .locale import locale_for
 from .markdown import markdown_to_html
 from .text import References, html_to_text, wrap_text
 
-__all__ = ["DEFAULT_THEME", "EMAIL_WIDTH", "Renderer", "issue_url"]
+__all__ = ["DEFAULT_THEME", "EMAIL_WIDTH", "NAV_MARKER", "Renderer", "issue_url"]
 
 EMAIL_WIDTH = 600
+#: Where an issue's web page gets its previous/next links: they depend on the
+#: other issues, so the site fills them in after every issue is rendered.
+NAV_MARKER = "<!-- newsletter:issue-nav -->"
+#: From an issue page (issues/<slug>/index.html) back to the site's root.
+SITE_ROOT = "../../"
 _TEMPLATE_SUFFIXES = (".mjml", ".html", ".txt", ".xml")
 
 
@@ -48,7 +55,10 @@ class Renderer:
         mjml_source, template = self._render("email", "mjml", issue, base, email_links)
         refs = References()
         text, _ = self._render("text", "txt", issue, base, email_links, refs=refs)
-        web, _ = self._render("web", "html", issue, base, LinkPolicy(page_url))
+        web_base = dict(base, asset_of=_asset_lookup(assets.images, relative_to=page_url),
+                        video_asset_of=_asset_lookup(assets.video_thumbnails,
+                                                     relative_to=page_url))
+        web, _ = self._render("web", "html", issue, web_base, LinkPolicy(page_url))
         return RenderedIssue(
             email_html=compile_mjml(mjml_source, template=f"{template} ({issue.source.name})"),
             text=wrap_text(text),
@@ -70,10 +80,38 @@ class Renderer:
             "fit": _fit,
             "embed_url": embed_url,
             "email_width": EMAIL_WIDTH,
+            "absolute": lambda url: LinkPolicy(page_url).absolute(url) or "",
+            "issue_nav": Markup(NAV_MARKER),
+            "site_root": SITE_ROOT,
         }
 
+    def render_feed_entry(self, issue: Issue, assets: IssueAssets) -> str:
+        """The issue as an HTML fragment for a feed reader: absolute links, no scripts."""
+        page_url = issue_url(self.settings, issue)
+        html, _ = self._render("feed", "html", issue, self._context(issue, assets, page_url),
+                               LinkPolicy(page_url), names=["feed/entry.html"])
+        return html
+
+    def theme_file(self, name: str) -> bytes:
+        """A file of the theme used as it is (a script), the desk's copy first."""
+        assert self.env.loader is not None
+        return self.env.loader.get_source(self.env, name)[0].encode()
+
+    def render_page(self, name: str, context: Mapping[str, Any], page_url: str) -> str:
+        """A page of the site around the issues (the archive, the 404 page)."""
+        links = LinkPolicy(page_url)
+        full = {"settings": self.settings, "colors": self.settings.colors,
+                "locale": locale_for(self.settings.language), "page_url": page_url,
+                "link": _link_or_empty(links), "absolute": lambda url: links.absolute(url) or "",
+                "md": lambda source: markdown_to_html(source or "", links), **context}
+        try:
+            return self.env.get_template(name).render(full)
+        except (TemplateError, TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise _template_error(exc) from exc
+
     def _render(self, kind: str, suffix: str, issue: Issue, base: dict[str, Any],
-                links: LinkPolicy, refs: References | None = None) -> tuple[str, str]:
+                links: LinkPolicy, refs: References | None = None,
+                names: list[str] | None = None) -> tuple[str, str]:
         """The output of the first template found for `kind`, and that template's name."""
         context = dict(base, link=_link_or_empty(links),
                        md=lambda source: markdown_to_html(source or "", links))
@@ -83,7 +121,7 @@ class Renderer:
                 prose=lambda source: html_to_text(markdown_to_html(source or "", links), refs),
                 cite=lambda url: refs.cite(links(url)) if url else "",
             )
-        names = [f"{kind}/{issue.slug}.{suffix}", f"{kind}/issue.{suffix}"]
+        names = names or [f"{kind}/{issue.slug}.{suffix}", f"{kind}/issue.{suffix}"]
         try:
             template = self.env.select_template(names)
             return template.render(context), template.name or names[-1]
@@ -96,8 +134,15 @@ def _link_or_empty(links: LinkPolicy) -> Callable[[str], str]:
     return lambda url: links(url) or ""
 
 
-def _asset_lookup(found: Mapping[str, Asset]) -> Callable[[Image | Logo], Asset]:
-    return lambda image: found[image.src]
+def _asset_lookup(found: Mapping[str, Asset], relative_to: str = ""
+                  ) -> Callable[[Image | Logo], Asset]:
+    """Pictures by the src the editor wrote. On the web page, the issue's own
+    copies are linked relatively, so the site also works opened from disk."""
+    if not relative_to:
+        return lambda image: found[image.src]
+    local = {src: replace(asset, url=asset.url.removeprefix(relative_to))
+             for src, asset in found.items()}
+    return lambda image: local[image.src]
 
 
 def _fit(asset: Asset, width: int) -> dict[str, int]:

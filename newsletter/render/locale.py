@@ -30,6 +30,19 @@ class Locale:
     sponsored: str = "Sponsored"
     issue_number: str = "Issue {number}"
     sign_up_for: str = "Sign up for {name}"
+    previous_issue: str = "Previous issue"
+    next_issue: str = "Next issue"
+    corrections: str = "Corrections"
+    corrected_on: str = "Corrected {date}:"
+    draft: str = "Draft: not published yet"
+    archive: str = "Archive"
+    latest_issue: str = "Latest issue"
+    all_issues: str = "All issues"
+    search: str = "Search the archive"
+    no_results: str = "No issue matches."
+    email_address: str = "Email address"
+    not_found: str = "Page not found"
+    not_found_text: str = "There is no page at this address. The archive lists every issue."
 
 
 # Unquoted names keep the stack short: it is inlined on every block of the email.
@@ -43,6 +56,11 @@ _CJK_LABELS = {
         catch_up="60秒速览", deep_dives="深度阅读", related="相关报道", watch="观看",
         video="视频", references="链接", read_online="在线阅读本期",
         issue_number="第{number}期", sign_up_for="订阅{name}", sponsored="赞助内容",
+        previous_issue="上一期", next_issue="下一期", corrections="更正",
+        corrected_on="{date}更正：", draft="草稿：尚未发布", archive="往期",
+        latest_issue="最新一期", all_issues="全部期数", search="搜索往期",
+        no_results="没有匹配的期数。", email_address="电子邮箱", not_found="找不到页面",
+        not_found_text="此地址没有页面。往期列表中有全部期数。",
     ),
     "zh-hant": Locale(
         fonts="PingFang TC, Hiragino Sans CNS, Microsoft JhengHei, Noto Sans CJK TC, "
@@ -52,6 +70,11 @@ _CJK_LABELS = {
         catch_up="60秒速覽", deep_dives="深度閱讀", related="相關報道", watch="觀看",
         video="影片", references="連結", read_online="線上閱讀本期",
         issue_number="第{number}期", sign_up_for="訂閱{name}", sponsored="贊助內容",
+        previous_issue="上一期", next_issue="下一期", corrections="更正",
+        corrected_on="{date}更正：", draft="草稿：尚未發布", archive="往期",
+        latest_issue="最新一期", all_issues="全部期數", search="搜尋往期",
+        no_results="沒有符合的期數。", email_address="電子郵件", not_found="找不到頁面",
+        not_found_text="此網址沒有頁面。往期列表中有全部期數。",
     ),
     "ja": Locale(
         fonts="Hiragino Kaku Gothic ProN, Hiragino Sans, Yu Gothic, Meiryo, "
@@ -62,6 +85,12 @@ _CJK_LABELS = {
         video="動画", references="リンク",
         read_online="この号をウェブで読む", issue_number="第{number}号",
         sign_up_for="{name}に登録", sponsored="スポンサー",
+        previous_issue="前の号", next_issue="次の号", corrections="訂正",
+        corrected_on="{date}訂正：", draft="下書き：未公開", archive="バックナンバー",
+        latest_issue="最新号", all_issues="すべての号", search="バックナンバーを検索",
+        no_results="該当する号はありません。", email_address="メールアドレス",
+        not_found="ページが見つかりません",
+        not_found_text="このアドレスにはページがありません。バックナンバーから探せます。",
     ),
 }
 # the first two subtags of a Chinese tag -> which script its readers use

@@ -1,0 +1,484 @@
+"""Building the whole archive site: what changed, rendering it on every core,
+and publishing the result in one swap. This is `api`'s site-building half.
+
+A manifest beside the candidate store remembers, per issue file, the digest
+of everything its pages came from (the YAML, its lock file, the settings,
+the theme, the tool version) and the pictures it read. An issue whose
+digest and pictures are unchanged keeps its folder from the current site;
+the index, feed, sitemap and search index are made again on every build
+that changes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from . import __version__
+from ._cache import store_in_cache
+from ._fields import is_remote
+from .assets import resolve_assets
+from .config import SETTINGS_FILE
+from .editorial import load_issue
+from .errors import BuildError, NewsletterError
+from .lockfile import lock_path, read_lock, write_lock
+from .model import Asset, Issue, Settings, SiteEntry, Status, Story
+from .render import DEFAULT_THEME, NAV_MARKER, Renderer, issue_url
+from .site import IssueNav, StagedSite, issue_navs, site_build_id, site_pages, write_file
+
+__all__ = ["POOL_FROM", "SiteReport", "build_site"]
+
+#: From this many issues to render, a pool of processes beats one process.
+POOL_FROM = 8
+_MANIFEST_VERSION = 1
+# pages of the site itself: a change there re-makes the index, not every issue
+_SITE_ONLY = frozenset({"web/index.html", "web/404.html", "web/search.js"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteReport:
+    """What a site build did."""
+
+    out_dir: Path
+    rendered: Mapping[Path, str]  # issue files rendered this time -> their slugs
+    kept: int  # issue folders carried over unchanged
+    skipped_drafts: int
+    entries: tuple[SiteEntry, ...]  # every issue on the site, drafts included
+    unchanged: bool = False  # nothing was written: the site already matched its inputs
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rendered:
+    """One issue rendered by a worker; its files are already in the staging folder."""
+
+    source: Path
+    entry: SiteEntry | None = None  # None: a draft left out
+    web_html: str = ""
+    feed_html: str = ""
+    pictures: tuple[str, ...] = ()  # desk files it read
+    stories: tuple[Story, ...] = ()
+    error: NewsletterError | None = None
+
+
+@dataclass(slots=True)
+class _Plan:
+    kept: dict[Path, dict[str, Any]] = field(default_factory=dict)  # path -> manifest record
+    render: list[Path] = field(default_factory=list)
+    skipped: dict[Path, dict[str, Any]] = field(default_factory=dict)
+    digests: dict[Path, str] = field(default_factory=dict)
+
+
+def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | None = None,
+               drafts: bool = False, named: Iterable[Path] = (), force: bool = False,
+               refresh: bool = False, jobs: int | None = None,
+               on_rendered: Callable[[Path], None] | None = None,
+               on_planned: Callable[[int], None] | None = None) -> SiteReport:
+    """Build the archive site from `sources` into `out_dir` (the desk's site/).
+
+    Drafts are built with `drafts`, or when `named`; they get pages but stay
+    out of the index, feed, sitemap and search. `force` ignores the manifest;
+    `refresh` also re-resolves `story:` references from the candidate store.
+    `on_planned` hears how many issues will be rendered, `on_rendered` each one.
+    """
+    out = out_dir or settings.output_dir
+    named_set = frozenset(named)
+    manifest_file = _manifest_path(settings, out)
+    manifest = {} if force or refresh else _load_manifest(manifest_file, out)
+    shared = _shared_digest(settings)
+    plan = _plan(sources, manifest, shared, out, drafts, named_set)
+    if not plan.render and _kept_navs_hold(plan.kept) and \
+            site_build_id(out) == _build_id(plan, shared, drafts):
+        return SiteReport(out_dir=out, rendered={}, kept=len(plan.kept),
+                          skipped_drafts=len(plan.skipped), unchanged=True,
+                          entries=tuple(_entry(r) for r in plan.kept.values()))
+    renderer = Renderer(settings)
+    with StagedSite(out, _build_id(plan, shared, drafts)) as staged:
+        worker = _Worker(settings, staged.root, refresh, drafts, named_set, renderer)
+        if on_planned:
+            on_planned(len(plan.render))
+        done = {r.source: r for r in _render_all(worker, plan.render, jobs, on_rendered)}
+        entries = {p: _entry(record) for p, record in plan.kept.items()}
+        entries |= {p: r.entry for p, r in done.items() if r.entry is not None}
+        _refuse_shared_slugs(entries)
+        navs = issue_navs(entries.values())
+        moved = [p for p, record in plan.kept.items()
+                 if record["nav"] != _nav_signature(navs, record["entry"]["slug"])]
+        for path in moved:  # a neighbour came or went: its links change
+            del plan.kept[path]
+        done |= {r.source: r for r in _render_all(worker, moved, jobs, on_rendered)}
+        for path, result in done.items():
+            if result.entry is not None:
+                _place(staged, path, result, navs, renderer)
+        shutil.rmtree(staged.root / ".render", ignore_errors=True)
+        for record in plan.kept.values():
+            staged.keep(f"issues/{record['entry']['slug']}")
+        feeds = {r.entry.slug: r.feed_html for r in done.values() if r.entry}
+        pages = site_pages(list(entries.values()), renderer,
+                           lambda e: feeds.get(e.slug) or _cached_feed(settings, e, plan.kept))
+        for name, data in pages.items():
+            staged.write(name, data)
+        staged.commit()
+    records = _after_commit(settings, done, plan, navs, shared)
+    _save_manifest(manifest_file, records, site_build_id(out) or "")
+    return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
+                      kept=len(plan.kept),
+                      skipped_drafts=len(plan.skipped) + sum(not r.entry for r in done.values()),
+                      entries=tuple(entries.values()))
+
+
+# --- what changed ------------------------------------------------------------
+
+
+def _plan(sources: Sequence[Path], manifest: dict[str, Any], shared: str, out: Path,
+          drafts: bool, named: frozenset[Path]) -> _Plan:
+    plan = _Plan()
+    records = manifest.get("issues", {})
+    for path in sources:
+        digest = _issue_digest(shared, path)
+        plan.digests[path] = digest
+        record = records.get(str(path))
+        if not record or record.get("digest") != digest or not _pictures_hold(record):
+            plan.render.append(path)
+        elif record.get("skipped"):
+            if drafts or path in named:
+                plan.render.append(path)
+            else:
+                plan.skipped[path] = record
+        elif record["entry"]["status"] == Status.DRAFT and not (drafts or path in named):
+            plan.skipped[path] = record
+        elif (out / "issues" / record["entry"]["slug"]).is_dir():
+            plan.kept[path] = record
+        else:
+            plan.render.append(path)
+    return plan
+
+
+def _issue_digest(shared: str, path: Path) -> str:
+    h = hashlib.sha256(shared.encode())
+    h.update(path.read_bytes())
+    with contextlib.suppress(FileNotFoundError):
+        h.update(b"\0lock\0" + lock_path(path).read_bytes())
+    return h.hexdigest()
+
+
+def _shared_digest(settings: Settings) -> str:
+    """What every issue's pages depend on: the tool, the settings and the theme.
+
+    All template files count (but the site's own pages): an issue may include
+    any of them, and a theme edit is rare enough to rebuild every issue for.
+    """
+    h = hashlib.sha256(f"newsletter {__version__}\0".encode())
+    h.update((settings.root / SETTINGS_FILE).read_bytes())
+    for folder in (settings.templates_dir, DEFAULT_THEME):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            name = path.relative_to(folder).as_posix()
+            if path.is_file() and name not in _SITE_ONLY:
+                h.update(f"\0{folder == DEFAULT_THEME}:{name}\0".encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def _pictures_hold(record: dict[str, Any]) -> bool:
+    """Every picture the issue read is still the same size and age."""
+    for name, size, mtime in record.get("pictures", []):
+        try:
+            stat = Path(name).stat()
+        except OSError:
+            return False
+        if stat.st_size != size or stat.st_mtime_ns != mtime:
+            return False
+    return True
+
+
+def _kept_navs_hold(kept: dict[Path, dict[str, Any]]) -> bool:
+    navs = issue_navs(_entry(r) for r in kept.values())
+    return all(r["nav"] == _nav_signature(navs, r["entry"]["slug"]) for r in kept.values())
+
+
+def _build_id(plan: _Plan, shared: str, drafts: bool) -> str:
+    """Names the inputs of a whole site: the same id means the same site."""
+    h = hashlib.sha256(f"{shared}\0{drafts}".encode())
+    for path in sorted(plan.digests):
+        h.update(f"\0{path}\0{plan.digests[path]}".encode())
+    return h.hexdigest()[:32]
+
+
+# --- rendering ---------------------------------------------------------------
+
+
+class _Worker:
+    """Renders one issue into the staging folder; one per process."""
+
+    def __init__(self, settings: Settings, staging: Path, refresh: bool, drafts: bool,
+                 named: frozenset[Path], renderer: Renderer | None = None) -> None:
+        self.settings = settings
+        self.staging = staging
+        self.refresh = refresh
+        self.drafts = drafts
+        self.named = named
+        self.renderer = renderer or Renderer(settings)
+        self._store: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a worker process makes its own renderer and store connection
+        return {k: v for k, v in vars(self).items() if k not in ("renderer", "_store")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def __call__(self, path: Path) -> _Rendered:
+        try:
+            return self._render(path)
+        except NewsletterError as exc:
+            return _Rendered(source=path, error=exc)
+
+    def _render(self, path: Path) -> _Rendered:
+        from .api import PinnedLookup, issue_status
+
+        include_draft = self.drafts or path in self.named
+        if not include_draft and issue_status(path) == Status.DRAFT:
+            return _Rendered(source=path)  # a half-written draft never stops the build
+        pinned = () if self.refresh else read_lock(lock_path(path))
+        issue = load_issue(path, self.settings, PinnedLookup(pinned, self.store()))
+        if issue.status is Status.DRAFT and not include_draft:
+            return _Rendered(source=path)
+        page_url = issue_url(self.settings, issue)
+        assets = resolve_assets(issue, self.settings.root, page_url, self.settings.logo)
+        rendered = self.renderer.render(issue, assets)
+        folder = self.staging / ".render" / hashlib.sha256(str(path).encode()).hexdigest()[:16]
+        for name, data in (("email.html", rendered.email_html.encode()),
+                           ("email.txt", rendered.text.encode()), *rendered.assets):
+            write_file(folder / name, data)
+        return _Rendered(
+            source=path, entry=_site_entry(issue, assets.images), web_html=rendered.web_html,
+            feed_html=self.renderer.render_feed_entry(issue, assets),
+            pictures=self._pictures(issue), stories=issue.stories)
+
+    def store(self) -> Any:
+        from .api import open_store, store_path
+
+        if self._store is None and store_path(self.settings).is_file():
+            self._store = open_store(self.settings)
+        return self._store
+
+    def _pictures(self, issue: Issue) -> tuple[str, ...]:
+        sources = [i.src for i in issue.images()]
+        if self.settings.logo:
+            sources.append(self.settings.logo.src)
+        return tuple(sorted({str(self.settings.root / PurePosixPath(src))
+                             for src in sources if not is_remote(src)}))
+
+
+def _site_entry(issue: Issue, images: Any) -> SiteEntry:
+    lead = issue.lead
+    headlines = [issue.subject, issue.preheader, issue.topic, lead.headline, *lead.bullets]
+    if issue.catch_up:
+        headlines += [getattr(item, "headline", "") for item in issue.catch_up.items]
+    if issue.deep_dives:
+        headlines += [card.headline for card in issue.deep_dives.items]
+    image: Asset | None = images.get(lead.image.src) if lead.image else None
+    return SiteEntry(
+        slug=issue.slug, number=issue.number, date=issue.date, updated=issue.updated,
+        subject=issue.subject, preheader=issue.preheader, lang=issue.lang,
+        status=issue.status, image=image, image_alt=lead.image.alt if lead.image else "",
+        search_text=" ".join(h for h in headlines if h))
+
+
+_WORKER: _Worker | None = None
+
+
+def _start_worker(worker: _Worker) -> None:
+    global _WORKER
+    _WORKER = worker
+
+
+def _work(path: Path) -> _Rendered:
+    assert _WORKER is not None
+    return _WORKER(path)
+
+
+def _render_all(worker: _Worker, paths: Sequence[Path], jobs: int | None,
+                on_rendered: Callable[[Path], None] | None) -> list[_Rendered]:
+    """Render every path, in a pool of processes when there are enough of them.
+
+    Every failure is collected, so the editor sees all broken issues at once.
+    """
+    results: list[_Rendered] = []
+    failures: list[NewsletterError] = []
+    for result in _results(worker, paths, jobs):
+        if result.error is not None:
+            failures.append(result.error)
+        results.append(result)
+        if on_rendered:
+            on_rendered(result.source)
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        raise BuildError(failures)
+    return results
+
+
+def _results(worker: _Worker, paths: Sequence[Path], jobs: int | None) -> Iterator[_Rendered]:
+    workers = min(jobs or os.cpu_count() or 1, len(paths))
+    if workers < 2 or len(paths) < POOL_FROM:
+        yield from map(worker, paths)
+        return
+    with _pool(worker, workers) as pool:
+        yield from pool.map(_work, paths, chunksize=max(1, len(paths) // (workers * 8)))
+
+
+@contextlib.contextmanager
+def _pool(worker: _Worker, workers: int) -> Iterator[Executor]:
+    # fork shares the imported modules and compiled templates at no cost; it is
+    # only safe while this process runs no other thread
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
+                               initargs=(worker,),
+                               mp_context=multiprocessing.get_context(method))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- placing and remembering -------------------------------------------------
+
+
+def _place(staged: StagedSite, path: Path, result: _Rendered, navs: dict[str, IssueNav],
+           renderer: Renderer) -> None:
+    assert result.entry is not None
+    folder = staged.root / ".render" / hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    target = staged.root / "issues" / result.entry.slug
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder.rename(target)
+    nav = navs.get(result.entry.slug, IssueNav(None, None))
+    links = renderer.render_page("web/_issue_nav.html", {
+        "previous": nav.previous, "next": nav.next, "site_root": "../../",
+    }, issue_url(renderer.settings, _stub(result.entry)))
+    write_file(target / "index.html", result.web_html.replace(NAV_MARKER, links, 1).encode())
+
+
+def _stub(entry: SiteEntry) -> Any:
+    return type("Slugged", (), {"slug": entry.slug})()
+
+
+def _nav_signature(navs: dict[str, IssueNav], slug: str) -> str:
+    nav = navs.get(slug)
+    return nav.signature if nav else ""
+
+
+def _refuse_shared_slugs(entries: dict[Path, SiteEntry]) -> None:
+    seen: dict[str, Path] = {}
+    for path in sorted(entries):
+        slug = entries[path].slug
+        if slug in seen:
+            raise NewsletterError(f"{seen[slug]} and {path} both build issues/{slug}/",
+                                  hint="give one of them its own slug: (or rename the file)")
+        seen[slug] = path
+
+
+def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
+                  navs: dict[str, IssueNav], shared: str) -> dict[str, Any]:
+    """Pin stories, mark them used, and describe the site for the next build."""
+    from .api import open_store, store_path
+
+    records = {str(p): r for p, r in plan.kept.items()}
+    records |= {str(p): r for p, r in plan.skipped.items()}
+    used = [r for r in done.values() if r.entry and r.stories]
+    for result in used:
+        write_lock(lock_path(result.source), result.stories)
+    if used and store_path(settings).is_file():
+        with open_store(settings) as store:
+            for result in used:
+                assert result.entry is not None
+                store.mark_used((s.id for s in result.stories), issue_number=result.entry.number,
+                                issue_date=result.entry.date)
+    for path, result in done.items():
+        digest = _issue_digest(shared, path)  # the lock may have just been written
+        if result.entry is None:
+            records[str(path)] = {"digest": digest, "skipped": True}
+            continue
+        _feed_cache(settings, digest).parent.mkdir(parents=True, exist_ok=True)
+        store_in_cache(_feed_cache(settings, digest), result.feed_html.encode())
+        records[str(path)] = {
+            "digest": digest, "entry": _entry_json(result.entry),
+            "nav": _nav_signature(navs, result.entry.slug),
+            "pictures": [_picture_stat(name) for name in result.pictures],
+        }
+    return records
+
+
+def _picture_stat(name: str) -> list[Any]:
+    stat = Path(name).stat()
+    return [name, stat.st_size, stat.st_mtime_ns]
+
+
+def _cached_feed(settings: Settings, entry: SiteEntry, kept: dict[Path, dict[str, Any]]) -> str:
+    digest = next(r["digest"] for r in kept.values() if r["entry"]["slug"] == entry.slug)
+    try:
+        return _feed_cache(settings, digest).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NewsletterError(f"the build cache lost the feed entry of issues/{entry.slug}/",
+                              hint='build again with "newsletter build --force"') from exc
+
+
+def _feed_cache(settings: Settings, digest: str) -> Path:
+    return settings.root / ".newsletter" / "build" / "feed" / f"{digest}.html"
+
+
+def _manifest_path(settings: Settings, out: Path) -> Path:
+    key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:12]
+    return settings.root / ".newsletter" / "build" / f"site-{key}.json"
+
+
+def _load_manifest(path: Path, out: Path) -> dict[str, Any]:
+    """The last build's manifest, if it describes the site that is there now."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(manifest, dict) or manifest.get("version") != _MANIFEST_VERSION:
+        return {}
+    if manifest.get("site") != site_build_id(out):
+        return {}  # the site was built by another run, or changed by hand
+    return manifest
+
+
+def _save_manifest(path: Path, records: dict[str, Any], build_id: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"version": _MANIFEST_VERSION, "site": build_id, "issues": records}
+    store_in_cache(path, json.dumps(document, ensure_ascii=False, sort_keys=True).encode())
+    live = {r["digest"] for r in records.values()}
+    feeds = path.parent / "feed"
+    for stale in feeds.glob("*.html") if feeds.is_dir() else ():
+        if stale.stem not in live:
+            stale.unlink(missing_ok=True)
+
+
+def _entry_json(entry: SiteEntry) -> dict[str, Any]:
+    data = asdict(entry)
+    for key in ("date", "updated"):
+        data[key] = data[key].isoformat()
+    return data
+
+
+def _entry(record: dict[str, Any]) -> SiteEntry:
+    import datetime as dt
+
+    data = dict(record["entry"])
+    image = Asset(**data.pop("image")) if data.get("image") else None
+    data.pop("image", None)
+    return replace(SiteEntry(**{**data, "date": dt.date.fromisoformat(data["date"]),
+                                "updated": dt.date.fromisoformat(data["updated"]),
+                                "status": Status(data["status"])}), image=image)
