@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -95,14 +96,35 @@ def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | N
     manifest_file = _manifest_path(settings, out)
     manifest = {} if force or refresh else _load_manifest(manifest_file, out)
     shared = _shared_digest(settings)
-    plan = _plan(sources, manifest, shared, out, drafts, named_set)
+    plan = _plan(settings, sources, manifest, shared, out, drafts, named_set)
     if not plan.render and _kept_navs_hold(plan.kept) and \
-            site_build_id(out) == _build_id(plan, shared, drafts):
+            site_build_id(out) == _build_id(plan, shared, drafts, named_set):
         return SiteReport(out_dir=out, rendered={}, kept=len(plan.kept),
                           skipped_drafts=len(plan.skipped), unchanged=True,
                           entries=tuple(_entry(r) for r in plan.kept.values()))
     renderer = Renderer(settings)
-    with StagedSite(out, _build_id(plan, shared, drafts)) as staged:
+    try:
+        done, entries, navs = _build(settings, plan, out, renderer, shared, drafts, named_set,
+                                     refresh, jobs, on_planned, on_rendered)
+    except OSError as exc:
+        raise NewsletterError(
+            f"could not write the site next to {out}: {exc.strerror or exc}",
+            hint="free some disk space (or fix the folder's permissions) and build again; "
+                 "the previous site was left as it was") from exc
+    records = _after_commit(settings, done, plan, navs, shared)
+    _save_manifest(manifest_file, records, site_build_id(out) or "")
+    return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
+                      kept=len(plan.kept),
+                      skipped_drafts=len(plan.skipped) + sum(not r.entry for r in done.values()),
+                      entries=tuple(entries.values()))
+
+
+def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, shared: str,
+           drafts: bool, named_set: frozenset[Path], refresh: bool, jobs: int | None,
+           on_planned: Callable[[int], None] | None, on_rendered: Callable[[Path], None] | None
+           ) -> tuple[dict[Path, _Rendered], dict[Path, SiteEntry], dict[str, IssueNav]]:
+    """Render what changed, assemble the next site beside `out`, and swap it in."""
+    with StagedSite(out, _build_id(plan, shared, drafts, named_set)) as staged:
         worker = _Worker(settings, staged.root, refresh, drafts, named_set, renderer)
         if on_planned:
             on_planned(len(plan.render))
@@ -128,25 +150,20 @@ def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | N
         for name, data in pages.items():
             staged.write(name, data)
         staged.commit()
-    records = _after_commit(settings, done, plan, navs, shared)
-    _save_manifest(manifest_file, records, site_build_id(out) or "")
-    return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
-                      kept=len(plan.kept),
-                      skipped_drafts=len(plan.skipped) + sum(not r.entry for r in done.values()),
-                      entries=tuple(entries.values()))
+    return done, entries, navs
 
 
 # --- what changed ------------------------------------------------------------
 
 
-def _plan(sources: Sequence[Path], manifest: dict[str, Any], shared: str, out: Path,
-          drafts: bool, named: frozenset[Path]) -> _Plan:
+def _plan(settings: Settings, sources: Sequence[Path], manifest: dict[str, Any], shared: str,
+          out: Path, drafts: bool, named: frozenset[Path]) -> _Plan:
     plan = _Plan()
     records = manifest.get("issues", {})
     for path in sources:
         digest = _issue_digest(shared, path)
         plan.digests[path] = digest
-        record = records.get(str(path))
+        record = records.get(_key(settings, path))
         if not record or record.get("digest") != digest or not _pictures_hold(record):
             plan.render.append(path)
         elif record.get("skipped"):
@@ -206,11 +223,13 @@ def _kept_navs_hold(kept: dict[Path, dict[str, Any]]) -> bool:
     return all(r["nav"] == _nav_signature(navs, r["entry"]["slug"]) for r in kept.values())
 
 
-def _build_id(plan: _Plan, shared: str, drafts: bool) -> str:
+def _build_id(plan: _Plan, shared: str, drafts: bool, named: frozenset[Path]) -> str:
     """Names the inputs of a whole site: the same id means the same site."""
     h = hashlib.sha256(f"{shared}\0{drafts}".encode())
-    for path in sorted(plan.digests):
-        h.update(f"\0{path}\0{plan.digests[path]}".encode())
+    for digest in sorted(plan.digests.values()):
+        h.update(f"\0{digest}".encode())
+    for path in sorted(named):  # a named draft gets pages the plain build leaves out
+        h.update(f"\0named:{plan.digests.get(path)}".encode())
     return h.hexdigest()[:32]
 
 
@@ -301,6 +320,8 @@ _WORKER: _Worker | None = None
 def _start_worker(worker: _Worker) -> None:
     global _WORKER
     _WORKER = worker
+    # Ctrl-C is the parent's to handle: it stops the pool and keeps the old site
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _work(path: Path) -> _Rendered:
@@ -393,8 +414,8 @@ def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
     """Pin stories, mark them used, and describe the site for the next build."""
     from .api import open_store, store_path
 
-    records = {str(p): r for p, r in plan.kept.items()}
-    records |= {str(p): r for p, r in plan.skipped.items()}
+    records = {_key(settings, p): r for p, r in plan.kept.items()}
+    records |= {_key(settings, p): r for p, r in plan.skipped.items()}
     used = [r for r in done.values() if r.entry and r.stories]
     for result in used:
         write_lock(lock_path(result.source), result.stories)
@@ -407,16 +428,24 @@ def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
     for path, result in done.items():
         digest = _issue_digest(shared, path)  # the lock may have just been written
         if result.entry is None:
-            records[str(path)] = {"digest": digest, "skipped": True}
+            records[_key(settings, path)] = {"digest": digest, "skipped": True}
             continue
         _feed_cache(settings, digest).parent.mkdir(parents=True, exist_ok=True)
         store_in_cache(_feed_cache(settings, digest), result.feed_html.encode())
-        records[str(path)] = {
+        records[_key(settings, path)] = {
             "digest": digest, "entry": _entry_json(result.entry),
             "nav": _nav_signature(navs, result.entry.slug),
             "pictures": [_picture_stat(name) for name in result.pictures],
         }
     return records
+
+
+def _key(settings: Settings, path: Path) -> str:
+    """An issue file as the manifest names it: the same from any working folder."""
+    try:
+        return path.resolve().relative_to(settings.root.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
 
 
 def _picture_stat(name: str) -> list[Any]:

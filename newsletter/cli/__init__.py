@@ -78,10 +78,14 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: b
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
                                    "shows the format)")
-    with _BuildProgress() as progress:
-        report = api.build_site(settings, out_dir=out_dir, drafts=drafts, named=issues,
-                                force=force, refresh=refresh, jobs=jobs,
-                                on_planned=progress.planned, on_rendered=progress.rendered)
+    try:
+        with _BuildProgress() as progress:
+            report = api.build_site(settings, out_dir=out_dir, drafts=drafts, named=issues,
+                                    force=force, refresh=refresh, jobs=jobs,
+                                    on_planned=progress.planned, on_rendered=progress.rendered)
+    except KeyboardInterrupt:
+        click.echo("interrupted: the site was left as it was", err=True)
+        sys.exit(130)
     _report(report)
 
 
