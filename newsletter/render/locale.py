@@ -40,6 +40,8 @@ class Locale:
     all_issues: str = "All issues"
     search: str = "Search the archive"
     no_results: str = "No issue matches."
+    results: str = "Matching issues: {count}"
+    skip_to_content: str = "Skip to content"
     email_address: str = "Email address"
     not_found: str = "Page not found"
     not_found_text: str = "There is no page at this address. The archive lists every issue."
@@ -59,7 +61,9 @@ _CJK_LABELS = {
         previous_issue="上一期", next_issue="下一期", corrections="更正",
         corrected_on="{date}更正：", draft="草稿：尚未发布", archive="往期",
         latest_issue="最新一期", all_issues="全部期数", search="搜索往期",
-        no_results="没有匹配的期数。", email_address="电子邮箱", not_found="找不到页面",
+        no_results="没有匹配的期数。",
+        results="匹配的期数：{count}", skip_to_content="跳到正文",
+        email_address="电子邮箱", not_found="找不到页面",
         not_found_text="此地址没有页面。往期列表中有全部期数。",
     ),
     "zh-hant": Locale(
@@ -73,7 +77,9 @@ _CJK_LABELS = {
         previous_issue="上一期", next_issue="下一期", corrections="更正",
         corrected_on="{date}更正：", draft="草稿：尚未發布", archive="往期",
         latest_issue="最新一期", all_issues="全部期數", search="搜尋往期",
-        no_results="沒有符合的期數。", email_address="電子郵件", not_found="找不到頁面",
+        no_results="沒有符合的期數。",
+        results="符合的期數：{count}", skip_to_content="跳到正文",
+        email_address="電子郵件", not_found="找不到頁面",
         not_found_text="此網址沒有頁面。往期列表中有全部期數。",
     ),
     "ja": Locale(
@@ -88,7 +94,8 @@ _CJK_LABELS = {
         previous_issue="前の号", next_issue="次の号", corrections="訂正",
         corrected_on="{date}訂正：", draft="下書き：未公開", archive="バックナンバー",
         latest_issue="最新号", all_issues="すべての号", search="バックナンバーを検索",
-        no_results="該当する号はありません。", email_address="メールアドレス",
+        no_results="該当する号はありません。", results="該当する号：{count}",
+        skip_to_content="本文へ移動", email_address="メールアドレス",
         not_found="ページが見つかりません",
         not_found_text="このアドレスにはページがありません。バックナンバーから探せます。",
     ),

@@ -9,6 +9,7 @@
   var status = form.querySelector(".search-status");
   var items = Array.prototype.slice.call(document.querySelectorAll("#archive-years li[data-slug]"));
   var texts = null;
+  var announce = 0;
 
   function fold(text) {
     return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
@@ -40,7 +41,11 @@
     document.querySelectorAll("#archive-years section.year").forEach(function (year) {
       year.hidden = !year.querySelector("li:not([hidden])");
     });
-    status.textContent = terms.length && !shown ? status.getAttribute("data-none") : "";
+    // said once the reader pauses, so a screen reader is not interrupted on every key
+    var message = !terms.length ? "" : shown ? status.getAttribute("data-count")
+      .replace("{count}", String(shown)) : status.getAttribute("data-none");
+    clearTimeout(announce);
+    announce = setTimeout(function () { status.textContent = message; }, 400);
   }
 
   form.hidden = false;
