@@ -32,8 +32,11 @@ into the temporary folder:
    with a message if ``newsletter build --help`` does not offer ``--force``.
 
 Steps 2 to 4 run ``--runs`` times (default 3). Times are wall seconds of the
-whole process, medians reported. For each run the files of ``site/`` that were
-(re)written are counted, so a no-op that rewrites everything shows.
+whole process, medians reported, with the CPU seconds of all its processes
+(from ``wait4``) beside the cold build. For each run the files of ``site/`` that
+were (re)written are counted, so a no-op that rewrites everything shows. The
+load average before the runs is printed, with a warning when other work is
+already using the cores (the times then say little).
 
 **Peak memory** of every run: the process tree (the build and its worker
 processes) is read from ``/proc`` every 20 ms and the peak of the sum of
@@ -280,6 +283,7 @@ class Measured:
     tree_peak_kib: int  # the sampled peak of the sum of VmRSS over the process tree
     largest_hwm_kib: int  # the largest VmHWM of one process of the tree
     ru_maxrss_kib: int  # from wait4: the child, or its largest waited-for descendant
+    cpu_seconds: float  # user + system time of the child and its waited-for descendants
     files_written: int = -1  # files of site/ new or replaced by this run; -1: not counted
     stale: bool = False  # an edit made before this build did not show in its output
 
@@ -357,7 +361,8 @@ def run_measured(cmd: Sequence[str | Path], *, cwd: Path, env: dict[str, str],
     if proc.returncode != 0:
         raise BenchError(f"exit {proc.returncode} from {_shell(cmd)}:\n{output[-3000:]}")
     return Measured(seconds=seconds, tree_peak_kib=sampler.tree_peak,
-                    largest_hwm_kib=sampler.high_water, ru_maxrss_kib=usage.ru_maxrss)
+                    largest_hwm_kib=sampler.high_water, ru_maxrss_kib=usage.ru_maxrss,
+                    cpu_seconds=usage.ru_utime + usage.ru_stime)
 
 
 def own_high_water_kib() -> int:
@@ -624,6 +629,8 @@ def time_figures(results: dict[str, list[Measured]], issues: int) -> list[Figure
                f"< {COLD_TARGET_S:g}" if issues == 1000 else "", cold < COLD_TARGET_S
                if issues == 1000 else None),
         Figure("cold build throughput", round(issues / cold, 1), "issues/s"),
+        Figure("  cold build CPU time, all processes (median)",
+               round(statistics.median(m.cpu_seconds for m in results["cold"]), 2), "s"),
         Figure(f"no-op rebuild (median of {len(results['noop'])})", round(noop, 3), "s",
                f"< {NOOP_TARGET_S:g}", noop < NOOP_TARGET_S),
         Figure("  files written by the no-op rebuild", results["noop"][-1].files_written,
@@ -706,17 +713,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    script = Path(sys.executable).parent / "newsletter"
-    if not script.exists():
-        print(f"no newsletter console script next to {sys.executable}", file=sys.stderr)
-        return 1
-    versions = {"python": platform.python_version(), "newsletter": tool_version(script)}
-    figures: list[Figure] = []
-    report: dict[str, Any] = {"issues": args.issues, "runs": args.runs,
-                              "cold_runs": args.cold_runs, "cpu_count": os.cpu_count(),
-                              "usable_cpus": len(os.sched_getaffinity(0))}
+def measure(args: argparse.Namespace, script: Path, versions: dict[str, str],
+            report: dict[str, Any]) -> list[Figure]:
+    """Write the desk, run our scenarios and Pelican's; BenchError if our build fails."""
     with tempfile.TemporaryDirectory(prefix="bench-site-") as tmp_name:
         tmp = Path(tmp_name)
         env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "xdg-cache")}
@@ -727,25 +726,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_desk(desk.folder, issues)
         print(f"wrote {args.issues:,} issues into {desk.folder} in "
               f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
-        try:
-            ours = bench_ours(desk, args.runs, args.cold_runs)
-        except BenchError as exc:
-            print(f"our build failed: {exc}", file=sys.stderr)
-            return 1
+        ours = bench_ours(desk, args.runs, args.cold_runs)
         children_maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        figures += time_figures(ours, args.issues)
-        figures += memory_figures(ours, children_maxrss)
+        figures = time_figures(ours, args.issues) + memory_figures(ours, children_maxrss)
         report["ours"] = {key: [asdict(m) for m in runs] for key, runs in ours.items()}
-        pelican = None if args.no_pelican else bench_pelican(tmp, issues, args.cold_runs, env,
-                                                              versions)
+        report["stale_runs"] = count_stale(ours)
+        if args.no_pelican:
+            print("Pelican comparison skipped: --no-pelican")
+            return figures
+        pelican = bench_pelican(tmp, issues, args.cold_runs, env, versions)
     if pelican:
         figures += pelican_figures(pelican, _median_s(ours["cold"]), args.issues)
         report["pelican"] = [asdict(m) for m in pelican]
-    elif args.no_pelican:
-        print("Pelican comparison skipped: --no-pelican")
+    return figures
+
+
+def load_note(report: dict[str, Any]) -> None:
+    """Record the load average before the runs (after, it counts our own builds); warn when
+    other work shares the cores, since the times then say little."""
+    load = report["load_average"] = os.getloadavg()[0]
+    if load > 0.5 * report["usable_cpus"]:
+        print(f"warning: load average {load:.1f} on {report['usable_cpus']} cores before the "
+              "runs: other work competes with the builds, so the times are unreliable",
+              file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    script = Path(sys.executable).parent / "newsletter"
+    if not script.exists():
+        print(f"no newsletter console script next to {sys.executable}", file=sys.stderr)
+        return 1
+    versions = {"python": platform.python_version(), "newsletter": tool_version(script)}
+    report: dict[str, Any] = {"issues": args.issues, "runs": args.runs,
+                              "cold_runs": args.cold_runs, "cpu_count": os.cpu_count(),
+                              "usable_cpus": len(os.sched_getaffinity(0))}
+    load_note(report)
+    try:
+        figures = measure(args, script, versions, report)
+    except BenchError as exc:
+        print(f"our build failed: {exc}", file=sys.stderr)
+        return 1
 
     print(f"\n{args.issues:,} issues   ({platform.platform()}; {report['cpu_count']} cores, "
-          f"{report['usable_cpus']} usable)")
+          f"{report['usable_cpus']} usable; load average {report['load_average']:.1f} before)")
     print("Versions: " + ", ".join(f"{name} {value}" for name, value in versions.items()))
     print()
     print(table(figures))
@@ -754,7 +778,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["figures"] = [asdict(fig) for fig in figures]
         print()
         print(json.dumps(report, indent=2))
-    return 1 if count_stale(ours) else 0
+    return 1 if report["stale_runs"] else 0
 
 
 if __name__ == "__main__":
