@@ -31,11 +31,11 @@ from ._fields import is_remote
 from .assets import resolve_assets
 from .config import SETTINGS_FILE
 from .editorial import load_issue
-from .errors import BuildError, NewsletterError
+from .errors import BuildError, IssueFileError, NewsletterError
 from .lockfile import lock_path, read_lock, write_lock
 from .model import Asset, Issue, Settings, SiteEntry, Status, Story
 from .render import DEFAULT_THEME, NAV_MARKER, Renderer, issue_url
-from .site import IssueNav, StagedSite, issue_navs, site_build_id, site_pages, write_file
+from .site import FEED_SIZE, IssueNav, StagedSite, issue_navs, site_build_id, site_pages, write_file
 
 __all__ = ["POOL_FROM", "SiteReport", "build_site"]
 
@@ -65,7 +65,7 @@ class _Rendered:
     source: Path
     entry: SiteEntry | None = None  # None: a draft left out
     web_html: str = ""
-    feed_html: str = ""
+    feed_html: str = ""  # only for issues likely to be in the feed
     pictures: tuple[str, ...] = ()  # desk files it read
     stories: tuple[Story, ...] = ()
     error: NewsletterError | None = None
@@ -104,14 +104,14 @@ def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | N
                           entries=tuple(_entry(r) for r in plan.kept.values()))
     renderer = Renderer(settings)
     try:
-        done, entries, navs = _build(settings, plan, out, renderer, shared, drafts, named_set,
-                                     refresh, jobs, on_planned, on_rendered)
+        done, entries, navs, feeds = _build(settings, plan, out, renderer, shared, drafts,
+                                            named_set, refresh, jobs, on_planned, on_rendered)
     except OSError as exc:
         raise NewsletterError(
             f"could not write the site next to {out}: {exc.strerror or exc}",
             hint="free some disk space (or fix the folder's permissions) and build again; "
                  "the previous site was left as it was") from exc
-    records = _after_commit(settings, done, plan, navs, shared)
+    records = _after_commit(settings, done, plan, navs, shared, feeds)
     _save_manifest(manifest_file, records, site_build_id(out) or "")
     return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
                       kept=len(plan.kept),
@@ -122,10 +122,12 @@ def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | N
 def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, shared: str,
            drafts: bool, named_set: frozenset[Path], refresh: bool, jobs: int | None,
            on_planned: Callable[[int], None] | None, on_rendered: Callable[[Path], None] | None
-           ) -> tuple[dict[Path, _Rendered], dict[Path, SiteEntry], dict[str, IssueNav]]:
+           ) -> tuple[dict[Path, _Rendered], dict[Path, SiteEntry], dict[str, IssueNav],
+                      dict[Path, str]]:
     """Render what changed, assemble the next site beside `out`, and swap it in."""
     with StagedSite(out, _build_id(plan, shared, drafts, named_set)) as staged:
-        worker = _Worker(settings, staged.root, refresh, drafts, named_set, renderer)
+        worker = _Worker(settings, staged.root, refresh, drafts, named_set, renderer,
+                         feeds_for=_likely_in_feed(plan.render))
         if on_planned:
             on_planned(len(plan.render))
         done = {r.source: r for r in _render_all(worker, plan.render, jobs, on_rendered)}
@@ -144,13 +146,28 @@ def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, share
         shutil.rmtree(staged.root / ".render", ignore_errors=True)
         for record in plan.kept.values():
             staged.keep(f"issues/{record['entry']['slug']}")
-        feeds = {r.entry.slug: r.feed_html for r in done.values() if r.entry}
-        pages = site_pages(list(entries.values()), renderer,
-                           lambda e: feeds.get(e.slug) or _cached_feed(settings, e, plan.kept))
+        feeds = {p: r.feed_html for p, r in done.items() if r.feed_html}
+        source_of = {entry.slug: path for path, entry in entries.items()}
+
+        def feed_content(entry: SiteEntry) -> str:
+            path = source_of[entry.slug]
+            if path not in feeds:
+                record = plan.kept.get(path)
+                feeds[path] = _cached_feed(settings, record) if record else ""
+                feeds[path] = feeds[path] or worker.feed_entry(path)
+            return feeds[path]
+
+        pages = site_pages(list(entries.values()), renderer, feed_content)
         for name, data in pages.items():
             staged.write(name, data)
         staged.commit()
-    return done, entries, navs
+    return done, entries, navs, feeds
+
+
+def _likely_in_feed(paths: Sequence[Path]) -> frozenset[Path]:
+    """Issues whose feed entry is worth rendering with their pages: the newest by
+    file name (names are dates). Any other the feed needs is rendered on demand."""
+    return frozenset(sorted(paths, key=lambda p: p.name)[-(FEED_SIZE + 5):])
 
 
 # --- what changed ------------------------------------------------------------
@@ -240,8 +257,10 @@ class _Worker:
     """Renders one issue into the staging folder; one per process."""
 
     def __init__(self, settings: Settings, staging: Path, refresh: bool, drafts: bool,
-                 named: frozenset[Path], renderer: Renderer | None = None) -> None:
+                 named: frozenset[Path], renderer: Renderer | None = None,
+                 feeds_for: frozenset[Path] = frozenset()) -> None:
         self.settings = settings
+        self.feeds_for = feeds_for
         self.staging = staging
         self.refresh = refresh
         self.drafts = drafts
@@ -266,10 +285,13 @@ class _Worker:
         from .api import PinnedLookup, issue_status
 
         include_draft = self.drafts or path in self.named
-        if not include_draft and issue_status(path) == Status.DRAFT:
-            return _Rendered(source=path)  # a half-written draft never stops the build
         pinned = () if self.refresh else read_lock(lock_path(path))
-        issue = load_issue(path, self.settings, PinnedLookup(pinned, self.store()))
+        try:
+            issue = load_issue(path, self.settings, PinnedLookup(pinned, self.store()))
+        except IssueFileError:
+            if not include_draft and issue_status(path) == Status.DRAFT:
+                return _Rendered(source=path)  # a half-written draft never stops the build
+            raise
         if issue.status is Status.DRAFT and not include_draft:
             return _Rendered(source=path)
         page_url = issue_url(self.settings, issue)
@@ -279,10 +301,20 @@ class _Worker:
         for name, data in (("email.html", rendered.email_html.encode()),
                            ("email.txt", rendered.text.encode()), *rendered.assets):
             write_file(folder / name, data)
+        feed = self.renderer.render_feed_entry(issue, assets) if path in self.feeds_for else ""
         return _Rendered(
             source=path, entry=_site_entry(issue, assets.images), web_html=rendered.web_html,
-            feed_html=self.renderer.render_feed_entry(issue, assets),
-            pictures=self._pictures(issue), stories=issue.stories)
+            feed_html=feed, pictures=self._pictures(issue), stories=issue.stories)
+
+    def feed_entry(self, path: Path) -> str:
+        """The feed entry alone, for an issue the feed needs that was not rendered."""
+        from .api import PinnedLookup
+
+        pinned = () if self.refresh else read_lock(lock_path(path))
+        issue = load_issue(path, self.settings, PinnedLookup(pinned, self.store()))
+        assets = resolve_assets(issue, self.settings.root, issue_url(self.settings, issue),
+                                self.settings.logo)
+        return self.renderer.render_feed_entry(issue, assets)
 
     def store(self) -> Any:
         from .api import open_store, store_path
@@ -410,7 +442,8 @@ def _refuse_shared_slugs(entries: dict[Path, SiteEntry]) -> None:
 
 
 def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
-                  navs: dict[str, IssueNav], shared: str) -> dict[str, Any]:
+                  navs: dict[str, IssueNav], shared: str, feeds: dict[Path, str]
+                  ) -> dict[str, Any]:
     """Pin stories, mark them used, and describe the site for the next build."""
     from .api import open_store, store_path
 
@@ -430,13 +463,16 @@ def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
         if result.entry is None:
             records[_key(settings, path)] = {"digest": digest, "skipped": True}
             continue
-        _feed_cache(settings, digest).parent.mkdir(parents=True, exist_ok=True)
-        store_in_cache(_feed_cache(settings, digest), result.feed_html.encode())
         records[_key(settings, path)] = {
             "digest": digest, "entry": _entry_json(result.entry),
             "nav": _nav_signature(navs, result.entry.slug),
             "pictures": [_picture_stat(name) for name in result.pictures],
         }
+    for path, html in feeds.items():  # kept for the next build's feed
+        cached = _feed_cache(settings, records[_key(settings, path)]["digest"])
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        if html and not cached.is_file():
+            store_in_cache(cached, html.encode())
     return records
 
 
@@ -453,13 +489,12 @@ def _picture_stat(name: str) -> list[Any]:
     return [name, stat.st_size, stat.st_mtime_ns]
 
 
-def _cached_feed(settings: Settings, entry: SiteEntry, kept: dict[Path, dict[str, Any]]) -> str:
-    digest = next(r["digest"] for r in kept.values() if r["entry"]["slug"] == entry.slug)
+def _cached_feed(settings: Settings, record: dict[str, Any]) -> str:
+    """A kept issue's feed entry from an earlier build; empty if it was never made."""
     try:
-        return _feed_cache(settings, digest).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NewsletterError(f"the build cache lost the feed entry of issues/{entry.slug}/",
-                              hint='build again with "newsletter build --force"') from exc
+        return _feed_cache(settings, record["digest"]).read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 def _feed_cache(settings: Settings, digest: str) -> Path:

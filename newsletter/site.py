@@ -316,8 +316,11 @@ def _marker_text(build_id: str) -> bytes:
 
 def write_file(path: Path, data: bytes) -> Path:
     """Write a site file readable by a web server, dated SOURCE_DATE_EPOCH if set."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    try:
+        path.write_bytes(data)
+    except FileNotFoundError:  # its folder is new: make it once, not before every file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
         os.utime(path, (int(epoch), int(epoch)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from ..model import Issue, Utm
@@ -47,21 +48,32 @@ class LinkPolicy:
         return cls(page_url, tags)
 
     def __call__(self, url: str) -> str | None:
-        absolute = self.absolute(url)
-        if absolute and self.utm and absolute.startswith(("http://", "https://")):
-            return add_utm(absolute, self.utm)
-        return absolute
+        # the same links recur in the email, its text part and the web page
+        return _resolved(self.base, tuple(self.utm.items()) if self.utm else (), url)
 
     def absolute(self, url: str) -> str | None:
         """The URL resolved against the page, if it is safe; never tagged."""
-        url = url.strip()
-        if url[:7].lower() == "mailto:":
-            return "mailto:" + url[7:] if is_safe_url(url) else None
-        try:
-            resolved = urljoin(self.base, url) if url else ""
-        except ValueError:
-            return None
-        return resolved if is_safe_url(resolved) else None
+        return _absolute(self.base, url)
+
+
+@lru_cache(maxsize=8192)
+def _resolved(base: str, utm: tuple[tuple[str, str], ...], url: str) -> str | None:
+    absolute = _absolute(base, url)
+    if absolute and utm and absolute.startswith(("http://", "https://")):
+        return add_utm(absolute, dict(utm))
+    return absolute
+
+
+@lru_cache(maxsize=8192)
+def _absolute(base: str, url: str) -> str | None:
+    url = url.strip()
+    if url[:7].lower() == "mailto:":
+        return "mailto:" + url[7:] if is_safe_url(url) else None
+    try:
+        resolved = urljoin(base, url) if url else ""
+    except ValueError:
+        return None
+    return resolved if is_safe_url(resolved) else None
 
 
 _YOUTUBE_HOSTS = {"youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be"}

@@ -36,4 +36,14 @@ def markdown_to_html(source: str, links: LinkPolicy | None = None) -> Markup:
     """
     if not source.strip():
         return Markup("")
-    return clean_html(_render(source), links, pictures=False)
+    if links is None:
+        return clean_html(_render(source), None, pictures=False)
+    return _cleaned(source, links.base, tuple(links.utm.items()) if links.utm else None)
+
+
+@lru_cache(maxsize=4096)
+def _cleaned(source: str, base: str, utm: tuple[tuple[str, str], ...] | None) -> Markup:
+    # the email and the text part share a link policy, and so do the web page and
+    # the feed: each piece of prose is sanitized once per policy, not per output
+    return clean_html(_render(source), LinkPolicy(base, dict(utm) if utm else None),
+                      pictures=False)
