@@ -21,7 +21,7 @@ MARKER = ".newsletter-build"
 _MARKER_TEXT = b"Built by newsletter; the whole folder is replaced on the next build.\n"
 
 
-def replace_folder(target: Path, outputs: dict[str, bytes]) -> tuple[Path, ...]:
+def replace_folder(target: Path, outputs: dict[str, bytes | Path]) -> tuple[Path, ...]:
     """Make `target` hold exactly `outputs` (relative name -> bytes), atomically."""
     if target.exists() and not _built_by_us(target):
         raise NewsletterError(
@@ -32,7 +32,8 @@ def replace_folder(target: Path, outputs: dict[str, bytes]) -> tuple[Path, ...]:
     _remove_leftovers(target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new.", dir=target.parent))
     try:
-        for name, data in {**outputs, MARKER: _MARKER_TEXT}.items():
+        marked: dict[str, bytes | Path] = {**outputs, MARKER: _MARKER_TEXT}
+        for name, data in marked.items():
             _write(staging / name, data)
         _swap(staging, target)
     finally:
@@ -53,10 +54,13 @@ def _remove_leftovers(target: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.parent.chmod(0o755)  # mkdtemp makes folders private; a web server must read them
-    path.write_bytes(data)
+    if isinstance(data, Path):
+        shutil.copyfile(data, path)
+    else:
+        path.write_bytes(data)
     path.chmod(0o644)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():

@@ -18,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from .errors import Problem
 from .model import SourceLocation
@@ -89,7 +90,7 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
         return None
     try:
         # typ="safe" composes with libyaml (ruamel.yaml.clib) when present: ~10x faster
-        root = YAML(typ="safe").compose(text)
+        root = _yaml().compose(text)
     except MarkedYAMLError as exc:
         # a tab in the indentation breaks the parse; saying so beats the parser's words
         _report_tabs(path, text, problems)
@@ -108,6 +109,26 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
         if builder.exhausted:
             return None  # what was built past the budget is not worth checking
     return doc
+
+
+class _OnceResolver(VersionedResolver):
+    """ruamel works out the YAML version for every scalar, through a chain of
+    failed attribute lookups (a third of the load time). The version cannot
+    change within a document: work it out once."""
+
+    _version: Any = None
+
+    @property
+    def processing_version(self) -> Any:
+        if self._version is None:
+            self._version = VersionedResolver.processing_version.fget(self)  # type: ignore[attr-defined]
+        return self._version
+
+
+def _yaml() -> YAML:
+    loader = YAML(typ="safe")
+    loader.Resolver = _OnceResolver  # a new loader per document, so a new resolver too
+    return loader
 
 
 def _read_text(path: Path, problems: list[Problem]) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 import PIL
@@ -39,8 +40,8 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
     """
     problems: list[Problem] = []
     images: dict[str, Asset] = {}
-    files: dict[str, bytes] = {}
-    sources: dict[str, bytes] = {}  # desk pictures as read, by src
+    files: dict[str, bytes | Path] = {}
+    sources: dict[str, Path] = {}  # desk pictures, by src
     logo_image = [Image(src=logo.src, alt=logo.alt, width=logo.width, height=logo.height,
                         location=logo.location, field="logo.src")] if logo else []
     for image in (*logo_image, *issue.images()):
@@ -54,7 +55,7 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
             src = block.thumbnail.src
             thumbnails[src] = images[src]  # a picture on the web: no copy of ours to draw on
             if src in sources:
-                data = _badged_bytes(sources[src], block.duration)
+                data = _badged_bytes(sources[src].read_bytes(), block.duration)
                 name = _store(files, f"{Path(src).stem}-play", ".jpg", data)
                 thumbnails[src] = Asset(url=f"{page_url}{name}", width=images[src].width,
                                         height=images[src].height)
@@ -64,8 +65,8 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
                        files=tuple(sorted(files.items())))
 
 
-def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
-             sources: dict[str, bytes], problems: list[Problem]) -> Asset | None:
+def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes | Path],
+             sources: dict[str, Path], problems: list[Problem]) -> Asset | None:
     where = image.location or SourceLocation(path=root)
     if is_remote(image.src):
         if image.width and image.height:
@@ -76,12 +77,12 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
         return None
     path = root / PurePosixPath(image.src)
     try:
-        data = path.read_bytes()
-        with PILImage.open(io.BytesIO(data)) as picture:
-            width, height, kind = picture.width, picture.height, picture.format
-        if len(data) > MAX_PICTURE_BYTES or width * height > MAX_PICTURE_PIXELS:
+        stat = path.stat()
+        digest, width, height, kind = _measure(str(path), stat.st_mtime_ns, stat.st_size)
+        if stat.st_size > MAX_PICTURE_BYTES or width * height > MAX_PICTURE_PIXELS:
             problems.append(Problem(location=where, field=image.field, message=(
-                f'"{image.src}" is too big to send ({len(data):,} bytes, {width}x{height})'),
+                f'"{image.src}" is too big to send ({stat.st_size:,} bytes, '
+                f'{width}x{height})'),
                 hint="export it at most 1200 pixels wide, as JPEG of quality 70-85"))
             return None
     except FileNotFoundError:
@@ -99,18 +100,31 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes],
             f'"{image.src}" is {kind}, which email clients do not all show'),
             hint="export the picture as JPEG or PNG"))
         return None
-    sources[image.src] = data
-    name = _store(files, Path(image.src).stem, _FORMATS[kind], data)
+    sources[image.src] = path
+    name = _name(Path(image.src).stem, _FORMATS[kind], digest)
+    files[name] = path  # copied (or linked) as it is
     return Asset(url=f"{page_url}{name}", width=width, height=height)
 
 
-def _store(files: dict[str, bytes], stem: str, suffix: str, data: bytes) -> str:
-    """Name a file by its content, so a changed picture gets a new URL."""
-    digest = hashlib.sha256(data).hexdigest()[:10]
-    safe_stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:60] or "image"
-    name = f"{_FOLDER}/{safe_stem}-{digest}{suffix}"
+@lru_cache(maxsize=1024)
+def _measure(path: str, mtime_ns: int, size: int) -> tuple[str, int, int, str | None]:
+    """A desk picture's content digest, size and format; a desk shows the same
+    logo and pictures in issue after issue, so each is read once per build."""
+    data = Path(path).read_bytes()
+    with PILImage.open(io.BytesIO(data)) as picture:
+        return hashlib.sha256(data).hexdigest(), picture.width, picture.height, picture.format
+
+
+def _store(files: dict[str, bytes | Path], stem: str, suffix: str, data: bytes) -> str:
+    name = _name(stem, suffix, hashlib.sha256(data).hexdigest())
     files[name] = data
     return name
+
+
+def _name(stem: str, suffix: str, digest: str) -> str:
+    """Name a file by its content, so a changed picture gets a new URL."""
+    safe_stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem)[:60] or "image"
+    return f"{_FOLDER}/{safe_stem}-{digest[:10]}{suffix}"
 
 
 def _badged_bytes(source: bytes, duration: str) -> bytes:

@@ -437,12 +437,13 @@ class IssueAssets:
 
     `video_thumbnails` are the email's versions of video thumbnails, with a
     play badge drawn in (no email client can overlay one reliably).
-    `files` are copied beside the issue's pages: (relative name, bytes).
+    `files` are written beside the issue's pages: (relative name, bytes, or
+    the desk file to copy as it is).
     """
 
     images: Mapping[str, Asset]
     video_thumbnails: Mapping[str, Asset]
-    files: tuple[tuple[str, bytes], ...] = ()
+    files: tuple[tuple[str, bytes | Path], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -452,7 +453,7 @@ class RenderedIssue:
     email_html: str
     text: str
     web_html: str
-    assets: tuple[tuple[str, bytes], ...] = ()
+    assets: tuple[tuple[str, bytes | Path], ...] = ()
 
 
 # --- the archive site ------------------------------------------------------

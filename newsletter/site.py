@@ -314,17 +314,38 @@ def _marker_text(build_id: str) -> bytes:
             f"build: {build_id}\n").encode()
 
 
-def write_file(path: Path, data: bytes) -> Path:
-    """Write a site file readable by a web server, dated SOURCE_DATE_EPOCH if set."""
+def write_file(path: Path, data: bytes | Path) -> Path:
+    """Write a site file readable by a web server, dated SOURCE_DATE_EPOCH if set.
+
+    A desk file (a picture) is hard-linked where the filesystem allows: a
+    thousand issues showing the same logo cost one copy. Not when the date
+    must be set, which would change the editor's own file.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    dated = bool(epoch and epoch.isdigit())
     try:
-        path.write_bytes(data)
+        _put(path, data, link=not dated)
     except FileNotFoundError:  # its folder is new: make it once, not before every file
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        os.utime(path, (int(epoch), int(epoch)))
+        _put(path, data, link=not dated)
+    if dated:
+        os.utime(path, (int(epoch), int(epoch)))  # type: ignore[arg-type]
     return path
+
+
+def _put(path: Path, data: bytes | Path, *, link: bool) -> None:
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+        return
+    if link:
+        try:
+            os.link(data, path)
+            return
+        except FileNotFoundError:
+            raise
+        except OSError:
+            pass  # another filesystem, or one without links: copy
+    shutil.copyfile(data, path)
 
 
 _RENAME_EXCHANGE = 2
