@@ -396,6 +396,8 @@ def _pool(worker: _Worker, workers: int) -> Iterator[Executor]:
     # fork shares the imported modules and compiled templates at no cost; it is
     # only safe while this process runs no other thread
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    if method == "fork":
+        worker.renderer.warm_up()  # compiled once here, not once per worker
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
                                initargs=(worker,),
                                mp_context=multiprocessing.get_context(method))

@@ -439,7 +439,7 @@ def test_ctrl_c_leaves_the_previous_site_byte_identical(desk: Path) -> None:
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert b"interrupted: the site was left as it was" in stderr
+    assert b"interrupted: no half-built site was left behind" in stderr
     assert tree(desk / "site") == before
     assert leftovers(desk) == []
 
@@ -456,3 +456,19 @@ def test_cli_build_reports_and_says_when_nothing_changed(desk: Path) -> None:
     forced = subprocess.run([sys.executable, "-m", "newsletter", "build", "--force"], cwd=desk,
                             capture_output=True, text=True, timeout=120)
     assert "(2 rendered, 0 unchanged)" in forced.stdout
+
+
+def test_desk_pictures_are_linked_but_never_re_dated(desk: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    source = desk / "examples" / "images" / "lead-kelp-forest.jpg"
+    before = source.stat().st_mtime_ns
+    build(desk)
+    [linked] = (desk / "site" / "issues" / "2026-11-27" / "images").glob("lead-kelp-forest-*")
+    assert linked.stat().st_ino == source.stat().st_ino  # one copy on disk, however many issues
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    build(desk, force=True)
+    [copied] = (desk / "site" / "issues" / "2026-11-27" / "images").glob("lead-kelp-forest-*")
+    assert copied.stat().st_ino != source.stat().st_ino
+    assert copied.stat().st_mtime == 1700000000
+    assert source.stat().st_mtime_ns == before
+    assert copied.read_bytes() == source.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -84,8 +85,12 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: b
                                     force=force, refresh=refresh, jobs=jobs,
                                     on_planned=progress.planned, on_rendered=progress.rendered)
     except KeyboardInterrupt:
-        click.echo("interrupted: the site was left as it was", err=True)
-        sys.exit(130)
+        click.echo("interrupted: no half-built site was left behind", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # the staging folder is gone already; leave now, with the shell's code for
+        # Ctrl-C, rather than risk interpreter shutdown dying of the same signal
+        os._exit(130)
     _report(report)
 
 

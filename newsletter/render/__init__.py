@@ -7,6 +7,7 @@ and the helpers its templates call.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -91,6 +92,12 @@ class Renderer:
         html, _ = self._render("feed", "html", issue, self._context(issue, assets, page_url),
                                LinkPolicy(page_url), names=["feed/entry.html"])
         return html
+
+    def warm_up(self) -> None:
+        """Compile the issue templates now (before worker processes fork from this one)."""
+        for name in ("email/issue.mjml", "text/issue.txt", "web/issue.html", "feed/entry.html"):
+            with contextlib.suppress(TemplateError):  # reported where an issue uses it
+                self.env.get_template(name)
 
     def theme_file(self, name: str) -> bytes:
         """A file of the theme used as it is (a script), the desk's copy first."""
