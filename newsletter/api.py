@@ -21,6 +21,7 @@ from .model import FeedSpec, FetchResult, Issue, RenderedIssue, Settings, Status
 
 if TYPE_CHECKING:
     from .archive import SiteReport
+    from .preview import PreviewServer
     from .store import SaveCounts, Store
 from .render import NAV_MARKER, Renderer, issue_url
 
@@ -42,6 +43,7 @@ __all__ = [
     "new_issue",
     "open_store",
     "pick",
+    "preview_server",
     "render_issue",
     "store_path",
 ]
@@ -182,6 +184,32 @@ class PinnedLookup:
 
     def suggest(self, ref: str) -> Sequence[str]:
         return self.store.suggest(ref) or self.pinned.suggest(ref)
+
+
+def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
+                   on_change: Callable[[set[Path], list[str]], None] | None = None
+                   ) -> PreviewServer:
+    """A live-reload preview of the desk holding `start` (not started yet).
+
+    `on_change` hears the files that changed and the problems they left.
+    """
+    from .preview import PreviewServer
+    from .preview_desk import DeskPreview
+
+    try:
+        server = PreviewServer(host=host, port=port)
+    except OSError as exc:
+        raise NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                              hint="another program uses that port: pass --port with "
+                                   "another number (or --port 0 for any free one)") from exc
+    desk = DeskPreview(start, server.url)
+
+    def changed(paths: set[Path]) -> None:
+        if on_change:
+            on_change(paths, desk.problems())
+
+    server.attach(desk, desk.watched(), desk.wants, changed)
+    return server
 
 
 # --- collecting --------------------------------------------------------------

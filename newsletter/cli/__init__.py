@@ -150,6 +150,50 @@ class _BuildProgress:
 
 
 @main.command()
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to serve on (0: any free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to serve on. Anything but this computer shows your drafts to "
+                   "the network.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in the browser.")
+@user_errors
+def preview(port: int, host: str, open_browser: bool) -> None:
+    """Preview the desk's issues, drafts included, in the browser: the web page,
+    the email at 600 and 375 px, and the text part, reloaded on every save.
+
+    \b
+    Example:
+      newsletter preview --open
+    """
+    import time
+    import webbrowser
+
+    from .. import api
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(f"{click.style('warning:', fg='yellow', bold=True)} serving on {host}: "
+                   "anyone who can reach this computer can read your drafts", err=True)
+
+    def changed(paths: set[Path], problems: list[str]) -> None:
+        names = ", ".join(sorted(_shown(p) for p in paths)[:3])
+        click.echo(f"{click.style('changed', fg='green')} {names}")
+        for problem in problems:
+            click.echo(f"{click.style('error:', fg='red', bold=True)} {problem}", err=True)
+
+    server = api.preview_server(Path.cwd(), host=host, port=port, on_change=changed)
+    server.start()
+    click.echo(f"previewing at {server.url}  (Ctrl-C to stop)")
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        while True:
+            time.sleep(3600)  # the server and the watcher run on their own threads
+    except KeyboardInterrupt:
+        server.stop()
+        click.echo("stopped")
+
+
+@main.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 @user_errors
 def init(folder: Path) -> None:

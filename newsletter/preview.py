@@ -1,0 +1,208 @@
+"""A live-reload server: serves what a builder makes and tells open pages to
+reload when a watched file changes.
+
+Nothing here knows about issues. A `Builder` answers requests (in memory)
+and hears which files changed; this module serves HTTP on 127.0.0.1,
+watches the files (watchfiles), and pushes a new version number to every
+open page over server-sent events. No request path ever becomes a file
+path here: the builder looks pages up by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+__all__ = ["EVENTS_PATH", "Builder", "Page", "PreviewServer", "clean_request_path"]
+
+EVENTS_PATH = "/__events"
+_KEEPALIVE = 15.0  # seconds between comments on an idle event stream
+# watchfiles groups a burst of saves: it yields once nothing changed for STEP ms
+_STEP_MS = 30
+_DEBOUNCE_MS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One response, made in memory."""
+
+    body: bytes
+    content_type: str
+    status: int = 200
+
+
+class Builder(Protocol):
+    def page(self, path: str, query: Mapping[str, str]) -> Page | None:
+        """The page at a clean absolute path (see `clean_request_path`), or None."""
+
+    def changed(self, paths: set[Path]) -> None:
+        """Watched files changed: make what depends on them again."""
+
+
+def clean_request_path(raw: str) -> str | None:
+    """The request's path, decoded once and checked; None for anything that
+    tries to leave the site: `..` segments (also percent-encoded), backslashes,
+    NUL, or a doubled leading slash."""
+    path = unquote(urlsplit(raw).path, errors="strict") if raw.startswith("/") else None
+    if path is None or "\\" in path or "\0" in path or path.startswith("//"):
+        return None
+    if any(part in ("..", ".") for part in path.split("/")):
+        return None
+    return path
+
+
+class PreviewServer:
+    """Serves a builder on host:port; `version` counts rebuilds."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+        """Bind now (so the address is known, and a busy port fails at once)."""
+        self.builder: Builder | None = None
+        self.host = host
+        self.watch: list[Path] = []
+        self.watch_filter: Callable[[Any, str], bool] | None = None
+        self.on_change: Callable[[set[Path]], None] | None = None
+        self.version = 0
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._threads: list[threading.Thread] = []
+
+    def attach(self, builder: Builder, watch: Iterable[Path],
+               watch_filter: Callable[[Any, str], bool] | None = None,
+               on_change: Callable[[set[Path]], None] | None = None) -> None:
+        """What to serve, which files to watch, and who hears about changes."""
+        self.builder = builder
+        self.watch = [p for p in watch if p.exists()]
+        self.watch_filter = watch_filter
+        self.on_change = on_change
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self._server.server_port}/"
+
+    def start(self) -> None:
+        """Serve and watch on background threads (returns at once)."""
+        for target, name in ((self._server.serve_forever, "preview-http"),
+                             (self._watch, "preview-watch")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
+        self._server.shutdown()
+        self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def rebuilt(self, paths: set[Path]) -> None:
+        """Let the builder catch up with `paths`, then tell every open page."""
+        if self.builder is not None:
+            self.builder.changed(paths)
+        with self._changed:
+            self.version += 1
+            self._changed.notify_all()
+        if self.on_change is not None:
+            self.on_change(paths)
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self.version != seen or self._stop.is_set(),
+                                   timeout=timeout)
+            return self.version
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _watch(self) -> None:
+        if not self.watch:
+            return
+        from watchfiles import watch  # only the preview needs it
+
+        for changes in watch(*self.watch, watch_filter=self.watch_filter,
+                             stop_event=self._stop, debounce=_DEBOUNCE_MS, step=_STEP_MS,
+                             yield_on_timeout=False, raise_interrupt=False):
+            self.rebuilt({Path(path) for _, path in changes})
+
+
+def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        preview = server
+
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    preview: PreviewServer
+    server_version = "newsletter-preview"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._answer(head=False)
+
+    def do_HEAD(self) -> None:
+        self._answer(head=True)
+
+    def _refuse(self) -> None:
+        self._send(Page(b"only GET and HEAD\n", "text/plain; charset=utf-8",
+                        HTTPStatus.METHOD_NOT_ALLOWED), head=False, allow="GET, HEAD")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
+
+    def _answer(self, *, head: bool) -> None:
+        try:
+            path = clean_request_path(self.path)
+        except UnicodeDecodeError:
+            path = None
+        if path == EVENTS_PATH and not head:
+            self._events()
+            return
+        query = dict(parse_qsl(urlsplit(self.path).query))
+        builder = self.preview.builder
+        page = builder.page(path, query) if path and builder else None
+        self._send(page or Page(b"not found\n", "text/plain; charset=utf-8",
+                                HTTPStatus.NOT_FOUND), head=head)
+
+    def _send(self, page: Page, *, head: bool, allow: str = "") -> None:
+        self.send_response(page.status)
+        self.send_header("Content-Type", page.content_type)
+        self.send_header("Content-Length", str(len(page.body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        if allow:
+            self.send_header("Allow", allow)
+        self.end_headers()
+        if not head:
+            self.wfile.write(page.body)
+
+    def _events(self) -> None:
+        """Server-sent events: the build version now, then at every change."""
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.close_connection = True
+        seen = self.preview.version
+        with contextlib.suppress(OSError):  # the page went away
+            self.wfile.write(f"retry: 500\ndata: {seen}\n\n".encode())
+            self.wfile.flush()
+            while not self.preview.stopping:
+                now = self.preview.wait_for_change(seen, _KEEPALIVE)
+                message = f"data: {now}\n\n" if now != seen else ": still here\n\n"
+                self.wfile.write(message.encode())
+                self.wfile.flush()
+                seen = now
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the editor's terminal shows rebuilds and errors, not every request

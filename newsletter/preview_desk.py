@@ -1,0 +1,243 @@
+"""The desk as the preview shows it: every issue rendered in memory, drafts
+included, with errors kept as values to show as an overlay. This is `api`'s
+preview half: it wires config, editorial, assets and render; the generic
+server in `preview` asks it for pages and tells it what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from .config import find_settings, load_settings
+from .errors import InputError, NewsletterError
+from .lockfile import lock_path, read_lock
+from .model import Issue, RenderedIssue, Settings
+from .preview import Page
+from .render import DEFAULT_THEME, NAV_MARKER, Renderer
+
+__all__ = ["GMAIL_CLIP_BYTES", "DeskPreview"]
+
+#: Gmail cuts an email's HTML after this many bytes ("[Message clipped]").
+GMAIL_CLIP_BYTES = 102 * 1024
+_HTML = "text/html; charset=utf-8"
+_IMG = re.compile(r'(<img\b[^>]*?)\ssrc="[^"]*"', re.IGNORECASE)
+_PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                  ".gif": "image/gif"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """One issue file as last built: its pages, or what stopped them."""
+
+    source: Path
+    key: str  # its address in the preview: the slug, or the file name if it failed
+    issue: Issue | None = None
+    rendered: RenderedIssue | None = None
+    error: NewsletterError | None = None
+    email_bytes: int = 0  # as it will be sent, with the real addresses
+
+
+class DeskPreview:
+    """Renders the desk's issues on demand and again when their files change."""
+
+    def __init__(self, root: Path, server_url: str) -> None:
+        self.settings_file = find_settings(root)
+        self.root = self.settings_file.parent
+        self.server_url = server_url
+        self._lock = threading.RLock()
+        self._built: dict[Path, _Built] = {}
+        self._settings: Settings | None = None
+        self._real_base = ""
+        self._settings_error: NewsletterError | None = None
+        self._renderer: Renderer | None = None
+        self._ui = Environment(loader=PackageLoader("newsletter", "preview_ui"),
+                               autoescape=select_autoescape(["html"]),
+                               trim_blocks=True, lstrip_blocks=True)
+        self._load_settings()
+
+    # --- what the server asks ---------------------------------------------------
+
+    def watched(self) -> list[Path]:
+        settings = self._settings
+        paths = [self.settings_file, DEFAULT_THEME]
+        if settings is not None:
+            paths += [settings.issues_dir, settings.templates_dir,
+                      settings.root / ".newsletter"]
+        return paths
+
+    def wants(self, _change: Any, path: str) -> bool:
+        """The watch filter: issue files, templates, settings, the candidate store."""
+        name = Path(path).name
+        if ".newsletter" in Path(path).parts:
+            return name.startswith("candidates.sqlite")
+        return not name.startswith(".") and not name.endswith(("~", ".swp", ".tmp"))
+
+    def changed(self, paths: set[Path]) -> None:
+        with self._lock:
+            if any(self._affects_all(p) for p in paths):
+                self._load_settings()
+                self._built.clear()  # rebuilt when a page asks: only what is open
+                return
+            sources = set(self._sources())
+            for path in (p.resolve() for p in paths):
+                self._built.pop(path, None)
+                if path in sources:
+                    self._get(path)  # ready before the open page asks
+
+    def page(self, path: str, query: Mapping[str, str]) -> Page | None:
+        with self._lock:
+            if path in ("/", "/index.html"):
+                return self._start_page()
+            parts = path.strip("/").split("/")
+            if len(parts) < 2 or parts[0] != "issues":
+                return None
+            built = self._find(parts[1])
+            if built is None:
+                return None
+            return self._issue_page(built, "/".join(parts[2:]), query, trailing=path.endswith("/"))
+
+    def problems(self) -> list[str]:
+        """What stops any issue built so far, as the terminal shows it."""
+        with self._lock:
+            if self._settings_error is not None:
+                return [str(self._settings_error)]
+            return [str(b.error) for b in self._built.values() if b.error is not None]
+
+    # --- building -----------------------------------------------------------------
+
+    def _affects_all(self, path: Path) -> bool:
+        path = path.resolve()
+        settings = self._settings
+        if path == self.settings_file.resolve() or path.is_relative_to(DEFAULT_THEME.resolve()):
+            return True
+        if settings is None:
+            return True
+        if path.is_relative_to(settings.templates_dir.resolve()):
+            return True
+        return path.name.startswith("candidates.sqlite")
+
+    def _load_settings(self) -> None:
+        try:
+            real = load_settings(self.settings_file)
+        except NewsletterError as exc:
+            self._settings, self._settings_error, self._renderer = None, exc, None
+            return
+        # links and pictures point at this server, so the preview shows them
+        self._settings = replace(real, base_url=self.server_url)
+        self._real_base = real.base_url
+        self._settings_error = None
+        self._renderer = Renderer(self._settings)
+
+    def _sources(self) -> list[Path]:
+        if self._settings is None:
+            return []
+        folder = self._settings.issues_dir
+        return sorted((p.resolve() for p in folder.glob("*.yaml")), reverse=True)
+
+    def _get(self, source: Path) -> _Built:
+        built = self._built.get(source)
+        if built is None:
+            built = self._build(source)
+            self._built[source] = built
+        return built
+
+    def _build(self, source: Path) -> _Built:
+        from .api import PinnedLookup, open_store, render_issue, store_path
+
+        settings, renderer = self._settings, self._renderer
+        if settings is None or renderer is None:
+            return _Built(source=source, key=source.stem, error=self._settings_error)
+        store = open_store(settings) if store_path(settings).is_file() else None
+        try:
+            lookup = PinnedLookup(read_lock(lock_path(source)), store)
+            issue, rendered = render_issue(source, settings, lookup=lookup, renderer=renderer)
+        except NewsletterError as exc:
+            return _Built(source=source, key=source.stem, error=exc)
+        finally:
+            if store is not None:
+                store.close()
+        sent = rendered.email_html.replace(self.server_url, self._real_base)
+        return _Built(source=source, key=issue.slug, issue=issue, rendered=rendered,
+                      email_bytes=len(sent.encode()))
+
+    def _find(self, key: str) -> _Built | None:
+        for source in self._sources():
+            built = self._get(source)
+            if key in (built.key, source.stem):
+                return built
+        return None
+
+    # --- pages ---------------------------------------------------------------------
+
+    def _start_page(self) -> Page:
+        issues = [self._get(s) for s in self._sources()]
+        issues.sort(key=lambda b: (b.issue.date.isoformat() if b.issue else b.source.stem),
+                    reverse=True)
+        html = self._ui.get_template("start.html").render(
+            issues=issues, settings_error=_error_json(self._settings_error),
+            name=self._settings.name if self._settings else self.root.name,
+            errors={b.key: _error_json(b.error) for b in issues}, root=str(self.root))
+        return Page(html.encode(), _HTML)
+
+    def _issue_page(self, built: _Built, rest: str, query: Mapping[str, str], *,
+                    trailing: bool) -> Page | None:
+        if rest == "" and trailing:
+            html = self._ui.get_template("issue.html").render(
+                built=built, state=self._state(built), clip=GMAIL_CLIP_BYTES)
+            return Page(html.encode(), _HTML)
+        if rest == "state.json":
+            return Page(json.dumps(self._state(built)).encode(), "application/json")
+        rendered = built.rendered
+        if rendered is None:
+            return None
+        if rest == "index.html":
+            return Page(_shown(rendered.web_html.replace(NAV_MARKER, ""), query), _HTML)
+        if rest == "email.html":
+            return Page(_shown(rendered.email_html, query), _HTML)
+        if rest == "email.txt":
+            return Page(rendered.text.encode(), "text/plain; charset=utf-8")
+        for name, data in rendered.assets:  # only the issue's own pictures, by exact name
+            if name == rest:
+                body = data if isinstance(data, bytes) else data.read_bytes()
+                return Page(body, _PICTURE_TYPES.get(Path(name).suffix.lower(),
+                                                     "application/octet-stream"))
+        return None
+
+    def _state(self, built: _Built) -> dict[str, Any]:
+        return {
+            "key": built.key,
+            "subject": built.issue.subject if built.issue else built.source.name,
+            "error": _error_json(built.error),
+            "email_bytes": built.email_bytes,
+        }
+
+
+def _shown(html: str, query: Mapping[str, str]) -> bytes:
+    """The page as a reader with dark mode on, or with pictures off, would see it."""
+    if query.get("dark") == "1":
+        html = html.replace("prefers-color-scheme: dark", "min-width: 0")
+    if query.get("images") == "0":
+        html = _IMG.sub(r"\1", html)
+    return html.encode()
+
+
+def _error_json(error: NewsletterError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    if isinstance(error, InputError):
+        problems = [{"where": str(p.location), "field": p.field, "message": p.message,
+                     "hint": p.hint} for p in error.problems]
+    else:
+        problems = [{"where": str(error.location or ""), "field": "", "message": error.message,
+                     "hint": error.hint}]
+    return {"title": error.message if isinstance(error, InputError) else "Cannot build",
+            "problems": problems}
+

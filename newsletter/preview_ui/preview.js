@@ -1,0 +1,99 @@
+// The issue preview: loads the four views, and loads them again (keeping
+// each one's scroll position) whenever the server says the files changed.
+(function () {
+  "use strict";
+  var frames = Array.prototype.slice.call(document.querySelectorAll("iframe[data-src]"));
+  var overlay = document.getElementById("overlay");
+  var size = document.getElementById("size");
+  var dark = document.getElementById("dark");
+  var noImages = document.getElementById("no-images");
+  var panes = document.getElementById("panes");
+  var clip = Number(document.body.getAttribute("data-clip"));
+  var version = null;
+  // when each version was on screen: read by the tests and bench/preview.py
+  window.newsletterPreview = { painted: [], version: null };
+
+  function address(frame, v) {
+    var query = ["v=" + v];
+    if (dark.checked) query.push("dark=1");
+    if (noImages.checked) query.push("images=0");
+    return frame.getAttribute("data-src") + "?" + query.join("&");
+  }
+
+  function load(frame, v) {
+    var x = 0, y = 0;
+    try { x = frame.contentWindow.scrollX; y = frame.contentWindow.scrollY; } catch (e) { /* not loaded yet */ }
+    frame.addEventListener("load", function () {
+      try { frame.contentWindow.scrollTo(x, y); } catch (e) { /* nothing to restore */ }
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          window.newsletterPreview.painted.push({
+            version: v, view: frame.getAttribute("data-src"),
+            at: performance.timeOrigin + performance.now()
+          });
+        });
+      });
+    }, { once: true });
+    frame.src = address(frame, v);
+  }
+
+  function showError(error) {
+    overlay.querySelector("h2").textContent = error.title;
+    var list = overlay.querySelector("ol");
+    list.textContent = "";
+    error.problems.forEach(function (problem) {
+      var item = document.createElement("li");
+      var where = document.createElement("code");
+      where.textContent = problem.where;
+      item.appendChild(where);
+      item.appendChild(document.createTextNode(
+        " " + (problem.field ? problem.field + ": " : "") + problem.message));
+      if (problem.hint) {
+        var hint = document.createElement("div");
+        hint.className = "hint";
+        hint.textContent = "hint: " + problem.hint;
+        item.appendChild(hint);
+      }
+      list.appendChild(item);
+    });
+    overlay.hidden = false;
+  }
+
+  function show(state, v) {
+    window.newsletterPreview.version = v;
+    if (state.error) {
+      showError(state.error);
+      return;
+    }
+    overlay.hidden = true;
+    var kb = state.email_bytes / 1024;
+    size.textContent = "email " + kb.toFixed(1) + " KB of " + (clip / 1024) + " KB";
+    size.className = state.email_bytes > clip ? "size over" : "size";
+    frames.forEach(function (frame) { load(frame, v); });
+  }
+
+  function refresh(v) {
+    fetch("state.json?v=" + v, { cache: "no-store" })
+      .then(function (response) { return response.json(); })
+      .then(function (state) { if (v === version) show(state, v); });
+  }
+
+  new EventSource("/__events").onmessage = function (event) {
+    var v = Number(event.data);
+    if (v !== version) { version = v; refresh(v); }
+  };
+
+  [dark, noImages].forEach(function (box) {
+    box.addEventListener("change", function () {
+      frames.forEach(function (frame) { load(frame, version); });
+    });
+  });
+  document.querySelectorAll(".views button").forEach(function (button) {
+    button.addEventListener("click", function () {
+      panes.setAttribute("data-view", button.getAttribute("data-view"));
+      document.querySelectorAll(".views button").forEach(function (other) {
+        other.setAttribute("aria-pressed", String(other === button));
+      });
+    });
+  });
+})();
