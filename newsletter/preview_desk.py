@@ -6,6 +6,7 @@ server in `preview` asks it for pages and tells it what changed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import threading
@@ -45,6 +46,42 @@ class _Built:
     email_bytes: int = 0  # as it will be sent, with the real addresses
 
 
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """An issue on the start page: read loosely, so a broken file is listed too."""
+
+    source: Path
+    key: str
+    date: str
+    subject: str
+    status: str
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def _read_listing(source: Path) -> _Listing:
+    from ._yaml import load_yaml
+
+    doc = load_yaml(source, [])
+    data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
+
+    def text(key: str, default: str) -> str:
+        value = data.get(key)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return str(value) if isinstance(value, str | int) and value != "" else default
+
+    return _Listing(source=source, key=text("slug", source.stem.lower()),
+                    date=text("date", source.stem), subject=text("subject", source.name),
+                    status=text("status", "draft") if doc is not None else "cannot read")
+
+
 class DeskPreview:
     """Renders the desk's issues on demand and again when their files change."""
 
@@ -54,6 +91,7 @@ class DeskPreview:
         self.server_url = server_url
         self._lock = threading.RLock()
         self._built: dict[Path, _Built] = {}
+        self._listed: dict[Path, tuple[tuple[int, int], _Listing]] = {}
         self._settings: Settings | None = None
         self._real_base = ""
         self._settings_error: NewsletterError | None = None
@@ -169,22 +207,31 @@ class DeskPreview:
                       email_bytes=len(sent.encode()))
 
     def _find(self, key: str) -> _Built | None:
+        """The issue at /issues/<key>/: by slug, or by file name for a broken one.
+        Only that issue is rendered, however many the desk holds."""
         for source in self._sources():
-            built = self._get(source)
-            if key in (built.key, source.stem):
-                return built
+            if key in (source.stem, self._listing(source).key):
+                return self._get(source)
         return None
+
+    def _listing(self, source: Path) -> _Listing:
+        """What the start page shows of an issue, read without rendering it."""
+        stamp = _stamp(source)
+        found = self._listed.get(source)
+        if found is None or found[0] != stamp:
+            found = (stamp, _read_listing(source))
+            self._listed[source] = found
+        return found[1]
 
     # --- pages ---------------------------------------------------------------------
 
     def _start_page(self) -> Page:
-        issues = [self._get(s) for s in self._sources()]
-        issues.sort(key=lambda b: (b.issue.date.isoformat() if b.issue else b.source.stem),
-                    reverse=True)
+        issues = sorted((self._listing(s) for s in self._sources()),
+                        key=lambda listing: listing.date, reverse=True)
         html = self._ui.get_template("start.html").render(
             issues=issues, settings_error=_error_json(self._settings_error),
             name=self._settings.name if self._settings else self.root.name,
-            errors={b.key: _error_json(b.error) for b in issues}, root=str(self.root))
+            root=str(self.root))
         return Page(html.encode(), _HTML)
 
     def _issue_page(self, built: _Built, rest: str, query: Mapping[str, str], *,
