@@ -50,8 +50,10 @@ def clean_request_path(raw: str) -> str | None:
     """The request's path, decoded once and checked; None for anything that
     tries to leave the site: `..` segments (also percent-encoded), backslashes,
     NUL, or a doubled leading slash."""
-    path = unquote(urlsplit(raw).path, errors="strict") if raw.startswith("/") else None
-    if path is None or "\\" in path or "\0" in path or path.startswith("//"):
+    if not raw.startswith("/") or raw.startswith("//"):
+        return None  # urlsplit would read "//etc/passwd" as a host and a path
+    path = unquote(raw.partition("?")[0].partition("#")[0], errors="strict")
+    if "\\" in path or "\0" in path or path.startswith("//"):
         return None
     if any(part in ("..", ".") for part in path.split("/")):
         return None
@@ -155,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=True)
 
     def _refuse(self) -> None:
+        # its body is never read: close, so it cannot pass for another request
+        self.close_connection = True
         self._send(Page(b"only GET and HEAD\n", "text/plain; charset=utf-8",
                         HTTPStatus.METHOD_NOT_ALLOWED), head=False, allow="GET, HEAD")
 
@@ -203,6 +207,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(message.encode())
                 self.wfile.flush()
                 seen = now
+
+    def handle(self) -> None:
+        # a save cancels half-loaded views: the browser hanging up is not news
+        with contextlib.suppress(ConnectionError):
+            super().handle()
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the editor's terminal shows rebuilds and errors, not every request

@@ -17,7 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .config import find_settings, load_settings
+from .config import find_settings, load_settings, relative_to_cwd
 from .errors import InputError, NewsletterError
 from .lockfile import lock_path, read_lock
 from .model import Issue, RenderedIssue, Settings
@@ -196,7 +196,9 @@ class DeskPreview:
         store = open_store(settings) if store_path(settings).is_file() else None
         try:
             lookup = PinnedLookup(read_lock(lock_path(source)), store)
-            issue, rendered = render_issue(source, settings, lookup=lookup, renderer=renderer)
+            # named as the editor would type it, so errors read issues/x.yaml:12
+            issue, rendered = render_issue(relative_to_cwd(source), settings, lookup=lookup,
+                                           renderer=renderer)
         except NewsletterError as exc:
             return _Built(source=source, key=source.stem, error=exc)
         finally:

@@ -20,11 +20,23 @@
     return frame.getAttribute("data-src") + "?" + query.join("&");
   }
 
+  // one pending reload per view: a save during a reload takes its place and
+  // keeps the scroll position read before the first one began
+  var pending = new Map();
+
   function load(frame, v) {
-    var x = 0, y = 0;
-    try { x = frame.contentWindow.scrollX; y = frame.contentWindow.scrollY; } catch (e) { /* not loaded yet */ }
-    frame.addEventListener("load", function () {
-      try { frame.contentWindow.scrollTo(x, y); } catch (e) { /* nothing to restore */ }
+    var record = pending.get(frame);
+    if (!record) {
+      record = { x: 0, y: 0 };
+      try { record.x = frame.contentWindow.scrollX; record.y = frame.contentWindow.scrollY; } catch (e) { /* not loaded yet */ }
+    }
+    record = { x: record.x, y: record.y, version: v };
+    pending.set(frame, record);
+    function loaded() {
+      frame.removeEventListener("load", loaded);
+      if (pending.get(frame) !== record) return;  // a newer reload owns the view
+      pending.delete(frame);
+      try { frame.contentWindow.scrollTo(record.x, record.y); } catch (e) { /* nothing to restore */ }
       requestAnimationFrame(function () {
         requestAnimationFrame(function () {
           window.newsletterPreview.painted.push({
@@ -33,7 +45,8 @@
           });
         });
       });
-    }, { once: true });
+    }
+    frame.addEventListener("load", loaded);
     frame.src = address(frame, v);
   }
 

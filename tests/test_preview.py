@@ -1,0 +1,723 @@
+"""`newsletter preview`: the live-reload server, over HTTP and in real headless Chromium.
+
+Every test starts `api.preview_server` on 127.0.0.1 (a free port) over a private
+copy of the example desk and talks to it for real: raw HTTP requests (http.client
+and plain sockets, which send a path exactly as written), and Debian's Chromium
+through Playwright, with every request to another host aborted. Files are
+changed on disk and the page is expected to follow within 2 seconds.
+
+An audit hook (installed once: audit hooks cannot be removed) records opens of
+sentinel files outside the desk, so the traversal tests prove that nothing
+outside the desk was read, not only that nothing came back.
+Screenshots land in tests/artifacts/preview-*.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import ARTIFACTS, CHINESE_ISSUE, EXAMPLE_ISSUE
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from newsletter import api
+from newsletter.preview import PreviewServer, clean_request_path
+
+ENGLISH = EXAMPLE_ISSUE.stem
+CHINESE = CHINESE_ISSUE.stem
+DRAFT = "2026-12-04"  # newer than both example issues
+ADDED = "2026-12-11"  # appears while the start page is open
+WAIT_MS = 5_000  # every other wait in this module gives up after this long
+LOAD_MS = 10_000
+RELOAD_MS = 2_000  # a saved file must be on screen within this
+HTTP_TIMEOUT = 5.0
+
+DRAFT_TEXT = f"""\
+number: 49
+date: {DRAFT}
+status: draft
+subject: "Tideline #49: Unfinished draft about narwhal tusks"
+lead:
+  url: https://news.example.org/2026/12/03/narwhal
+  headline: "Unfinished draft about narwhal tusks"
+"""
+
+LEAD_HEADLINE = re.compile(r'^(  headline: )"(.*)"$', re.MULTILINE)  # the first is lead's
+
+
+# --- who opened what ------------------------------------------------------------
+
+_WATCHED: set[str] = set()  # real paths of sentinel files; empty: record nothing
+_OPENED: list[str] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or not _WATCHED or not args:
+        return
+    path = args[0]
+    if isinstance(path, str | bytes | os.PathLike):
+        name = os.fsdecode(path)
+        if os.path.realpath(name) in _WATCHED:
+            _OPENED.append(name)
+
+
+sys.addaudithook(_audit)
+
+
+@contextlib.contextmanager
+def _recording_opens(*sentinels: Path) -> Iterator[list[str]]:
+    """Within the block, every open of a sentinel (or of a link to one) is listed."""
+    _OPENED.clear()
+    _WATCHED.update(os.path.realpath(p) for p in sentinels)
+    try:
+        yield _OPENED
+    finally:
+        _WATCHED.clear()
+
+
+# --- fixtures and helpers ---------------------------------------------------------
+
+
+@pytest.fixture()
+def preview(desk: Path) -> Iterator[PreviewServer]:
+    """The preview of a private desk, serving and watching on 127.0.0.1."""
+    server = api.preview_server(desk, host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def outside(tmp_path: Path, desk: Path) -> Path:
+    """A secret file outside the desk, and links to it (and to /etc/passwd) in the
+    desk's picture folder, where a request for a picture might look."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    secret = folder / "secret.txt"
+    secret.write_text("SENTINEL-7f3a-outside-the-desk\n", encoding="utf-8")
+    images = desk / "examples" / "images"
+    (images / "leak.jpg").symlink_to(secret)
+    (images / "passwd.jpg").symlink_to("/etc/passwd")
+    assert not secret.resolve().is_relative_to(desk.resolve())
+    return secret
+
+
+def _port(server: PreviewServer) -> int:
+    port = urlsplit(server.url).port
+    assert port, server.url
+    return port
+
+
+def _request(server: PreviewServer, method: str, target: str,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """Send `target` as written (http.client neither normalises nor quotes it)."""
+    connection = http.client.HTTPConnection("127.0.0.1", _port(server), timeout=HTTP_TIMEOUT)
+    try:
+        connection.putrequest(method, target, skip_accept_encoding=True)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        connection.close()
+
+
+def _raw_exchange(server: PreviewServer, data: bytes) -> bytes:
+    """Write `data` to a fresh connection; everything the server sends back until it
+    closes the connection or goes quiet for half a second."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", _port(server)), timeout=HTTP_TIMEOUT) as sock:
+        sock.sendall(data)
+        sock.settimeout(0.5)
+        deadline = time.monotonic() + HTTP_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+    return received
+
+
+def _get(server: PreviewServer, target: str) -> bytes:
+    status, _, body = _request(server, "GET", target)
+    assert status == 200, f"GET {target}: {status} {body[:200]!r}"
+    return body
+
+
+def _start_page_links(body: bytes) -> list[str]:
+    return re.findall(r'<a href="/issues/([^"/]+)/"', body.decode())
+
+
+def _asset_name(server: PreviewServer, stem: str) -> str:
+    email = _get(server, f"/issues/{ENGLISH}/email.html").decode()
+    match = re.search(rf'images/{stem}-[0-9a-f]+\.jpg', email)
+    assert match, f"the email shows no {stem} picture"
+    return match.group(0)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up after {timeout}s waiting for {what}")
+        time.sleep(0.02)
+
+
+# --- HTTP: pages ------------------------------------------------------------------
+
+
+def test_start_page_lists_every_issue_newest_first_drafts_included(
+        preview: PreviewServer, desk: Path) -> None:
+    assert _start_page_links(_get(preview, "/")) == [ENGLISH, CHINESE]
+
+    (desk / "issues" / f"{DRAFT}.yaml").write_text(DRAFT_TEXT, encoding="utf-8")
+    body = _get(preview, "/").decode()
+    assert _start_page_links(body.encode()) == [DRAFT, ENGLISH, CHINESE]
+    (item,) = [li for li in re.findall(r"<li>.*?</li>", body, re.DOTALL)
+               if f'href="/issues/{DRAFT}/"' in li]
+    assert "narwhal tusks" in item and re.search(r'class="badge draft"', item), item
+    state = json.loads(_get(preview, f"/issues/{DRAFT}/state.json"))
+    assert state["error"] is None and "narwhal" in state["subject"], state
+
+
+@pytest.mark.parametrize(("rest", "content_type", "expected"), [
+    ("", "text/html", b"newsletterPreview"),
+    ("index.html", "text/html", b"<h1>"),
+    ("email.html", "text/html", b"nl-page"),
+    ("email.txt", "text/plain", b"Tideline"),
+    ("state.json", "application/json", b'"email_bytes"'),
+], ids=["preview", "web", "email", "text", "state"])
+def test_issue_routes(preview: PreviewServer, rest: str, content_type: str,
+                      expected: bytes) -> None:
+    status, headers, body = _request(preview, "GET", f"/issues/{ENGLISH}/{rest}")
+    assert status == 200, body[:200]
+    assert headers["content-type"].startswith(content_type)
+    assert headers["cache-control"] == "no-store"
+    assert expected in body
+
+
+def test_state_json_describes_the_issue(preview: PreviewServer) -> None:
+    state = json.loads(_get(preview, f"/issues/{ENGLISH}/state.json"))
+    assert state["key"] == ENGLISH and state["error"] is None
+    assert state["subject"].startswith("Tideline #48")
+    assert 10_000 < state["email_bytes"] < 102 * 1024, state
+
+
+def test_pictures_are_served_by_their_content_name(preview: PreviewServer, desk: Path) -> None:
+    name = _asset_name(preview, "lead-kelp-forest")
+    status, headers, body = _request(preview, "GET", f"/issues/{ENGLISH}/{name}")
+    assert status == 200 and headers["content-type"] == "image/jpeg"
+    assert body == (desk / "examples" / "images" / "lead-kelp-forest.jpg").read_bytes()
+    # by the served name only, never by the file's own name in the desk
+    assert _request(preview, "GET", f"/issues/{ENGLISH}/images/lead-kelp-forest.jpg")[0] == 404
+
+
+def test_dark_and_images_off_variants(preview: PreviewServer) -> None:
+    plain = _get(preview, f"/issues/{ENGLISH}/email.html").decode()
+    dark = _get(preview, f"/issues/{ENGLISH}/email.html?dark=1").decode()
+    no_images = _get(preview, f"/issues/{ENGLISH}/email.html?images=0").decode()
+    assert "prefers-color-scheme: dark" in plain and "prefers-color-scheme" not in dark
+    assert re.findall(r"<img\b[^>]*\ssrc=", plain), "the example email has pictures"
+    assert re.findall(r"<img\b", no_images), "pictures off keeps the img elements (and alt)"
+    assert not re.findall(r"<img\b[^>]*\ssrc=", no_images)
+
+
+# --- HTTP: methods ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_only_get_and_head_are_allowed(preview: PreviewServer, desk: Path, method: str) -> None:
+    before = (desk / "issues" / f"{ENGLISH}.yaml").read_bytes()
+    status, headers, _ = _request(preview, method, f"/issues/{ENGLISH}/state.json",
+                                  {"Content-Length": "0"})
+    assert status == 405
+    assert headers.get("allow") == "GET, HEAD"
+    assert (desk / "issues" / f"{ENGLISH}.yaml").read_bytes() == before
+
+
+def test_a_refused_request_body_is_not_read_as_another_request(preview: PreviewServer) -> None:
+    """A POST's body must not be taken for the next request on the connection
+    (a page on any site can make the browser POST to 127.0.0.1)."""
+    smuggled = b"GET /issues/2026-11-27/state.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    request = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+               b"Content-Length: " + str(len(smuggled)).encode() + b"\r\n\r\n" + smuggled)
+    answers = re.findall(rb"^HTTP/1\.[01] (\d{3})", _raw_exchange(preview, request), re.M)
+    assert answers[:1] == [b"405"], answers
+    assert answers == [b"405"], (
+        "the body of the refused POST was answered as a request of its own "
+        f"(statuses {answers}): preview.py's _Handler._refuse neither reads the body "
+        "nor closes the connection")
+
+
+def test_head_sends_the_headers_of_get_and_no_body(preview: PreviewServer) -> None:
+    for target in ("/", f"/issues/{ENGLISH}/index.html", f"/issues/{ENGLISH}/email.txt"):
+        _, get_headers, get_body = _request(preview, "GET", target)
+        raw = _raw_exchange(preview, f"HEAD {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                     "Connection: close\r\n\r\n".encode())
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), raw[:200]
+        assert body == b"", f"HEAD {target} sent {len(body)} bytes of body"
+        fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+        assert fields["Content-Length"] == str(len(get_body)) == get_headers["content-length"]
+        assert fields["Content-Type"] == get_headers["content-type"]
+
+
+def test_a_dropped_connection_prints_no_traceback(preview: PreviewServer,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The editor's terminal shows rebuilds and errors, not a traceback each time
+    the browser drops a connection (as it does when a save reloads a view that is
+    still loading)."""
+    capsys.readouterr()
+    before = set(threading.enumerate())
+    with socket.create_connection(("127.0.0.1", _port(preview)), timeout=HTTP_TIMEOUT) as sock:
+        sock.sendall(f"GET /issues/{ENGLISH}/index.html HTTP/1.1\r\n"
+                     "Host: 127.0.0.1\r\n\r\n".encode())
+        assert sock.recv(16).startswith(b"HTTP/1.1 200")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # closed with a reset, as a browser cancelling a load does
+
+    def handled() -> bool:
+        return not [t for t in threading.enumerate()
+                    if t not in before and "process_request" in t.name and t.is_alive()]
+
+    _wait_until(handled, HTTP_TIMEOUT, "the server to finish with the connection")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, (
+        "a connection the browser reset printed a traceback on the editor's terminal "
+        "(socketserver's handle_error; preview.py's server neither ignores ConnectionError "
+        "nor overrides handle_error):\n" + err[-600:])
+
+
+# --- HTTP: nothing but the preview's own pages ------------------------------------------
+
+TRAVERSALS = [
+    "/../../etc/passwd",
+    "/%2e%2e/%2e%2e/etc/passwd",
+    "/..%2f..%2fetc%2fpasswd",
+    f"/issues/{ENGLISH}/images/..%2f..%2f..%2fnewsletter.yaml",
+    f"/issues/{ENGLISH}/images/../../../newsletter.yaml",
+    "//etc/passwd",
+    "/issues/%2e%2e/",
+    "/%5c..%5c..%5cetc%5cpasswd",
+    f"/issues/{ENGLISH}/%00",
+    "http://127.0.0.1/etc/passwd",  # the absolute form of a request line
+]
+# not clean paths, but not attempts to leave the site either: nothing to unit-test
+HTTP_ONLY = [
+    f"/issues/{ENGLISH}/images/leak.jpg",  # a link to a file outside the desk
+    f"/issues/{ENGLISH}/images/passwd.jpg",  # a link to /etc/passwd
+    "/issues/",  # no folder listings
+    f"/issues/{ENGLISH}/images/",
+    "/%ff",  # not UTF-8
+]
+
+
+@pytest.mark.parametrize("target", TRAVERSALS + HTTP_ONLY)
+def test_no_request_reaches_a_file_outside_the_previews_pages(
+        preview: PreviewServer, desk: Path, outside: Path, target: str) -> None:
+    settings_text = (desk / "newsletter.yaml").read_bytes()
+    with _recording_opens(outside, Path("/etc/passwd")) as opened:
+        for method in ("GET", "HEAD"):
+            status, _, body = _request(preview, method, target)
+            assert status == 404, f"{method} {target}: {status}"
+            assert b"root:" not in body and b"SENTINEL" not in body
+            assert settings_text[:200] not in body and b"Tideline desk settings" not in body
+    assert opened == [], f"{target} made the server open {opened}"
+
+
+def test_the_open_recorder_sees_opens_through_a_link(outside: Path, desk: Path) -> None:
+    """The check above is not vacuous: reading the link is recorded."""
+    with _recording_opens(outside) as opened:
+        (desk / "examples" / "images" / "leak.jpg").read_bytes()
+        (desk / "newsletter.yaml").read_bytes()  # inside the desk: not listed
+    assert opened == [str(desk / "examples" / "images" / "leak.jpg")]
+
+
+# --- clean_request_path ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [*TRAVERSALS, "///etc/passwd", "/issues/a\\b", "/.",
+                                 "/issues/%2E%2E/state.json"])
+def test_clean_request_path_refuses_paths_that_leave_the_site(raw: str) -> None:
+    cleaned = clean_request_path(raw)
+    assert cleaned is None, (
+        f"clean_request_path({raw!r}) gave {cleaned!r}; its docstring promises None for a "
+        "doubled leading slash, but urlsplit() reads '//host/path' as a host, so the "
+        "`path.startswith('//')` check in newsletter/preview.py can never match")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("/", "/"),
+    (f"/issues/{ENGLISH}/", f"/issues/{ENGLISH}/"),
+    (f"/issues/{ENGLISH}/email.html?dark=1&images=0", f"/issues/{ENGLISH}/email.html"),
+    (f"/issues/{ENGLISH}/index.html#top", f"/issues/{ENGLISH}/index.html"),
+    ("/issues/a%20b/", "/issues/a b/"),
+    ("/%252e%252e/", "/%2e%2e/"),  # decoded once only
+    ("/issues/..foo/", "/issues/..foo/"),  # a name beginning with dots is a name
+])
+def test_clean_request_path_keeps_ordinary_paths(raw: str, expected: str) -> None:
+    assert clean_request_path(raw) == expected
+
+
+# --- in the browser --------------------------------------------------------------------
+
+
+def _local_only(route: Any) -> None:
+    """Let the page talk to the preview on 127.0.0.1 and nothing else."""
+    if urlsplit(route.request.url).hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        route.abort()
+
+
+@pytest.fixture()
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    contexts = []
+
+    def new_page_(width: int = 1600, height: int = 900) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height},
+                                      color_scheme="light", service_workers="block")
+        contexts.append(context)
+        context.set_default_timeout(WAIT_MS)
+        context.set_default_navigation_timeout(LOAD_MS)
+        context.route("**/*", _local_only)
+        return context.new_page()
+
+    yield new_page_
+    for context in contexts:
+        context.close()
+
+
+def _screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"preview-{name}.png"), timeout=LOAD_MS)
+
+
+WEB = "iframe[data-src='index.html']"
+EMAIL_600 = "iframe.w600"
+EMAIL_375 = "iframe.w375"
+TEXT = "iframe[data-src='email.txt']"
+
+PAINTED = "(n) => window.newsletterPreview && window.newsletterPreview.painted.length >= n"
+
+FRAME_TEXT = """([frame, css]) => {
+  const doc = document.querySelector(frame).contentDocument;
+  const el = doc && doc.querySelector(css);
+  return el ? el.textContent.trim() : null;
+}"""
+
+SHOWS = """([frame, css, text]) => {
+  const doc = document.querySelector(frame).contentDocument;
+  const el = doc && doc.readyState === "complete" && doc.querySelector(css);
+  return Boolean(el && el.textContent.replace(/\\s+/g, " ").includes(text));
+}"""
+
+EVERY_VIEW_SHOWS = """(text) => [
+  ["iframe[data-src='index.html']", "h1"], ["iframe.w600", "body"], ["iframe.w375", "body"],
+  ["iframe[data-src='email.txt']", "body"],
+].every(([frame, css]) => {
+  const doc = document.querySelector(frame).contentDocument;
+  const el = doc && doc.readyState === "complete" && doc.querySelector(css);
+  return Boolean(el && el.textContent.replace(/\\s+/g, " ").includes(text));
+}) && document.getElementById("overlay").hidden"""
+
+FRAME_BACKGROUND = """([frame, css]) => {
+  const doc = document.querySelector(frame).contentDocument;
+  return getComputedStyle(doc.querySelector(css)).backgroundColor;
+}"""
+
+RELOADED_WITH = """([frame, query, present = true]) => {
+  const win = document.querySelector(frame).contentWindow;
+  return win.location.search.includes(query) === present
+    && win.document.readyState === "complete";
+}"""
+
+
+def _open_issue(new_page: Callable[..., Any], server: PreviewServer) -> Any:
+    page = new_page()
+    page.goto(f"{server.url}issues/{ENGLISH}/", wait_until="load")
+    page.wait_for_function(PAINTED, arg=4)
+    return page
+
+
+def _wait_for(page: Any, script: str, arg: Any, what: str, timeout: int = WAIT_MS) -> None:
+    try:
+        page.wait_for_function(script, arg=arg, timeout=timeout)
+    except PlaywrightTimeoutError as error:
+        web_h1 = page.evaluate(FRAME_TEXT, [WEB, "h1"])
+        overlay = page.evaluate("() => [document.getElementById('overlay').hidden,"
+                                " document.getElementById('overlay').textContent.trim()]")
+        raise AssertionError(f"{what}: not within {timeout} ms; the web view's h1 is "
+                             f"{web_h1!r}, the overlay (hidden, text) is {overlay!r}, "
+                             f"newsletterPreview is "
+                             f"{page.evaluate('() => window.newsletterPreview')!r}") from error
+
+
+def _with_lead_headline(text: str, headline: str) -> str:
+    new, count = LEAD_HEADLINE.subn(lambda m: f'{m.group(1)}"{headline}"', text, count=1)
+    assert count == 1, "no lead headline line in the issue file"
+    return new
+
+
+def _set_lead_headline(issue: Path, headline: str) -> None:
+    """Save the issue file with another lead headline, in one write."""
+    issue.write_text(_with_lead_headline(issue.read_text(encoding="utf-8"), headline),
+                     encoding="utf-8")
+
+
+def _lead_headline(issue: Path) -> str:
+    match = LEAD_HEADLINE.search(issue.read_text(encoding="utf-8"))
+    assert match, issue
+    return match.group(2)
+
+
+@pytest.mark.browser
+def test_a_save_shows_in_every_view_without_reloading_the_page(
+        new_page: Callable[..., Any], preview: PreviewServer, desk: Path) -> None:
+    issue = desk / "issues" / f"{ENGLISH}.yaml"
+    page = _open_issue(new_page, preview)
+    assert page.evaluate(FRAME_TEXT, [WEB, "h1"]) == _lead_headline(issue)
+    page.evaluate("() => { window.previewTestMarker = 'still the same page'; }")
+    page.evaluate(f"() => document.querySelector(\"{WEB}\").contentWindow.scrollTo(0, 600)")
+    assert page.evaluate(f"() => document.querySelector(\"{WEB}\").contentWindow.scrollY") == 600
+    _screenshot(page, "issue")
+
+    # 1. an edit is on screen within 2 s, in the web view and the email
+    edited = "Kelp returns to the Marrow Coast in an edit saved by the preview test"
+    version = preview.version
+    _set_lead_headline(issue, edited)
+    _wait_for(page, EVERY_VIEW_SHOWS, edited, "the edited headline in every view", RELOAD_MS)
+    assert preview.version > version
+    assert page.evaluate("() => window.previewTestMarker") == "still the same page", \
+        "the preview page itself was reloaded"
+    assert page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
+
+    # every view of the new version painted; the web view kept its place
+    now = page.evaluate("() => window.newsletterPreview.version")
+    _wait_for(page, """(v) => new Set(window.newsletterPreview.painted
+                   .filter((p) => p.version === v).map((p) => p.view)).size === 3""",
+              now, "every view painted at the new version")
+    scroll_y = page.evaluate(f"() => document.querySelector(\"{WEB}\").contentWindow.scrollY")
+    assert scroll_y >= 500, f"the web view scrolled back to {scroll_y} after the reload"
+
+    # 2. a broken file: the overlay names the file and line
+    lines = issue.read_text(encoding="utf-8").splitlines(keepends=True)
+    broken_line = 6
+    lines.insert(broken_line - 1, "  preheader_extra: an indented key where none may be\n")
+    issue.write_text("".join(lines), encoding="utf-8")
+    _wait_for(page, "() => !document.getElementById('overlay').hidden",
+              None, "the error overlay", RELOAD_MS)
+    where = page.locator("#overlay code").all_inner_texts()
+    assert any(re.search(rf"{ENGLISH}\.yaml:{broken_line}(:\d+)?$", w) for w in where), where
+    assert page.locator("#overlay").is_visible()
+    _screenshot(page, "overlay")
+
+    # 3. fixed: the overlay goes, a fresh render comes
+    del lines[broken_line - 1]
+    fixed = "Kelp returns to the Marrow Coast after the broken save was fixed"
+    issue.write_text(_with_lead_headline("".join(lines), fixed), encoding="utf-8")
+    _wait_for(page, EVERY_VIEW_SHOWS, fixed, "the overlay gone and the fixed file in every view",
+              RELOAD_MS)
+    assert page.evaluate("() => window.previewTestMarker") == "still the same page"
+
+
+@pytest.mark.browser
+def test_dark_mode_images_off_and_the_size_badge(
+        new_page: Callable[..., Any], preview: PreviewServer) -> None:
+    page = _open_issue(new_page, preview)
+    state = json.loads(_get(preview, f"/issues/{ENGLISH}/state.json"))
+    badge = page.inner_text("#size").strip()
+    match = re.fullmatch(r"email (\d+\.\d) KB of 102 KB", badge)
+    assert match, badge
+    assert abs(float(match.group(1)) - state["email_bytes"] / 1024) < 0.06, (badge, state)
+    assert "over" not in (page.get_attribute("#size", "class") or "")
+
+    light_email = page.evaluate(FRAME_BACKGROUND, [EMAIL_600, ".nl-page"])
+    light_web = page.evaluate(FRAME_BACKGROUND, [WEB, "body"])
+    painted = page.evaluate("() => window.newsletterPreview.painted.length")
+    page.check("#dark")
+    for frame in (WEB, EMAIL_600, EMAIL_375):
+        _wait_for(page, RELOADED_WITH, [frame, "dark=1"], f"{frame} reloaded with ?dark=1")
+    page.wait_for_function(PAINTED, arg=painted + 4)
+    dark_email = page.evaluate(FRAME_BACKGROUND, [EMAIL_600, ".nl-page"])
+    dark_web = page.evaluate(FRAME_BACKGROUND, [WEB, "body"])
+    assert dark_email != light_email, f"the email stays {light_email} in dark mode"
+    assert dark_web != light_web, f"the web page stays {light_web} in dark mode"
+    _screenshot(page, "dark")
+
+    page.uncheck("#dark")
+    count = "([frame, css]) => document.querySelector(frame).contentDocument" \
+            ".querySelectorAll(css).length"
+    _wait_for(page, RELOADED_WITH, [EMAIL_600, "dark=1", False], "the email back in light mode")
+    assert page.evaluate(count, [EMAIL_600, "img[src]"]) > 0, "the example email has pictures"
+    page.check("#no-images")
+    for frame in (EMAIL_600, EMAIL_375):
+        _wait_for(page, RELOADED_WITH, [frame, "images=0"], f"{frame} reloaded with ?images=0")
+        assert page.evaluate(count, [frame, "img"]) > 0, "the img elements (and alt) stay"
+        assert page.evaluate(count, [frame, "img[src]"]) == 0, f"{frame} still loads pictures"
+    _screenshot(page, "images-off")
+
+
+@pytest.mark.browser
+def test_a_burst_of_saves_is_one_rebuild(new_page: Callable[..., Any], preview: PreviewServer,
+                                         desk: Path) -> None:
+    issue = desk / "issues" / f"{ENGLISH}.yaml"
+    page = _open_issue(new_page, preview)
+    page.evaluate("""() => {
+      window.previewTestVersions = [];
+      new EventSource("/__events").onmessage = (e) => window.previewTestVersions.push(+e.data);
+    }""")
+    page.wait_for_function("() => window.previewTestVersions.length >= 1")
+    before = preview.version
+
+    started = time.monotonic()
+    for n in range(5):
+        _set_lead_headline(issue, f"Burst of saves, number {n}")
+        time.sleep(0.02)
+    assert time.monotonic() - started < 0.2, "the saves were not a burst: the machine is slow"
+    _wait_for(page, SHOWS, [WEB, "h1", "Burst of saves, number 4"], "the last save",
+              RELOAD_MS)
+
+    # quiet: no version for 800 ms (twice the watcher's grouping window)
+    last = [preview.version, time.monotonic()]
+
+    def quiet() -> bool:
+        if preview.version != last[0]:
+            last[:] = [preview.version, time.monotonic()]
+        return time.monotonic() - last[1] > 0.8
+
+    _wait_until(quiet, 5.0, "the watcher to settle")
+    bumps = preview.version - before
+    assert 1 <= bumps <= 2, f"5 saves in 100 ms made {bumps} rebuilds"
+    seen = page.evaluate("() => window.previewTestVersions")
+    assert 1 <= len(set(seen) - {before}) <= 2, f"the page was told of versions {seen}"
+    assert page.evaluate("() => window.newsletterPreview.version") == preview.version
+
+
+@pytest.mark.browser
+def test_start_page_follows_new_issue_files(new_page: Callable[..., Any],
+                                            preview: PreviewServer, desk: Path) -> None:
+    page = new_page(1000, 700)
+    # count the messages the page's own event stream gets (first: connected)
+    page.add_init_script("""(() => {
+      const Native = window.EventSource;
+      window.previewTestMessages = 0;
+      window.EventSource = function (url) {
+        const source = new Native(url);
+        source.addEventListener("message", () => { window.previewTestMessages += 1; });
+        return source;
+      };
+    })()""")
+    page.goto(preview.url, wait_until="load")
+    links = "() => Array.from(document.querySelectorAll('ol.issues a')).map((a) => a.href)"
+    assert page.evaluate(links) == [f"{preview.url}issues/{s}/" for s in (ENGLISH, CHINESE)]
+    page.wait_for_function("() => window.previewTestMessages >= 1")
+    page.evaluate("() => { window.previewTestMarker = 'before'; }")
+
+    (desk / "issues" / f"{ADDED}.yaml").write_text(
+        DRAFT_TEXT.replace(DRAFT, ADDED), encoding="utf-8")
+    try:
+        page.wait_for_function(f"() => document.querySelector(\"a[href='/issues/{ADDED}/']\")",
+                               timeout=RELOAD_MS)
+    except PlaywrightTimeoutError as error:
+        raise AssertionError(f"the start page did not list {ADDED} within {RELOAD_MS} ms: "
+                             f"{page.evaluate(links)}") from error
+    assert page.evaluate(links) == [f"{preview.url}issues/{s}/" for s in (ADDED, ENGLISH, CHINESE)]
+    assert page.evaluate("() => window.previewTestMarker") is None, "listed without a reload?"
+    _screenshot(page, "start")
+
+
+@pytest.mark.browser
+def test_a_save_during_a_reload_keeps_the_scroll_position(
+        new_page: Callable[..., Any], preview: PreviewServer, desk: Path) -> None:
+    """Two saves close together: the second rebuild arrives while the views are
+    still loading the first (held here by holding back the lead picture, as a slow
+    picture would). The web view must still come back where the editor was, and
+    `newsletterPreview.painted` must name the versions that were really shown."""
+    issue = desk / "issues" / f"{ENGLISH}.yaml"
+    page = _open_issue(new_page, preview)
+    page.evaluate(f"""() => {{
+      const frame = document.querySelector("{WEB}");
+      window.previewTestLoads = [];  // the version of every document the web view loaded
+      frame.addEventListener("load", () => window.previewTestLoads.push(
+        Number(new URLSearchParams(frame.contentWindow.location.search).get("v"))));
+      frame.contentWindow.scrollTo(0, 600);
+    }}""")
+    baseline = page.evaluate("() => window.newsletterPreview.painted.length")
+    held: list[Any] = []
+    holding = [True]
+
+    def hold(route: Any) -> None:
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    def web_asked(version: int) -> bool:
+        return any(f"index.html?v={version}" in route.request.frame.url for route in held)
+
+    page.route("**/images/lead-kelp-forest-*", hold)
+    try:
+        _set_lead_headline(issue, "First of two quick saves")
+        _wait_for(page, """() => {
+          const doc = document.querySelector("iframe[data-src='index.html']").contentDocument;
+          const h1 = doc.querySelector("h1");
+          return h1 && h1.textContent.includes("First of two") && doc.readyState !== "complete";
+        }""", None, "the first save's web page, still loading its picture", RELOAD_MS)
+        first = page.evaluate("() => window.newsletterPreview.version")
+        _set_lead_headline(issue, "Second of two quick saves")
+        _wait_for(page, "(v) => window.newsletterPreview.version > v", first,
+                  "the second save's version", RELOAD_MS)
+        last = page.evaluate("() => window.newsletterPreview.version")
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while not web_asked(last):  # route handlers run while Playwright is being called
+            assert time.monotonic() < deadline, "the second reload never asked for its picture"
+            page.wait_for_timeout(20)
+    finally:
+        holding[0] = False
+        for route in held:
+            with contextlib.suppress(Exception):  # a request its frame gave up
+                route.continue_()
+    _wait_for(page, SHOWS, [WEB, "h1", "Second of two"], "the second save", RELOAD_MS)
+    _wait_for(page, "(v) => window.previewTestLoads.includes(v)", last,
+              "the web view to finish loading the last version")
+    page.evaluate("() => new Promise((done) => requestAnimationFrame("
+                  "() => requestAnimationFrame(done)))")  # the painted entries are pushed
+
+    problems = []
+    scroll_y = page.evaluate(f"() => document.querySelector(\"{WEB}\").contentWindow.scrollY")
+    if scroll_y < 500:
+        problems.append(
+            f"the web view came back at scrollY {scroll_y}, not near 600: preview.js load() "
+            "reads the position from the frame while the first reload is half-loaded (0), and "
+            "both reloads' 'load' listeners (added with once: true) fire on the last "
+            "document, the later one scrolling it to 0")
+    loads = page.evaluate("() => window.previewTestLoads")
+    painted = [p["version"] for p in page.evaluate("() => window.newsletterPreview.painted")
+               [baseline:] if p["view"] == "index.html"]
+    if sorted(painted) != sorted(loads):
+        problems.append(
+            f"newsletterPreview.painted says the web view painted versions {painted}, but it "
+            f"loaded {loads}: the first reload's listener records the second reload's "
+            "document under the first version")
+    assert problems == [], "\n".join(problems)
