@@ -257,7 +257,8 @@ class DeskPreview:
             if name == rest:
                 body = data if isinstance(data, bytes) else data.read_bytes()
                 return Page(body, _PICTURE_TYPES.get(Path(name).suffix.lower(),
-                                                     "application/octet-stream"))
+                                                     "application/octet-stream"),
+                            cache="max-age=31536000, immutable")  # named by content
         return None
 
     def _state(self, built: _Built) -> dict[str, Any]:
@@ -269,12 +270,22 @@ class DeskPreview:
         }
 
 
+# Tells the preview page this view is laid out, before its pictures and players
+# have loaded (a video player can hold back the load event for a long time).
+_READY = ("<script>document.addEventListener('DOMContentLoaded',function(){"
+          "parent.postMessage({newsletterPreview:'ready',search:location.search},'*')})"
+          "</script>")
+
+
 def _shown(html: str, query: Mapping[str, str]) -> bytes:
     """The page as a reader with dark mode on, or with pictures off, would see it."""
     if query.get("dark") == "1":
         html = html.replace("prefers-color-scheme: dark", "min-width: 0")
     if query.get("images") == "0":
         html = _IMG.sub(r"\1", html)
+    head = html.find("</head>")
+    if head != -1:
+        html = html[:head] + _READY + html[head:]
     return html.encode()
 
 

@@ -30,25 +30,39 @@
       record = { x: 0, y: 0 };
       try { record.x = frame.contentWindow.scrollX; record.y = frame.contentWindow.scrollY; } catch (e) { /* not loaded yet */ }
     }
-    record = { x: record.x, y: record.y, version: v };
-    pending.set(frame, record);
-    function loaded() {
-      frame.removeEventListener("load", loaded);
-      if (pending.get(frame) !== record) return;  // a newer reload owns the view
-      pending.delete(frame);
-      try { frame.contentWindow.scrollTo(record.x, record.y); } catch (e) { /* nothing to restore */ }
-      requestAnimationFrame(function () {
-        requestAnimationFrame(function () {
-          window.newsletterPreview.painted.push({
-            version: v, view: frame.getAttribute("data-src"),
-            at: performance.timeOrigin + performance.now()
-          });
-        });
-      });
-    }
-    frame.addEventListener("load", loaded);
+    pending.set(frame, { x: record.x, y: record.y, version: v });
     frame.src = address(frame, v);
   }
+
+  // a view is shown once laid out: the HTML views say so themselves (before
+  // their pictures and players load), the text view by loading
+  function shown(frame, search) {
+    var record = pending.get(frame);
+    if (!record) return;
+    // a page that was replaced before it finished may still say it is ready
+    if (search !== undefined && search.indexOf("v=" + record.version + "&") !== 1 &&
+        search !== "?v=" + record.version) return;
+    pending.delete(frame);
+    try { frame.contentWindow.scrollTo(record.x, record.y); } catch (e) { /* nothing to restore */ }
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () {
+        window.newsletterPreview.painted.push({
+          version: record.version, view: frame.getAttribute("data-src"),
+          at: performance.timeOrigin + performance.now()
+        });
+      });
+    });
+  }
+
+  window.addEventListener("message", function (event) {
+    if (!event.data || event.data.newsletterPreview !== "ready") return;
+    frames.forEach(function (frame) {
+      if (frame.contentWindow === event.source) shown(frame, String(event.data.search));
+    });
+  });
+  frames.forEach(function (frame) {
+    frame.addEventListener("load", function () { shown(frame); });
+  });
 
   function showError(error) {
     overlay.querySelector("h2").textContent = error.title;
