@@ -11,7 +11,18 @@ from typing import Any
 from ._fields import LONG, PROSE, Fields, is_picture_source, is_remote
 from ._yaml import KeyPath, load_yaml
 from .errors import Problem, SettingsError
-from .model import Colors, FeedSpec, Logo, Paths, Sender, Settings, SourceLocation, Utm
+from .model import (
+    CheckSettings,
+    Colors,
+    FeedSpec,
+    Logo,
+    Paths,
+    Sender,
+    Settings,
+    Smtp,
+    SourceLocation,
+    Utm,
+)
 
 __all__ = ["SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings",
            "relative_to_cwd"]
@@ -31,7 +42,8 @@ _PLACEHOLDERS = ("number", "date", "slug")
 # how email services write "put the reader's link here": {{x}}, *|X|*, [x], %x%, {%x%}, $x
 _MERGE_TAG = re.compile(r"\{\{.+\}\}|\*\|.+\|\*|\[.+\]|%.+%|\{%.+%\}|\$\w+")
 _TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
-        "signup_url", "signup_field", "footer", "legal", "unsubscribe", "utm", "paths", "feeds")
+        "signup_url", "signup_field", "footer", "legal", "unsubscribe", "utm", "paths", "feeds",
+        "check", "smtp")
 
 
 def find_settings(start: Path) -> Path:
@@ -99,6 +111,8 @@ def _read_settings(f: Fields, data: Any, root: Path) -> Settings | None:
         utm=_utm(f, top),
         paths=_paths(f, top),
         feeds=_feeds(f, top),
+        check=_check(f, top),
+        smtp=_smtp(f, top),
     )
 
 
@@ -211,6 +225,42 @@ def _plain_placeholders(pattern: str) -> bool:
         return False
     return all(name is None or (name in _PLACEHOLDERS and not spec and not conversion)
                for _, name, spec, conversion in parts)
+
+
+def _check(f: Fields, top: dict[str, Any]) -> CheckSettings:
+    section = _section(f, top, "check", ("reuse_issues", "window_days", "skip_links"))
+    if section is None:
+        return CheckSettings()
+    defaults = CheckSettings()
+    reuse = f.integer(section, ("check", "reuse_issues"), default=defaults.reuse_issues)
+    window = f.integer(section, ("check", "window_days"), minimum=1,
+                       default=defaults.window_days)
+    return CheckSettings(
+        reuse_issues=defaults.reuse_issues if reuse is None else reuse,
+        window_days=defaults.window_days if window is None else window,
+        skip_links=tuple(f.strings(section, ("check", "skip_links"), max_len=300)),
+    )
+
+
+def _smtp(f: Fields, top: dict[str, Any]) -> Smtp | None:
+    section = _section(f, top, "smtp", ("host", "port", "security", "username", "password_env"),
+                       required=("host",))
+    if section is None:
+        return None
+    if "password" in section:
+        f.problem(("smtp", "password"), "a password does not belong in newsletter.yaml",
+                  "set it in the environment variable NEWSLETTER_SMTP_PASSWORD instead")
+    security = f.choice(section, ("smtp", "security"), ["starttls", "tls", "none"],
+                        default="starttls")
+    port = f.integer(section, ("smtp", "port"), minimum=1, maximum=65535)
+    return Smtp(
+        host=f.text(section, ("smtp", "host"), required=True),
+        port=port or (465 if security == "tls" else 587),
+        security=security,  # type: ignore[arg-type]  # one of the three choices
+        username=f.text(section, ("smtp", "username")),
+        password_env=f.text(section, ("smtp", "password_env"),
+                            default="NEWSLETTER_SMTP_PASSWORD"),
+    )
 
 
 def _paths(f: Fields, top: dict[str, Any]) -> Paths:

@@ -18,6 +18,7 @@ __all__ = [
     "CallToAction",
     "CatchUp",
     "CatchUpItem",
+    "CheckSettings",
     "Colors",
     "Correction",
     "DeepDive",
@@ -39,6 +40,7 @@ __all__ = [
     "Sender",
     "Settings",
     "SiteEntry",
+    "Smtp",
     "SourceLocation",
     "Sponsor",
     "SponsorSlot",
@@ -124,6 +126,27 @@ class Paths:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CheckSettings:
+    """What `newsletter check` looks for beyond its fixed rules."""
+
+    reuse_issues: int = 8  # a link in any of this many earlier issues is a repeat
+    window_days: int = 14  # a picked story older than this before the issue is stale
+    skip_links: tuple[str, ...] = ()  # hosts or URL prefixes that refuse link checkers
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Smtp:
+    """Where `newsletter send-test` sends; the password only ever comes from the
+    environment variable `password_env`."""
+
+    host: str
+    port: int = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_env: str = "NEWSLETTER_SMTP_PASSWORD"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FeedSpec:
     """One feed the desk reads (used by `newsletter fetch`)."""
 
@@ -156,6 +179,8 @@ class Settings:
     utm: Utm = Utm()
     paths: Paths = Paths()
     feeds: tuple[FeedSpec, ...] = ()
+    check: CheckSettings = CheckSettings()
+    smtp: Smtp | None = None
 
     @property
     def issues_dir(self) -> Path:
