@@ -20,19 +20,26 @@ from .lockfile import lock_path, read_lock, write_lock
 from .model import FeedSpec, FetchResult, Issue, RenderedIssue, Settings, Status, Story
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from .archive import SiteReport
+    from .check import Finding
+    from .check.links import LinkChecker
     from .preview import PreviewServer
     from .store import SaveCounts, Store
 from .render import NAV_MARKER, Renderer, issue_url
 
 __all__ = [
     "BuiltIssue",
+    "CheckReport",
     "FetchReport",
     "PinnedLookup",
     "add_page",
     "build_issue",
     "build_issues",
     "build_site",
+    "check_issue",
+    "email_message",
     "export_feeds",
     "fetch",
     "find_issue_files",
@@ -45,6 +52,7 @@ __all__ = [
     "pick",
     "preview_server",
     "render_issue",
+    "send_test",
     "store_path",
 ]
 
@@ -210,6 +218,142 @@ def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
 
     server.attach(desk, desk.watched(), desk.wants, changed)
     return server
+
+
+# --- checking ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckReport:
+    """What `check_issue` found in one issue file."""
+
+    source: Path
+    findings: tuple[Finding, ...]
+
+
+def check_issue(path: Path, settings: Settings, *, offline: bool = False,
+                links: LinkChecker | None = None) -> CheckReport:
+    """Everything that would embarrass the desk if `path` went out as it is.
+
+    An issue that cannot even be built is one error finding per problem.
+    `links` (shared across issues, so each URL is fetched once a run) checks
+    every link and remote picture unless `offline`.
+    """
+    from .check import Finding, Severity
+    from .check.clients import client_support
+    from .check.content import content_findings, line_of
+    from .check.markup import markup_findings
+    from .errors import InputError
+
+    try:
+        lookup = PinnedLookup(read_lock(lock_path(path)), None)
+        issue = load_issue(path, settings, lookup)
+        assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo)
+        rendered = Renderer(settings).render(issue, assets)
+    except InputError as exc:
+        return CheckReport(source=path, findings=tuple(
+            Finding(severity=Severity.ERROR, code="invalid", message=p.message, hint=p.hint,
+                    location=p.location) for p in exc.problems))
+    except NewsletterError as exc:
+        return CheckReport(source=path, findings=(Finding(
+            severity=Severity.ERROR, code="build", message=exc.message, hint=exc.hint,
+            location=exc.location),))
+    text = path.read_text(encoding="utf-8")
+    findings = content_findings(issue, source_text=text, email_html=rendered.email_html,
+                                pictures=assets.images, earlier=_earlier(path, settings),
+                                window_days=settings.check.window_days)
+    findings += markup_findings(rendered.email_html)
+    findings += client_support(rendered.email_html)
+    if not offline:
+        from .check.links import LinkChecker, LinkTarget
+
+        checker = links or LinkChecker(allow=settings.check.skip_links)
+        targets = [LinkTarget(url=url, location=line_of(path, text, url))
+                   for url in sorted(_outbound(rendered.web_html, settings))]
+        findings += checker.check(targets)
+    findings = [_accepted(f, settings.check.accept) for f in findings]
+    order = sorted(findings, key=lambda f: (-f.severity, f.code, str(f.location or "")))
+    return CheckReport(source=path, findings=tuple(order))
+
+
+def _accepted(finding: Finding, accept: Sequence[str]) -> Finding:
+    """A finding the desk has accepted (check.accept) stays visible, as a note."""
+    from dataclasses import replace
+
+    from .check import Severity
+
+    if finding.code in accept or f"{finding.code}:{finding.subject}" in accept:
+        return replace(finding, severity=Severity.NOTE,
+                       message=f"{finding.message} (accepted in newsletter.yaml)")
+    return finding
+
+
+def _earlier(path: Path, settings: Settings) -> list[tuple[Issue | str, set[str]]]:
+    """The issues before `path` (newest first, as many as check.reuse_issues) and
+    the links each carried, from its file and its lock file."""
+    from .check.content import urls_in
+
+    files = find_issue_files(settings)
+    before = [p for p in files if p.name < path.name][::-1][:settings.check.reuse_issues]
+    earlier: list[tuple[Issue | str, set[str]]] = []
+    for other in before:
+        text = other.read_text(encoding="utf-8", errors="replace")
+        lock = lock_path(other)
+        if lock.is_file():
+            text += lock.read_text(encoding="utf-8", errors="replace")
+        earlier.append((f"the issue of {other.stem}", urls_in(text)))
+    return earlier
+
+
+def _outbound(web_html: str, settings: Settings) -> set[str]:
+    """The links and pictures readers will follow, but the desk's own site
+    (which this very build is about to publish)."""
+    import html
+    import re
+
+    found = set(re.findall(r'(?:href|src)="(https?://[^"]+)"', web_html))
+    return {html.unescape(url) for url in found
+            if not url.startswith(settings.base_url)
+            and not url.startswith(("https://www.youtube-nocookie.com/embed/",
+                                    "https://player.vimeo.com/video/"))}
+
+
+# --- sending ---------------------------------------------------------------------
+
+
+def email_message(path: Path, settings: Settings, *, to: Sequence[str] = (),
+                  test: bool = False) -> EmailMessage:
+    """The issue as one email (text part, then HTML), as an ESP or a test send gets it."""
+    from .send import build_message
+
+    store = open_store(settings) if store_path(settings).is_file() else None
+    try:
+        issue, rendered = render_issue(path, settings,
+                                       lookup=PinnedLookup(read_lock(lock_path(path)), store))
+    finally:
+        if store is not None:
+            store.close()
+    return build_message(issue, rendered, settings, to=to, test=test)
+
+
+def send_test(path: Path, settings: Settings, to: Sequence[str]) -> EmailMessage:
+    """Send the issue, subject marked [TEST], to `to` through the desk's SMTP server."""
+    from .send import SendError, SmtpSettings, send_message, smtp_from_environment
+
+    base = None
+    if settings.smtp is not None:
+        base = SmtpSettings(host=settings.smtp.host, port=settings.smtp.port,
+                            security=settings.smtp.security, username=settings.smtp.username,
+                            password_env=settings.smtp.password_env)
+    smtp = smtp_from_environment(base)
+    if smtp is None:
+        raise SendError("there is no SMTP server to send through",
+                        hint="add smtp: with host: (and username:) to newsletter.yaml, or set "
+                             "NEWSLETTER_SMTP_HOST; the password goes in "
+                             "NEWSLETTER_SMTP_PASSWORD")
+    message = email_message(path, settings, to=to, test=True)
+    send_message(message, smtp)
+    return message
 
 
 # --- collecting --------------------------------------------------------------

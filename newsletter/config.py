@@ -228,7 +228,8 @@ def _plain_placeholders(pattern: str) -> bool:
 
 
 def _check(f: Fields, top: dict[str, Any]) -> CheckSettings:
-    section = _section(f, top, "check", ("reuse_issues", "window_days", "skip_links"))
+    section = _section(f, top, "check", ("reuse_issues", "window_days", "skip_links",
+                                         "accept"))
     if section is None:
         return CheckSettings()
     defaults = CheckSettings()
@@ -239,6 +240,7 @@ def _check(f: Fields, top: dict[str, Any]) -> CheckSettings:
         reuse_issues=defaults.reuse_issues if reuse is None else reuse,
         window_days=defaults.window_days if window is None else window,
         skip_links=tuple(f.strings(section, ("check", "skip_links"), max_len=300)),
+        accept=tuple(f.strings(section, ("check", "accept"), max_len=200)),
     )
 
 

@@ -8,6 +8,7 @@
     ├── FeedError              a feed cannot be fetched or read (names the feed)
     ├── StoreError             the candidate store cannot be opened or is damaged
     ├── RenderError            a template or the MJML compiler failed
+    ├── SendError              a test send cannot be built or handed to the SMTP server
     └── BuildError             several issues of a site build failed; lists each
 
 Anything else that escapes is a bug and keeps its traceback.
@@ -30,6 +31,7 @@ __all__ = [
     "NewsletterError",
     "Problem",
     "RenderError",
+    "SendError",
     "SettingsError",
     "StoreError",
 ]
@@ -120,6 +122,10 @@ class StoreError(NewsletterError):
 
 class RenderError(NewsletterError):
     """A template or the MJML compiler failed."""
+
+
+class SendError(NewsletterError):
+    """A message could not be built or handed to the mail server (send-test)."""
 
 
 class BuildError(NewsletterError):

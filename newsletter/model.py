@@ -132,6 +132,7 @@ class CheckSettings:
     reuse_issues: int = 8  # a link in any of this many earlier issues is a repeat
     window_days: int = 14  # a picked story older than this before the issue is stale
     skip_links: tuple[str, ...] = ()  # hosts or URL prefixes that refuse link checkers
+    accept: tuple[str, ...] = ()  # "code" or "code:subject" the desk knows about: notes only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -425,17 +425,21 @@ def test_a_full_disk_leaves_the_previous_site_byte_identical(desk: Path) -> None
 
 
 def test_ctrl_c_leaves_the_previous_site_byte_identical(desk: Path) -> None:
-    for number in range(1, 41):
+    for number in range(1, 121):
         small_issue(desk, number)
     build(desk)
     before = tree(desk / "site")
-    for number in range(1, 41):
+    for number in range(1, 121):
         small_issue(desk, number, word="again")
     process = _start_build(desk, "--jobs", "1")
     deadline = time.monotonic() + 60
-    while not leftovers(desk) and time.monotonic() < deadline:
-        time.sleep(0.005)  # wait until the build has started writing its next site
-    assert leftovers(desk), "the build never started"
+
+    def rendering() -> bool:  # the next site is being written, far from its swap
+        return any((desk / name / ".render").is_dir() for name in leftovers(desk))
+
+    while not rendering() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert rendering(), "the build never started rendering"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

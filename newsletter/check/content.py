@@ -79,7 +79,8 @@ def _pictures(issue: Issue, pictures: Mapping[str, Asset], where: _Locator) -> l
         elif _FILE_NAME.match(name):
             found.append(Finding(severity=Severity.WARNING, code="image-alt-filename", message=(
                 f'the alt text of {image.src} is a file name ("{name}")'),
-                hint="describe what the picture shows", location=at, subject=image.src))
+                hint="describe what the picture shows", location=where.text(name) or at,
+                subject=image.src))
         asset = pictures.get(image.src)
         width = image.width or (asset.width if asset else None)
         if width is None:

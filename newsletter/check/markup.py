@@ -13,15 +13,20 @@ __all__ = ["markup_findings"]
 
 _VAGUE_LINKS = {"click here", "here", "read more", "more", "link", "this link", "click",
                 "learn more", "this", "more here"}
-_MSO = re.compile(r"<!--\[if [^\]]*mso[^\]]*\]>.*?<!\[endif\]-->", re.IGNORECASE | re.DOTALL)
+# Outlook-only blocks; `<!--[if !mso]><!-->` is for everyone else and stays
+_MSO = re.compile(r"<!--\[if (?!!)[^\]]*mso[^\]]*\]>.*?<!\[endif\]-->",
+                  re.IGNORECASE | re.DOTALL)
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
          "track", "wbr"}
 
 
 def markup_findings(email_html: str) -> list[Finding]:
     reader = _Reader()
-    reader.feed(_MSO.sub("", email_html))  # Outlook-only markup is MJML's own, and hidden
-    reader.close()
+    try:
+        reader.feed(_MSO.sub("", email_html))  # Outlook-only markup is MJML's own, and hidden
+        reader.close()
+    except AssertionError:
+        pass  # Python's parser gives up on some junk (`<![>`); judge what it read
     found = []
     if not reader.lang:
         found.append(Finding(severity=Severity.ERROR, code="lang-missing", message=(

@@ -150,6 +150,143 @@ class _BuildProgress:
 
 
 @main.command()
+@click.argument("issues", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--all", "every", is_flag=True, help="Check every ready issue.")
+@click.option("--offline", is_flag=True, help="Do not check links and pictures on the web.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too, not only on errors.")
+@click.option("--notes", is_flag=True, help="Also print the notes, not just their number.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@user_errors
+def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, notes: bool,
+          as_json: bool) -> None:
+    """Find what would embarrass the desk before an issue goes out: a clipped
+    email, dead links, pictures without alt text, CSS email clients ignore,
+    a story that already ran. With no ISSUES, checks the newest issue.
+
+    Exits 1 on any error (and on warnings with --strict).
+
+    \b
+    Example:
+      newsletter check
+      newsletter check --all --strict --offline
+    """
+    import json
+
+    from .. import api
+    from ..check import Severity
+
+    settings = api.load_desk(issues[0] if issues else Path.cwd())
+    files = api.find_issue_files(settings)
+    if every:
+        paths = [p for p in files if api.issue_status(p) == "ready"]
+    else:
+        paths = list(issues) or files[-1:]
+    if not paths:
+        raise NewsletterError("no issue to check", hint='start one with "newsletter new"')
+    links = None
+    if not offline:
+        from ..check.links import LinkChecker
+
+        links = LinkChecker(allow=settings.check.skip_links)
+    reports = [api.check_issue(p, settings, offline=offline, links=links) for p in paths]
+    found = [f for r in reports for f in r.findings]
+    if as_json:
+        click.echo(json.dumps([{
+            "issue": str(r.source), "severity": str(f.severity), "code": f.code,
+            "message": f.message, "hint": f.hint, "subject": f.subject,
+            "location": str(f.location) if f.location else None,
+        } for r in reports for f in r.findings], ensure_ascii=False, indent=2))
+    else:
+        for report in reports:
+            _print_report(report, notes=notes)
+    counts = {s: sum(f.severity == s for f in found) for s in Severity}
+    if not as_json:
+        shown = "" if notes or not counts[Severity.NOTE] else " (--notes shows them)"
+        click.echo(f"{_count(counts[Severity.ERROR], 'error')}, "
+                   f"{_count(counts[Severity.WARNING], 'warning')}, "
+                   f"{_count(counts[Severity.NOTE], 'note')}{shown} in "
+                   f"{_count(len(reports), 'issue')}")
+    if counts[Severity.ERROR] or (strict and counts[Severity.WARNING]):
+        sys.exit(1)
+
+
+def _print_report(report: Any, *, notes: bool) -> None:
+    from ..check import Severity
+
+    colours = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTE: "blue"}
+    loud = [f for f in report.findings if f.severity > Severity.NOTE]
+    click.echo(click.style(_shown(report.source), bold=True) +
+               ("" if loud else "  " + click.style("no errors or warnings", fg="green")))
+    for severity in sorted(Severity, reverse=True):
+        group = [f for f in report.findings if f.severity == severity]
+        if not group or (severity is Severity.NOTE and not notes):
+            continue
+        click.echo(f"  {click.style(str(severity), fg=colours[severity], bold=True)} "
+                   f"({len(group)})")
+        for finding in group:
+            where = f"{finding.location}: " if finding.location else ""
+            click.echo(f"    {where}{finding.message} [{finding.code}]")
+            if finding.hint:
+                click.echo(f"      hint: {finding.hint}")
+
+
+@main.command(name="send-test")
+@click.argument("issue", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--to", "recipients", multiple=True, required=True, metavar="ADDRESS",
+              help="Who gets the test (repeat for more).")
+@user_errors
+def send_test(issue: Path, recipients: tuple[str, ...]) -> None:
+    """Send ISSUE to yourself first: subject marked [TEST], the text and HTML
+    parts, through the SMTP server in newsletter.yaml (password from the
+    environment variable NEWSLETTER_SMTP_PASSWORD).
+
+    \b
+    Example:
+      newsletter send-test issues/2026-11-27.yaml --to editor@example.org
+    """
+    from .. import api
+
+    settings = api.load_desk(issue)
+    message = api.send_test(issue, settings, list(recipients))
+    click.echo(f"{click.style('sent', fg='green')} \"{message['Subject']}\" to "
+               f"{', '.join(recipients)}")
+
+
+@main.command()
+@click.argument("issue", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--eml", "eml", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the whole message (both parts, headers) to this .eml file.")
+@click.option("--html", "html", is_flag=True, help="Print the HTML part, to paste into an ESP.")
+@click.option("--text", "text", is_flag=True, help="Print the plain-text part.")
+@user_errors
+def export(issue: Path, eml: Path | None, html: bool, text: bool) -> None:
+    """Export ISSUE for your email service: an .eml file, or the HTML or text
+    part to paste. The unsubscribe link is the placeholder your service
+    expects (unsubscribe: in newsletter.yaml).
+
+    \b
+    Example:
+      newsletter export issues/2026-11-27.yaml --eml issue-48.eml
+      newsletter export issues/2026-11-27.yaml --html > issue-48.html
+    """
+    from .. import api
+
+    if [bool(eml), html, text].count(True) != 1:
+        raise NewsletterError("say what to export", hint="pass one of --eml FILE, --html, --text")
+    settings = api.load_desk(issue)
+    message = api.email_message(issue, settings)
+    if eml is not None:
+        from ..send import export_eml
+
+        eml.write_bytes(export_eml(message))
+        click.echo(f"{click.style('wrote', fg='green')} {_shown(eml)}")
+        return
+    part = message.get_body(("html",) if html else ("plain",))
+    assert part is not None
+    click.echo(part.get_content(), nl=False)
+
+
+@main.command()
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="Port to serve on (0: any free one).")
 @click.option("--host", default="127.0.0.1", show_default=True,

@@ -1,0 +1,228 @@
+"""`newsletter check`: each finding kind from an issue that has the problem,
+and not from one that does not; the example desk is clean."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from newsletter import api
+from newsletter.check import Severity
+from newsletter.check.content import CLIP_BYTES, content_findings
+from newsletter.check.markup import markup_findings
+from newsletter.model import Asset, Story
+
+SMALL = """\
+number: 49
+date: 2026-12-04
+status: ready
+subject: Short and clear
+preheader: One line that makes people open it
+lead:
+  url: https://example.org/lead
+  headline: The lead story
+  image:
+    src: examples/images/lead-mangroves.jpg
+    alt: Mangroves at low tide
+  body:
+    - text: A paragraph with a [useful link](https://example.org/useful).
+"""
+
+
+def write(desk: Path, text: str, name: str = "2026-12-04.yaml") -> Path:
+    path = desk / "issues" / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def codes(desk: Path, path: Path) -> dict[str, list[str]]:
+    report = api.check_issue(path, api.load_desk(desk), offline=True)
+    found: dict[str, list[str]] = {}
+    for finding in report.findings:
+        found.setdefault(finding.code, []).append(str(finding.location or ""))
+    return found
+
+
+def test_the_example_issues_are_clean(desk: Path) -> None:
+    for name in ("2026-11-27.yaml", "2026-11-20.yaml"):
+        report = api.check_issue(desk / "issues" / name, api.load_desk(desk), offline=True)
+        loud = [str(f) for f in report.findings if f.severity >= Severity.WARNING]
+        assert loud == [], name
+
+
+def test_a_small_clean_issue_has_no_content_findings(desk: Path) -> None:
+    found = codes(desk, write(desk, SMALL))
+    assert not {"subject-long", "preheader-missing", "placeholder", "image-alt",
+                "image-alt-filename", "image-wide", "link-reused"} & found.keys()
+
+
+def test_a_long_subject_and_no_preheader(desk: Path) -> None:
+    text = SMALL.replace("subject: Short and clear", "subject: " + "A very long subject " * 4)
+    text = text.replace("preheader: One line that makes people open it\n", "")
+    found = codes(desk, write(desk, text))
+    assert found["subject-long"][0].endswith("2026-12-04.yaml:4:1")
+    assert "preheader-missing" in found
+
+
+@pytest.mark.parametrize("word", ["TK", "TODO", "Lorem ipsum", "{{ name }}"])
+def test_placeholders_left_in_are_errors_with_their_line(desk: Path, word: str) -> None:
+    text = SMALL.replace("A paragraph with", f"A paragraph {word} with")
+    found = codes(desk, write(desk, text))
+    assert found["placeholder"] == [f"{desk / 'issues' / '2026-12-04.yaml'}:13:"
+                                    f"{len('    - text: A paragraph ') + 1}"]
+
+
+def test_a_comment_is_not_a_placeholder(desk: Path) -> None:
+    found = codes(desk, write(desk, "# TODO: ask the photo desk\n" + SMALL))
+    assert "placeholder" not in found
+
+
+def test_pictures_without_alt_or_named_like_files(desk: Path) -> None:
+    found = codes(desk, write(desk, SMALL.replace("alt: Mangroves at low tide",
+                                                  "alt: IMG_2041.jpg")))
+    assert "image-alt-filename" in found and found["image-alt-filename"][0].endswith(":11:10")
+
+
+def test_pictures_wider_than_1200(desk: Path) -> None:
+    settings = api.load_desk(desk)
+    issue, rendered = api.render_issue(write(desk, SMALL), settings)
+    wide = {"examples/images/lead-mangroves.jpg": Asset(url="x", width=2400, height=1350)}
+    found = content_findings(issue, source_text=SMALL, email_html=rendered.email_html,
+                             pictures=wide, earlier=[], window_days=14)
+    assert [f.code for f in found] == ["image-wide"]
+    narrow = {"examples/images/lead-mangroves.jpg": Asset(url="x", width=1200, height=675)}
+    assert content_findings(issue, source_text=SMALL, email_html=rendered.email_html,
+                            pictures=narrow, earlier=[], window_days=14) == []
+
+
+def test_email_size_against_gmail_clipping(desk: Path) -> None:
+    settings = api.load_desk(desk)
+    issue, _ = api.render_issue(write(desk, SMALL), settings)
+    assets = {"examples/images/lead-mangroves.jpg": Asset(url="x", width=1200, height=675)}
+
+    def size_codes(size: int) -> list[str]:
+        found = content_findings(issue, source_text=SMALL, email_html="x" * size,
+                                 pictures=assets, earlier=[], window_days=14)
+        return [(f.code, str(f.severity)) for f in found]  # type: ignore[misc]
+
+    assert size_codes(80 * 1024) == []
+    assert size_codes(95 * 1024) == [("email-size", "warning")]
+    assert size_codes(CLIP_BYTES + 1) == [("email-clipped", "error")]
+
+
+def test_a_link_that_already_ran(desk: Path) -> None:
+    write(desk, SMALL.replace("number: 49", "number: 50").replace("2026-12-04", "2026-12-11")
+          .replace("https://example.org/useful", "https://example.org/new"), "2026-12-11.yaml")
+    found = codes(desk, desk / "issues" / "2026-12-11.yaml")
+    assert "link-reused" not in found
+    write(desk, SMALL)
+    found = codes(desk, desk / "issues" / "2026-12-11.yaml")
+    assert "link-reused" in found and found["link-reused"][0].endswith(":7:8")
+
+
+def test_a_story_older_than_the_window(desk: Path) -> None:
+    settings = api.load_desk(desk)
+    issue, _ = api.render_issue(write(desk, SMALL), settings)
+    assets = {"examples/images/lead-mangroves.jpg": Asset(url="x", width=1200, height=675)}
+
+    def stale(days: int) -> list[str]:
+        story = Story(id="abc123", url="https://example.org/lead", title="The lead story",
+                      published=dt.datetime(2026, 12, 4, tzinfo=dt.UTC) - dt.timedelta(days))
+        found = content_findings(replace(issue, stories=(story,)), source_text=SMALL,
+                                 email_html="", pictures=assets, earlier=[], window_days=14)
+        return [f.code for f in found]
+
+    assert stale(3) == []
+    assert stale(30) == ["story-old"]
+
+
+MARKUP = """<!doctype html><html{lang}><body>
+<table{role}><tr><td style="background-color:#fff"><p style="color:#333">Fine</p></td></tr>
+</table>
+<p style="color:#123456">{text}</p>
+<a href="https://example.org/x">{link}</a>
+</body></html>"""
+
+
+def test_markup_findings_each_have_a_trigger() -> None:
+    good = MARKUP.format(lang=' lang="en"', role=' role="presentation"', text="",
+                         link="The harbour that moved")
+    good = good.replace('<p style="color:#123456"></p>', "")
+    assert markup_findings(good) == []
+    bad = MARKUP.format(lang="", role="", text="dark", link="Read more")
+    found = {f.code: f for f in markup_findings(bad)}
+    assert set(found) == {"lang-missing", "table-role", "link-text", "dark-mode-color"}
+    assert found["dark-mode-color"].subject == "#123456"
+    assert found["link-text"].severity is Severity.WARNING
+
+
+def test_outlook_only_markup_is_not_checked() -> None:
+    html = MARKUP.format(lang=' lang="en"', role=' role="presentation"', text="",
+                         link="The harbour").replace('<p style="color:#123456"></p>', "")
+    html = html.replace("</body>", "<!--[if mso]><table><tr><td>x</td></tr></table>"
+                        "<![endif]--></body>")
+    assert markup_findings(html) == []
+
+
+def test_cli_check_reports_and_exits_by_severity(desk: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "newsletter", "check", *args], cwd=desk,
+                              capture_output=True, text=True, timeout=120)
+
+    clean = run("--all", "--offline", "--strict")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "0 errors, 0 warnings" in clean.stdout
+    write(desk, SMALL.replace("A paragraph with", "A paragraph TK with"))
+    broken = run("--offline", "issues/2026-12-04.yaml")
+    assert broken.returncode == 1
+    assert "error (1)" in broken.stdout and "[placeholder]" in broken.stdout
+    assert "issues/2026-12-04.yaml:13:" in broken.stdout
+    warned = run("--offline", "--json", "issues/2026-12-04.yaml")
+    rows = json.loads(warned.stdout)
+    assert {r["code"] for r in rows} >= {"placeholder"}
+    long_subject = SMALL.replace("subject: Short and clear", "subject: " + "Long words " * 8)
+    write(desk, long_subject)
+    assert run("--offline", "issues/2026-12-04.yaml").returncode == 0
+    assert run("--offline", "--strict", "issues/2026-12-04.yaml").returncode == 1
+
+
+def test_an_accepted_finding_stays_visible_as_a_note(desk: Path) -> None:
+    settings = api.load_desk(desk)
+    long_subject = SMALL.replace("subject: Short and clear", "subject: " + "Long words " * 8)
+    path = write(desk, long_subject)
+    [before] = [f for f in api.check_issue(path, settings, offline=True).findings
+                if f.code == "subject-long"]
+    assert before.severity is Severity.WARNING
+    accepted = replace(settings, check=replace(settings.check, accept=("subject-long",)))
+    [after] = [f for f in api.check_issue(path, accepted, offline=True).findings
+               if f.code == "subject-long"]
+    assert after.severity is Severity.NOTE and "accepted in newsletter.yaml" in after.message
+
+
+def test_links_are_checked_with_the_line_they_come_from(desk: Path, tmp_path: Path) -> None:
+    from conftest import LocalSite
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "ok.html").write_text("<p>fine</p>", encoding="utf-8")
+    site = LocalSite(pages)
+    try:
+        text = (SMALL.replace("https://example.org/lead", f"{site.url}ok.html")
+                .replace("https://example.org/useful", f"{site.url}missing.html"))
+        path = write(desk, text)
+        report = api.check_issue(path, api.load_desk(desk))
+        dead = [f for f in report.findings if f.code == "link-dead"]
+        assert [f.subject for f in dead] == [f"{site.url}missing.html"]
+        assert str(dead[0].location).endswith("2026-12-04.yaml:13:46")
+        assert not [f for f in report.findings if f.code.startswith("link-")
+                    and f.subject.endswith("ok.html")]
+        offline = api.check_issue(path, api.load_desk(desk), offline=True)
+        assert not [f for f in offline.findings if f.code.startswith("link-")]
+    finally:
+        site.close()
