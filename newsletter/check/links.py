@@ -93,6 +93,10 @@ class LinkChecker:
                                max_redirects=max_redirects, user_agent=user_agent)
         self._cache: dict[str, _Verdict | None] = {}
 
+    def checked(self) -> int:
+        """How many distinct addresses this checker has fetched so far."""
+        return len(self._cache)
+
     def check(self, targets: Sequence[LinkTarget]) -> list[Finding]:
         """A finding for every target whose link is not fine, in the order of `targets`.
 

@@ -206,6 +206,11 @@ def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, no
                    f"{_count(counts[Severity.WARNING], 'warning')}, "
                    f"{_count(counts[Severity.NOTE], 'note')}{shown} in "
                    f"{_count(len(reports), 'issue')}")
+    unreachable = {f.subject for f in found if f.code == "link-unreachable"}
+    if len(unreachable) >= 2 and not as_json and links is not None and \
+            len(unreachable) == links.checked():
+        click.echo("every link was unreachable: is this computer offline? "
+                   "(--offline skips the links)", err=True)
     if counts[Severity.ERROR] or (strict and counts[Severity.WARNING]):
         sys.exit(1)
 
