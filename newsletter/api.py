@@ -174,9 +174,11 @@ def build_site(settings: Settings, *, out_dir: Path | None = None, drafts: bool 
     """
     from .archive import build_site as build
 
-    sources = sorted({*find_issue_files(settings), *(relative_to_cwd(p) for p in named)})
+    chosen = {relative_to_cwd(p.resolve()) for p in named}  # ../issues/x.yaml is issues/x.yaml
+    sources = sorted({*(relative_to_cwd(p.resolve()) for p in find_issue_files(settings)),
+                      *chosen})
     return build(settings, sources, out_dir=out_dir, drafts=drafts,
-                 named={relative_to_cwd(p) for p in named}, force=force, refresh=refresh,
+                 named=chosen, force=force, refresh=refresh,
                  jobs=jobs, on_planned=on_planned, on_rendered=on_rendered)
 
 
@@ -216,7 +218,7 @@ def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
         if on_change:
             on_change(paths, desk.problems())
 
-    server.attach(desk, desk.watched(), desk.wants, changed)
+    server.attach(desk, desk.watched(), desk.wants, changed, watch_flat=desk.watched_flat())
     return server
 
 
@@ -245,8 +247,9 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
     from .check.markup import markup_findings
     from .errors import InputError
 
+    store = open_store(settings) if store_path(settings).is_file() else None
     try:
-        lookup = PinnedLookup(read_lock(lock_path(path)), None)
+        lookup = PinnedLookup(read_lock(lock_path(path)), store)
         issue = load_issue(path, settings, lookup)
         assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo)
         rendered = Renderer(settings).render(issue, assets)
@@ -258,6 +261,9 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
         return CheckReport(source=path, findings=(Finding(
             severity=Severity.ERROR, code="build", message=exc.message, hint=exc.hint,
             location=exc.location),))
+    finally:
+        if store is not None:
+            store.close()
     text = path.read_text(encoding="utf-8")
     findings = content_findings(issue, source_text=text, email_html=rendered.email_html,
                                 pictures=assets.images, earlier=_earlier(path, settings),

@@ -77,6 +77,8 @@ class _Plan:
     render: list[Path] = field(default_factory=list)
     skipped: dict[Path, dict[str, Any]] = field(default_factory=dict)
     digests: dict[Path, str] = field(default_factory=dict)
+    read: dict[Path, str] = field(default_factory=dict)  # hash of each YAML as planned
+    site_pages: str = ""  # digest of the theme's own pages (index, 404, search)
 
 
 def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | None = None,
@@ -94,6 +96,31 @@ def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | N
     out = out_dir or settings.output_dir
     named_set = frozenset(named)
     manifest_file = _manifest_path(settings, out)
+    with _one_build_at_a_time(manifest_file):
+        return _build_site(settings, sources, out, manifest_file, named_set, drafts=drafts,
+                           force=force, refresh=refresh, jobs=jobs, on_rendered=on_rendered,
+                           on_planned=on_planned)
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(manifest_file: Path) -> Iterator[None]:
+    """Two builds into one folder would take each other's staging folders away."""
+    import fcntl
+
+    manifest_file.parent.mkdir(parents=True, exist_ok=True)
+    with (manifest_file.with_suffix(".lock")).open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise NewsletterError("another build of this site is running",
+                                  hint="wait for it to finish, then build again") from exc
+        yield
+
+
+def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest_file: Path,
+                named_set: frozenset[Path], *, drafts: bool, force: bool, refresh: bool,
+                jobs: int | None, on_rendered: Callable[[Path], None] | None,
+                on_planned: Callable[[int], None] | None) -> SiteReport:
     manifest = {} if force or refresh else _load_manifest(manifest_file, out)
     shared = _shared_digest(settings)
     plan = _plan(settings, sources, manifest, shared, out, drafts, named_set)
@@ -144,8 +171,6 @@ def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, share
             if result.entry is not None:
                 _place(staged, path, result, navs, renderer)
         shutil.rmtree(staged.root / ".render", ignore_errors=True)
-        for record in plan.kept.values():
-            staged.keep(f"issues/{record['entry']['slug']}")
         feeds = {p: r.feed_html for p, r in done.items() if r.feed_html}
         source_of = {entry.slug: path for path, entry in entries.items()}
 
@@ -160,6 +185,9 @@ def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, share
         pages = site_pages(list(entries.values()), renderer, feed_content)
         for name, data in pages.items():
             staged.write(name, data)
+        # unchanged folders leave the live site only now, a moment before the swap
+        for record in plan.kept.values():
+            staged.keep(f"issues/{record['entry']['slug']}")
         staged.commit()
     return done, entries, navs, feeds
 
@@ -175,11 +203,12 @@ def _likely_in_feed(paths: Sequence[Path]) -> frozenset[Path]:
 
 def _plan(settings: Settings, sources: Sequence[Path], manifest: dict[str, Any], shared: str,
           out: Path, drafts: bool, named: frozenset[Path]) -> _Plan:
-    plan = _Plan()
+    plan = _Plan(site_pages=_site_pages_digest(settings))
     records = manifest.get("issues", {})
     for path in sources:
         digest = _issue_digest(shared, path)
         plan.digests[path] = digest
+        plan.read[path] = hashlib.sha256(path.read_bytes()).hexdigest()
         record = records.get(_key(settings, path))
         if not record or record.get("digest") != digest or not _pictures_hold(record):
             plan.render.append(path)
@@ -223,6 +252,17 @@ def _shared_digest(settings: Settings) -> str:
     return h.hexdigest()
 
 
+def _site_pages_digest(settings: Settings) -> str:
+    """The theme's pages around the issues: a change there re-makes the index."""
+    h = hashlib.sha256()
+    for folder in (settings.templates_dir, DEFAULT_THEME):
+        for name in sorted(_SITE_ONLY):
+            with contextlib.suppress(OSError):
+                h.update(f"{folder == DEFAULT_THEME}:{name}\0".encode()
+                         + (folder / name).read_bytes())
+    return h.hexdigest()
+
+
 def _pictures_hold(record: dict[str, Any]) -> bool:
     """Every picture the issue read is still the same size and age."""
     for name, size, mtime in record.get("pictures", []):
@@ -242,7 +282,7 @@ def _kept_navs_hold(kept: dict[Path, dict[str, Any]]) -> bool:
 
 def _build_id(plan: _Plan, shared: str, drafts: bool, named: frozenset[Path]) -> str:
     """Names the inputs of a whole site: the same id means the same site."""
-    h = hashlib.sha256(f"{shared}\0{drafts}".encode())
+    h = hashlib.sha256(f"{shared}\0{drafts}\0{plan.site_pages}".encode())
     for digest in sorted(plan.digests.values()):
         h.update(f"\0{digest}".encode())
     for path in sorted(named):  # a named draft gets pages the plain build leaves out
@@ -462,6 +502,8 @@ def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
                                 issue_date=result.entry.date)
     for path, result in done.items():
         digest = _issue_digest(shared, path)  # the lock may have just been written
+        if hashlib.sha256(path.read_bytes()).hexdigest() != plan.read.get(path):
+            digest = "saved-during-the-build"  # what was rendered may be older: next time
         if result.entry is None:
             records[_key(settings, path)] = {"digest": digest, "skipped": True}
             continue

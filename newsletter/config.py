@@ -245,8 +245,9 @@ def _check(f: Fields, top: dict[str, Any]) -> CheckSettings:
 
 
 def _smtp(f: Fields, top: dict[str, Any]) -> Smtp | None:
-    section = _section(f, top, "smtp", ("host", "port", "security", "username", "password_env"),
-                       required=("host",))
+    # "password" is known only to be refused with its own message, below
+    section = _section(f, top, "smtp", ("host", "port", "security", "username", "password_env",
+                                        "password"), required=("host",))
     if section is None:
         return None
     if "password" in section:
@@ -260,9 +261,19 @@ def _smtp(f: Fields, top: dict[str, Any]) -> Smtp | None:
         port=port or (465 if security == "tls" else 587),
         security=security,  # type: ignore[arg-type]  # one of the three choices
         username=f.text(section, ("smtp", "username")),
-        password_env=f.text(section, ("smtp", "password_env"),
-                            default="NEWSLETTER_SMTP_PASSWORD"),
+        password_env=_variable_name(f, section),
     )
+
+
+def _variable_name(f: Fields, section: dict[str, Any]) -> str:
+    name = f.text(section, ("smtp", "password_env"), default="NEWSLETTER_SMTP_PASSWORD")
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+        # never repeat the value: it may be the password, pasted in the wrong place
+        f.problem(("smtp", "password_env"), "must be the NAME of an environment variable",
+                  "e.g. NEWSLETTER_SMTP_PASSWORD; the password itself goes in that variable, "
+                  "never in this file")
+        return "NEWSLETTER_SMTP_PASSWORD"
+    return name
 
 
 def _paths(f: Fields, top: dict[str, Any]) -> Paths:

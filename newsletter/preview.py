@@ -68,7 +68,8 @@ class PreviewServer:
         """Bind now (so the address is known, and a busy port fails at once)."""
         self.builder: Builder | None = None
         self.host = host
-        self.watch: list[Path] = []
+        self.watch: list[Path] = []  # with everything below them
+        self.watch_flat: list[Path] = []  # just the folder's own entries
         self.watch_filter: Callable[[Any, str], bool] | None = None
         self.on_change: Callable[[set[Path]], None] | None = None
         self.version = 0
@@ -80,10 +81,12 @@ class PreviewServer:
 
     def attach(self, builder: Builder, watch: Iterable[Path],
                watch_filter: Callable[[Any, str], bool] | None = None,
-               on_change: Callable[[set[Path]], None] | None = None) -> None:
+               on_change: Callable[[set[Path]], None] | None = None,
+               watch_flat: Iterable[Path] = ()) -> None:
         """What to serve, which files to watch, and who hears about changes."""
         self.builder = builder
         self.watch = [p for p in watch if p.exists()]
+        self.watch_flat = [p for p in watch_flat if p.exists()]
         self.watch_filter = watch_filter
         self.on_change = on_change
 
@@ -94,7 +97,8 @@ class PreviewServer:
     def start(self) -> None:
         """Serve and watch on background threads (returns at once)."""
         for target, name in ((self._server.serve_forever, "preview-http"),
-                             (self._watch, "preview-watch")):
+                             (lambda: self._watch(self.watch, True), "preview-watch"),
+                             (lambda: self._watch(self.watch_flat, False), "preview-watch-flat")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -128,12 +132,12 @@ class PreviewServer:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def _watch(self) -> None:
-        if not self.watch:
+    def _watch(self, paths: list[Path], recursive: bool) -> None:
+        if not paths:
             return
         from watchfiles import watch  # only the preview needs it
 
-        for changes in watch(*self.watch, watch_filter=self.watch_filter,
+        for changes in watch(*paths, watch_filter=self.watch_filter, recursive=recursive,
                              stop_event=self._stop, debounce=_DEBOUNCE_MS, step=_STEP_MS,
                              yield_on_timeout=False, raise_interrupt=False):
             self.rebuilt({Path(path) for _, path in changes})
@@ -169,6 +173,10 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
 
     def _answer(self, *, head: bool) -> None:
+        if not self._host_allowed():
+            self._send(Page(b"unknown host\n", "text/plain; charset=utf-8",
+                            HTTPStatus.MISDIRECTED_REQUEST), head=head)
+            return
         try:
             path = clean_request_path(self.path)
         except UnicodeDecodeError:
@@ -181,6 +189,14 @@ class _Handler(BaseHTTPRequestHandler):
         page = builder.page(path, query) if path and builder else None
         self._send(page or Page(b"not found\n", "text/plain; charset=utf-8",
                                 HTTPStatus.NOT_FOUND), head=head)
+
+    def _host_allowed(self) -> bool:
+        """On this computer, only its own names: a web page that points a name of
+        its own at 127.0.0.1 (DNS rebinding) must not read the drafts."""
+        if self.preview.host not in ("127.0.0.1", "localhost", "::1"):
+            return True  # --host: the editor chose to serve the network
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
+        return host in ("127.0.0.1", "localhost", "::1")
 
     def _send(self, page: Page, *, head: bool, allow: str = "") -> None:
         self.send_response(page.status)

@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .config import find_settings, load_settings, relative_to_cwd
 from .errors import InputError, NewsletterError
 from .lockfile import lock_path, read_lock
-from .model import Issue, RenderedIssue, Settings
+from .model import Issue, Paths, RenderedIssue, Settings
 from .preview import Page
 from .render import DEFAULT_THEME, NAV_MARKER, Renderer
 
@@ -91,6 +91,7 @@ class DeskPreview:
         self.server_url = server_url
         self._lock = threading.RLock()
         self._built: dict[Path, _Built] = {}
+        self._slugs: dict[Path, str] = {}  # the slug each issue last built with
         self._listed: dict[Path, tuple[tuple[int, int], _Listing]] = {}
         self._settings: Settings | None = None
         self._real_base = ""
@@ -104,16 +105,23 @@ class DeskPreview:
     # --- what the server asks ---------------------------------------------------
 
     def watched(self) -> list[Path]:
+        """Folders watched with everything below them (the desk's own folder is
+        watched alone, for newsletter.yaml: see `watched_flat`)."""
         settings = self._settings
-        paths = [self.settings_file, DEFAULT_THEME]
-        if settings is not None:
-            paths += [settings.issues_dir, settings.templates_dir,
-                      settings.root / ".newsletter"]
-        return paths
+        paths = Paths() if settings is None else settings.paths  # settings may be fixed later
+        return [DEFAULT_THEME, self.root / paths.issues, self.root / paths.templates,
+                self.root / ".newsletter"]
+
+    def watched_flat(self) -> list[Path]:
+        """The desk folder itself, not below it: editors that save by writing a new
+        file and renaming it would leave a watch on newsletter.yaml itself behind."""
+        return [self.root]
 
     def wants(self, _change: Any, path: str) -> bool:
         """The watch filter: issue files, templates, settings, the candidate store."""
         name = Path(path).name
+        if Path(path).parent == self.root:
+            return name == self.settings_file.name
         if ".newsletter" in Path(path).parts:
             return name.startswith("candidates.sqlite")
         return not name.startswith(".") and not name.endswith(("~", ".swp", ".tmp"))
@@ -204,6 +212,7 @@ class DeskPreview:
         finally:
             if store is not None:
                 store.close()
+        self._slugs[source] = issue.slug
         sent = rendered.email_html.replace(self.server_url, self._real_base)
         return _Built(source=source, key=issue.slug, issue=issue, rendered=rendered,
                       email_bytes=len(sent.encode()))
@@ -212,7 +221,8 @@ class DeskPreview:
         """The issue at /issues/<key>/: by slug, or by file name for a broken one.
         Only that issue is rendered, however many the desk holds."""
         for source in self._sources():
-            if key in (source.stem, self._listing(source).key):
+            # a file broken since its last good build keeps the slug its page had
+            if key in (source.stem, self._listing(source).key, self._slugs.get(source)):
                 return self._get(source)
         return None
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from typing import Literal, get_args
 
 from .errors import SendError
@@ -178,9 +178,9 @@ def build_message(issue: Issue, rendered: RenderedIssue, settings: Settings, *,
 
     message = EmailMessage(policy=POLICY)
     message["Subject"] = f"[TEST] {issue.subject}" if test else issue.subject
-    message["From"] = Address(display_name=sender.name, addr_spec=sender.email)
+    message["From"] = _desk_address(sender.email, sender.name, "sender.email")
     if sender.reply_to:
-        message["Reply-To"] = Address(addr_spec=sender.reply_to)
+        message["Reply-To"] = _desk_address(sender.reply_to, "", "sender.reply_to")
     if recipients:
         message["To"] = recipients
     message["Date"] = format_datetime(now.astimezone(dt.UTC))
@@ -246,7 +246,23 @@ def _set_list_unsubscribe(message: EmailMessage, url: str) -> None:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 
 
+def _desk_address(addr: str, name: str, field: str) -> Address:
+    """An address from newsletter.yaml, or a clear error (never a traceback)."""
+    local, _, domain = addr.rpartition("@")
+    try:
+        if not local.isascii():
+            raise ValueError(addr)
+        return Address(display_name=name, addr_spec=f"{local}@{_idna(domain)}")
+    except (ValueError, IndexError, HeaderParseError, UnicodeError) as exc:
+        raise SendError(f'{field} "{addr}" cannot be sent from',
+                        hint="use an address whose part before the @ is plain ASCII "
+                             "(letters, digits, . _ -)") from exc
+
+
 def _address(written: str) -> Address:
+    if len(getaddresses([written])) != 1:
+        raise SendError(f'"{written}" is more than one address',
+                        hint="repeat --to for each address")
     name, addr = parseaddr(written)
     try:
         if "@" not in addr:

@@ -226,3 +226,29 @@ def test_links_are_checked_with_the_line_they_come_from(desk: Path, tmp_path: Pa
         assert not [f for f in offline.findings if f.code.startswith("link-")]
     finally:
         site.close()
+
+
+@pytest.mark.parametrize("line", [
+    "    - text: Todo el mundo habla del mar. A paragraph with",
+    "    - text: A paragraph with  # TODO: a comment, not text",
+])
+def test_words_and_comments_that_are_not_placeholders(desk: Path, line: str) -> None:
+    text = SMALL.replace("    - text: A paragraph with", line)
+    assert "placeholder" not in codes(desk, write(desk, text))
+
+
+def test_a_sponsor_booked_for_two_weeks_is_not_a_repeat(desk: Path) -> None:
+    sponsor = ("sponsors:\n  - slot: after_lead\n    advertiser: Harbour Light\n"
+               "    headline: The Salt Almanac\n    url: https://example.org/almanac\n")
+    write(desk, SMALL + sponsor)
+    later = (SMALL.replace("number: 49", "number: 50").replace("2026-12-04", "2026-12-11")
+             .replace("https://example.org/useful", "https://example.org/other")
+             .replace("https://example.org/lead", "https://example.org/lead2") + sponsor)
+    assert "link-reused" not in codes(desk, write(desk, later, "2026-12-11.yaml"))
+
+
+def test_check_all_includes_a_ready_issue_it_cannot_read(desk: Path) -> None:
+    write(desk, "status: ready\ntopic: Ocean: restoration\n")
+    result = subprocess.run([sys.executable, "-m", "newsletter", "check", "--all", "--offline"],
+                            cwd=desk, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "2026-12-04.yaml" in result.stdout

@@ -725,3 +725,20 @@ def test_a_save_during_a_reload_keeps_the_scroll_position(
             f"loaded {loads}: the first reload's listener records the second reload's "
             "document under the first version")
     assert problems == [], "\n".join(problems)
+
+
+def test_a_name_pointed_at_this_computer_by_another_site_is_refused(
+        preview: PreviewServer) -> None:
+    """DNS rebinding: a web page that points a name of its own at 127.0.0.1 must
+    not read the drafts through the reader's browser."""
+    address = urlsplit(preview.url)
+    port = address.port
+    connection = http.client.HTTPConnection(address.hostname or "", port, timeout=10)
+    try:
+        connection.request("GET", "/issues/2026-11-27/state.json",
+                           headers={"Host": f"attacker.example:{port}"})
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status == 421 and b"Tideline" not in body

@@ -533,3 +533,21 @@ def test_export_command_writes_eml_and_prints_parts(desk: Path) -> None:
     assert isinstance(parsed, EmailMessage)
     assert parsed.get_content_type() == "multipart/alternative"
     assert run().returncode == 1  # nothing asked for
+
+
+def test_one_address_per_recipient(chinese: tuple[Issue, RenderedIssue],
+                                   settings: Settings) -> None:
+    issue, rendered = chinese
+    with pytest.raises(SendError, match="more than one address"):
+        build_message(issue, rendered, settings, to=["a@example.org, b@example.org"], test=True)
+
+
+def test_a_desk_address_that_cannot_be_sent_from_is_a_clear_error(
+        chinese: tuple[Issue, RenderedIssue], settings: Settings) -> None:
+    from dataclasses import replace as changed
+
+    issue, rendered = chinese
+    assert settings.sender is not None
+    odd = changed(settings, sender=changed(settings.sender, email="désk@example.org"))
+    with pytest.raises(SendError, match=r"sender\.email"):
+        build_message(issue, rendered, odd, to=["a@example.org"], test=True)

@@ -476,3 +476,23 @@ def test_desk_pictures_are_linked_but_never_re_dated(desk: Path,
     assert copied.stat().st_mtime == 1700000000
     assert source.stat().st_mtime_ns == before
     assert copied.read_bytes() == source.read_bytes()
+
+
+def test_an_edit_to_the_archive_page_template_is_published(desk: Path) -> None:
+    build(desk)
+    (desk / "templates" / "web").mkdir(parents=True)
+    index = (REPO / "templates" / "web" / "index.html").read_text(encoding="utf-8")
+    (desk / "templates" / "web" / "index.html").write_text(
+        index.replace('<main id="main" class="wrap">', '<main id="main" class="wrap edited">'),
+        encoding="utf-8")
+    report = build(desk)
+    assert not report.unchanged and not report.rendered  # no issue page depends on it
+    assert 'class="wrap edited"' in (desk / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_issue_named_through_another_folder_is_the_same_issue(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (desk / "templates").mkdir()
+    monkeypatch.chdir(desk / "templates")
+    report = api.build_site(api.load_desk(desk), named=[Path("../issues/2026-11-27.yaml")])
+    assert len(report.rendered) == 2

@@ -18,7 +18,8 @@ CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" past this much HTML
 WARN_BYTES = 90 * 1024
 SUBJECT_MAX = 60  # inboxes on phones cut the subject around here
 WIDE_PICTURE = 1200
-_PLACEHOLDER = re.compile(r"\bTK\b|\bTODO\b|\bFIXME\b|lorem ipsum|\{\{", re.IGNORECASE)
+# editors write TK/TODO in capitals; "Todo el mundo" is Spanish, not a note to self
+_PLACEHOLDER = re.compile(r"\bTK\b|\bTODO\b|\bFIXME\b|(?i:lorem ipsum)|\{\{")
 _FILE_NAME = re.compile(r"^[\w.-]+\.(jpe?g|png|gif|webp|svg)$|^(img|image|dsc|photo)[_-]?\d+$",
                         re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s\"'<>)\]]+")
@@ -98,9 +99,7 @@ def _pictures(issue: Issue, pictures: Mapping[str, Asset], where: _Locator) -> l
 def _placeholders(source_text: str, source: Path) -> list[Finding]:
     found = []
     for number, line in enumerate(source_text.splitlines(), start=1):
-        if line.lstrip().startswith("#"):
-            continue  # a YAML comment is the editor's own note
-        match = _PLACEHOLDER.search(line)
+        match = _PLACEHOLDER.search(_without_comment(line))  # a comment is the editor's note
         if match:
             found.append(Finding(severity=Severity.ERROR, code="placeholder", message=(
                 f'"{match.group(0)}" is still in the text'),
@@ -139,15 +138,28 @@ def _stale(issue: Issue, where: _Locator, window_days: int) -> list[Finding]:
     return found
 
 
+def _without_comment(line: str) -> str:
+    """The line up to a YAML comment: a `#` at the start or after a space, outside quotes."""
+    quote = ""
+    for index, char in enumerate(line):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char == "#" and (index == 0 or line[index - 1].isspace()):
+            return line[:index]
+    return line
+
+
 def issue_urls(issue: Issue) -> list[str]:
-    """Every story link the issue points readers to."""
+    """Every story link the issue points readers to (not sponsors: a booking
+    may run several weeks)."""
     lead = issue.lead
     urls = [lead.url, *(getattr(block, "url", "") for block in lead.body)]
     if issue.catch_up:
         urls += [getattr(item, "url", "") for item in issue.catch_up.items]
     if issue.deep_dives:
         urls += [card.url for card in issue.deep_dives.items]
-    urls += [s.url for s in issue.sponsors]
     return [u for u in urls if u]
 
 

@@ -82,7 +82,7 @@ class _Reader(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._link is not None:
             href, parts = self._link
-            text = " ".join("".join(parts).split()).lower().strip(".:!\u00bb\u203a\u2192 ")
+            text = " ".join("".join(parts).split()).lower().strip(".:!\u00bb\u203a\u2192\u2026 ")
             if text in _VAGUE_LINKS:
                 self.vague_links.append((text, href))
             self._link = None

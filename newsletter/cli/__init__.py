@@ -79,6 +79,10 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: b
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
                                    "shows the format)")
+    import signal
+
+    # a cancelled CI job sends SIGTERM: roll back as for Ctrl-C
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with _BuildProgress() as progress:
             report = api.build_site(settings, out_dir=out_dir, drafts=drafts, named=issues,
@@ -140,13 +144,15 @@ class _BuildProgress:
             # rich is imported only here: it costs ~20 ms, more than building one issue
             from rich.progress import Progress
 
-            self._bar = Progress(transient=True)
+            # no refresh thread: with one, the render workers could not be forked
+            self._bar = Progress(transient=True, auto_refresh=False)
             self._bar.start()
             self._task = self._bar.add_task("rendering issues", total=count)
 
     def rendered(self, _source: Path) -> None:
         if self._bar is not None:
             self._bar.advance(self._task)
+            self._bar.refresh()
 
 
 @main.command()
@@ -178,7 +184,8 @@ def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, no
     settings = api.load_desk(issues[0] if issues else Path.cwd())
     files = api.find_issue_files(settings)
     if every:
-        paths = [p for p in files if api.issue_status(p) == "ready"]
+        # a file whose status cannot even be read is checked, so its problems show
+        paths = [p for p in files if api.issue_status(p) != "draft"]
     else:
         paths = list(issues) or files[-1:]
     if not paths:
@@ -283,7 +290,12 @@ def export(issue: Path, eml: Path | None, html: bool, text: bool) -> None:
     if eml is not None:
         from ..send import export_eml
 
-        eml.write_bytes(export_eml(message))
+        try:
+            eml.write_bytes(export_eml(message))
+        except OSError as exc:
+            raise NewsletterError(f"cannot write {eml}: {exc.strerror or exc}",
+                                  hint="choose a file in a folder that exists and you can "
+                                       "write to") from exc
         click.echo(f"{click.style('wrote', fg='green')} {_shown(eml)}")
         return
     part = message.get_body(("html",) if html else ("plain",))

@@ -101,8 +101,16 @@
 
   function refresh(v) {
     fetch("state.json?v=" + v, { cache: "no-store" })
-      .then(function (response) { return response.json(); })
-      .then(function (state) { if (v === version) show(state, v); });
+      .then(function (response) {
+        if (!response.ok) throw new Error("the preview has no issue here any more");
+        return response.json();
+      })
+      .then(function (state) { if (v === version) show(state, v); })
+      .catch(function (error) {
+        showError({ title: "Cannot show this issue",
+                    problems: [{ where: "", field: "", message: String(error.message || error),
+                                 hint: "go back to all issues" }] });
+      });
   }
 
   new EventSource("/__events").onmessage = function (event) {
