@@ -87,3 +87,28 @@ def run(cmd: Sequence[str | Path], *, cwd: Path | None = None,
         output = (done.stderr or done.stdout).strip()
         raise BenchError(f"exit {done.returncode} from {_shell(cmd)}:\n{output}")
     return done
+
+
+def tree_memory(root: int) -> dict[int, tuple[int, int]]:
+    """(VmRSS, VmHWM) in KiB of `root` and each of its descendants, by pid, from /proc."""
+    found: dict[int, tuple[int, int]] = {}
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        if pid in found:
+            continue
+        try:
+            fields = dict(line.split(":", 1) for line in
+                          Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+            found[pid] = (int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]))
+            for task in Path(f"/proc/{pid}/task").iterdir():  # children of every thread
+                stack.extend(int(child) for child in (task / "children").read_text().split())
+        except (OSError, KeyError, ValueError):  # gone meanwhile, a zombie, or no /proc
+            continue
+    return found
+
+
+def counts_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What a test server counted between two readings of its counters."""
+    return {name: after[name] - before.get(name, 0) for name in sorted(after)
+            if after[name] != before.get(name, 0)}

@@ -61,7 +61,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, Figure, table
+from _common import BenchError, Figure, counts_since, table
 
 RATIO_TARGET = 8.0  # sequential httpx.head / LinkChecker.check
 SERVER_START_TIMEOUT = 30.0  # seconds, until the server says its ports
@@ -163,10 +163,6 @@ class PageServer:
             self.proc.stdout.close()
 
 
-def _since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {name: after[name] - before.get(name, 0) for name in sorted(after)
-            if after[name] != before.get(name, 0)}
-
 
 def check_server(server: PageServer, delay_ms: float) -> float:
     """One HEAD to the first page: 200, and no sooner than the delay. Returns its ms."""
@@ -196,7 +192,7 @@ def _timed(server: PageServer, passes: Passes, call: Callable[[], object]) -> ob
     start = time.perf_counter()
     result = call()
     passes.ms.append((time.perf_counter() - start) * 1000)
-    passes.responses.append(_since(before, server.stats()))
+    passes.responses.append(counts_since(before, server.stats()))
     return result
 
 

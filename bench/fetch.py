@@ -111,7 +111,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from _common import BenchError, Figure, _shell, run, table, time_calls
+from _common import BenchError, Figure, _shell, counts_since, run, table, time_calls, tree_memory
 
 FIRST_VS_SEQUENTIAL_TARGET = 5.0  # sequential feedparser first pass / our first pass
 FIRST_VS_READER_TARGET = 1.0  # reader first pass / our first pass, must exceed
@@ -442,10 +442,6 @@ class FeedServer:
             self.proc.stdout.close()
 
 
-def _since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {status: after[status] - before.get(status, 0) for status in sorted(after)
-            if after[status] != before.get(status, 0)}
-
 
 def check_server(server: FeedServer, delay_ms: float) -> float:
     """One feed, then again conditionally: 200 with validators, then 304. Returns ms of a 304."""
@@ -475,23 +471,6 @@ def check_server(server: FeedServer, delay_ms: float) -> float:
 
 
 
-def _tree_memory(root: int) -> dict[int, tuple[int, int]]:
-    """(VmRSS, VmHWM) in KiB of `root` and each of its descendants, by pid, from /proc."""
-    found, stack = {}, [root]
-    while stack:
-        pid = stack.pop()
-        if pid in found:
-            continue
-        try:
-            fields = dict(line.split(":", 1) for line in
-                          Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-            found[pid] = (int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]))
-            for task in Path(f"/proc/{pid}/task").iterdir():  # children of every thread
-                stack.extend(int(child) for child in (task / "children").read_text().split())
-        except (OSError, KeyError, ValueError):  # gone meanwhile, a zombie, or no /proc
-            continue
-    return found
-
 
 def run_measured(cmd: Sequence[str | Path], *, cwd: Path | None = None,
                  timeout: float) -> Measured:
@@ -504,11 +483,12 @@ def run_measured(cmd: Sequence[str | Path], *, cwd: Path | None = None,
             raise BenchError(f"could not run {_shell(cmd)}: {exc}") from exc
         start = time.perf_counter()
         finished, timed_out = threading.Event(), threading.Event()
-        tree_peak, high_water = [0], {}  # KiB: the largest sum; each process's VmHWM
+        tree_peak = [0]  # KiB: the largest sum over the tree
+        high_water: dict[int, int] = {}  # KiB: each process's VmHWM
 
         def sample() -> None:
             while not finished.wait(SAMPLE_INTERVAL):
-                memory = _tree_memory(proc.pid)
+                memory = tree_memory(proc.pid)
                 tree_peak[0] = max(tree_peak[0], sum(rss for rss, _ in memory.values()))
                 for pid, (_, hwm) in memory.items():
                     high_water[pid] = max(high_water.get(pid, 0), hwm)
@@ -591,7 +571,7 @@ def bench_sequential(server: FeedServer, urls_file: Path, runs: int) -> Passes:
         passes.second_ms.append(report["second"]["ms"])
         passes.max_rss_kb.append(measured.max_rss_kb)
         passes.tree_peak_kb.append(measured.tree_peak_kb)
-        passes.responses.append({"both passes": _since(before, server.stats())})
+        passes.responses.append({"both passes": counts_since(before, server.stats())})
         for name in ("first", "second"):
             part = report[name]
             if part["bozo"] or len(passes.first_ms) == 1:
@@ -644,7 +624,7 @@ def bench_ours_whole(server: FeedServer, tmp: Path, runs: int, feeds: int) -> Pa
                                     ("second", passes.second_ms, "not modified")):
             before = server.stats()
             measured = run_measured([script, "fetch"], cwd=desk, timeout=FETCH_TIMEOUT)
-            responses[name] = _since(before, server.stats())
+            responses[name] = counts_since(before, server.stats())
             times.append(measured.wall_ms)
             passes.max_rss_kb.append(measured.max_rss_kb)
             passes.tree_peak_kb.append(measured.tree_peak_kb)
@@ -677,7 +657,7 @@ def bench_ours_in_process(server: FeedServer, tmp: Path, runs: int, feeds: int) 
             start = time.perf_counter()
             reports = api.fetch(settings)
             times.append((time.perf_counter() - start) * 1000)
-            responses[name] = _since(before, server.stats())
+            responses[name] = counts_since(before, server.stats())
             outcomes = collections.Counter(str(r.result.outcome) for r in reports)
             errors = [f"{r.result.feed.name}: {r.result.error}" for r in reports
                       if r.result.error][:5]
@@ -717,7 +697,7 @@ def bench_reader(python: Path, server: FeedServer, tmp: Path, urls_file: Path, r
         passes.second_ms.append(report["second"]["ms"])
         passes.max_rss_kb.append(measured.max_rss_kb)
         passes.tree_peak_kb.append(measured.tree_peak_kb)
-        passes.responses.append({"both passes": _since(before, server.stats())})
+        passes.responses.append({"both passes": counts_since(before, server.stats())})
         for name, wanted in (("first", "updated"), ("second", "not modified")):
             part = report[name]
             outcomes = collections.Counter(part["outcomes"])

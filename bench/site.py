@@ -103,7 +103,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, Figure, _shell, run, table
+from _common import BenchError, Figure, _shell, run, table, tree_memory
 from ruamel.yaml import YAML
 
 REPO = Path(__file__).resolve().parent.parent
@@ -288,24 +288,6 @@ class Measured:
     stale: bool = False  # an edit made before this build did not show in its output
 
 
-def _tree_memory(root: int) -> dict[int, tuple[int, int]]:
-    """(VmRSS, VmHWM) in KiB of `root` and each of its descendants, by pid, from /proc."""
-    found: dict[int, tuple[int, int]] = {}
-    stack = [root]
-    while stack:
-        pid = stack.pop()
-        if pid in found:
-            continue
-        try:
-            fields = dict(line.split(":", 1) for line in
-                          Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-            found[pid] = (int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]))
-            for task in Path(f"/proc/{pid}/task").iterdir():  # children of every thread
-                stack.extend(int(child) for child in (task / "children").read_text().split())
-        except (OSError, KeyError, ValueError):  # gone meanwhile, a zombie, or no /proc
-            continue
-    return found
-
 
 class TreeSampler:
     """Samples a process tree's memory from a thread until stopped."""
@@ -318,7 +300,7 @@ class TreeSampler:
 
     def _sample(self) -> None:
         while not self._done.wait(SAMPLE_INTERVAL):
-            memory = _tree_memory(self.root).values()
+            memory = tree_memory(self.root).values()
             self.tree_peak = max(self.tree_peak, sum(rss for rss, _ in memory))
             self.high_water = max(self.high_water, *(hwm for _, hwm in memory), 0)
 
