@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import select
 import statistics
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BenchError", "Figure", "Timing", "run", "table", "time_calls"]
+__all__ = ["BenchError", "Figure", "ServerProcess", "Timing", "counts_since", "run", "table",
+           "time_calls", "tree_memory"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +116,40 @@ def counts_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int
     """What a test server counted between two readings of its counters."""
     return {name: after[name] - before.get(name, 0) for name in sorted(after)
             if after[name] != before.get(name, 0)}
+
+
+class ServerProcess:
+    """A test server in a subprocess of the bench: it prints one JSON line (its
+    ports) when ready, counts requests at `/_stats`, and stops when its stdin closes."""
+
+    def __init__(self, cmd: Sequence[str], *, what: str, start_timeout: float,
+                 http_timeout: float) -> None:
+        self.http_timeout = http_timeout
+        self.bases: list[str] = []
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], start_timeout)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line:
+            self.stop()
+            raise BenchError(f"{what} did not start within {start_timeout:.0f}s")
+        self.ready: object = json.loads(line)
+
+    def stats(self) -> dict[str, int]:
+        with urllib.request.urlopen(f"{self.bases[0]}/_stats",
+                                    timeout=self.http_timeout) as reply:
+            counts: dict[str, int] = json.loads(reply.read())
+        return counts
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.proc.stdout:
+            self.proc.stdout.close()

@@ -48,9 +48,7 @@ import inspect
 import json
 import math
 import platform
-import select
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -61,7 +59,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, Figure, counts_since, table
+from _common import BenchError, Figure, ServerProcess, counts_since, table
 
 RATIO_TARGET = 8.0  # sequential httpx.head / LinkChecker.check
 SERVER_START_TIMEOUT = 30.0  # seconds, until the server says its ports
@@ -126,41 +124,19 @@ def serve(hosts: int, pages: int, delay: float) -> None:
         server.server_close()
 
 
-class PageServer:
+class PageServer(ServerProcess):
     """The server subprocess, from the bench's side."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--hosts",
                str(args.hosts), "--links-per-host", str(args.links_per_host), "--delay-ms",
                str(args.delay_ms)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], SERVER_START_TIMEOUT)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
-            self.stop()
-            raise BenchError(f"the server did not start within {SERVER_START_TIMEOUT:.0f}s")
-        self.bases = [f"http://127.0.0.1:{port}" for port in json.loads(line)]
+        super().__init__(cmd, what="the server", start_timeout=SERVER_START_TIMEOUT,
+                         http_timeout=HTTP_TIMEOUT)
+        ports: list[int] = self.ready  # type: ignore[assignment]  # the server prints a list
+        self.bases = [f"http://127.0.0.1:{port}" for port in ports]
         self.urls = [f"{base}/page/{n}" for n in range(args.links_per_host)
                      for base in self.bases]  # the sites interleaved, as in an issue
-
-    def stats(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.bases[0]}/_stats", timeout=HTTP_TIMEOUT) as reply:
-            counts: dict[str, int] = json.loads(reply.read())
-        return counts
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc.stdout:
-            self.proc.stdout.close()
 
 
 

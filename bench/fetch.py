@@ -94,7 +94,6 @@ import json
 import os
 import platform
 import random
-import select
 import signal
 import statistics
 import subprocess
@@ -111,7 +110,17 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from _common import BenchError, Figure, _shell, counts_since, run, table, time_calls, tree_memory
+from _common import (
+    BenchError,
+    Figure,
+    ServerProcess,
+    _shell,
+    counts_since,
+    run,
+    table,
+    time_calls,
+    tree_memory,
+)
 
 FIRST_VS_SEQUENTIAL_TARGET = 5.0  # sequential feedparser first pass / our first pass
 FIRST_VS_READER_TARGET = 1.0  # reader first pass / our first pass, must exceed
@@ -404,42 +413,19 @@ def serve(seed: int, feeds: int, items: int, delay: float, hosts: int) -> None:
         server.server_close()
 
 
-class FeedServer:
+class FeedServer(ServerProcess):
     """The server subprocess, from the bench's side."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--seed",
                str(args.seed), "--feeds", str(args.feeds), "--items", str(args.items),
                "--delay-ms", str(args.delay_ms), "--hosts", str(args.hosts)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], SERVER_START_TIMEOUT)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
-            self.stop()
-            raise BenchError(f"the feed server did not start within {SERVER_START_TIMEOUT:.0f}s")
-        ports: dict[str, int] = json.loads(line)
+        super().__init__(cmd, what="the feed server", start_timeout=SERVER_START_TIMEOUT,
+                         http_timeout=HTTP_TIMEOUT)
+        ports: dict[str, int] = self.ready  # type: ignore[assignment]  # host -> port
         self.bases = [f"http://{host}:{port}" for host, port in ports.items()]
         self.urls = [f"{self.bases[n % len(self.bases)]}{feed_path(n)}"
                      for n in range(args.feeds)]
-
-    def stats(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.bases[0]}/_stats", timeout=HTTP_TIMEOUT) as reply:
-            counts: dict[str, int] = json.loads(reply.read())
-        return counts
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        if self.proc.stdout:
-            self.proc.stdout.close()
 
 
 
