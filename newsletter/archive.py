@@ -17,7 +17,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -28,6 +27,7 @@ from typing import Any
 from . import __version__
 from ._cache import store_in_cache
 from ._fields import is_remote
+from ._workers import start_worker
 from .assets import resolve_assets
 from .config import SETTINGS_FILE
 from .editorial import load_issue
@@ -389,11 +389,12 @@ def _site_entry(issue: Issue, images: Any) -> SiteEntry:
 _WORKER: _Worker | None = None
 
 
-def _start_worker(worker: _Worker) -> None:
+def _start_worker(worker: _Worker, parent: int) -> None:
     global _WORKER
     _WORKER = worker
-    # Ctrl-C is the parent's to handle: it stops the pool and keeps the old site
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C is the parent's to handle (it stops the pool and keeps the old site);
+    # a killed parent takes the workers with it
+    start_worker(parent)
 
 
 def _work(path: Path) -> _Rendered:
@@ -438,8 +439,9 @@ def _pool(worker: _Worker, workers: int) -> Iterator[Executor]:
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     if method == "fork":
         worker.renderer.warm_up()  # compiled once here, not once per worker
+    # the workers are started by this thread (in pool.map), which outlives the pool
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker,
-                               initargs=(worker,),
+                               initargs=(worker, os.getpid()),
                                mp_context=multiprocessing.get_context(method))
     try:
         yield pool

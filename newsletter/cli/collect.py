@@ -71,7 +71,8 @@ def _fetch_table(reports: list[FetchReport]) -> object:
     for report in sorted(reports, key=lambda r: r.result.feed.name):
         result, saved = report.result, report.saved
         failed = result.outcome == "failed"
-        todo = f"{result.error} — {result.hint}" if failed else "; ".join(result.warnings[:2])
+        notes = [*result.warnings[:2], *([result.hint] if result.hint else [])]
+        todo = f"{result.error} — {result.hint}" if failed else "; ".join(notes)
         table.add_row(
             escape(result.feed.name),
             f"[red]{result.outcome}[/]" if failed else str(result.outcome),

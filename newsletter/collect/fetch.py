@@ -5,7 +5,8 @@ and returns one `FetchResult` per feed, never an exception for one feed's
 problem. Three layers, outermost first:
 
 - the run: one `httpx.AsyncClient` (asyncio) for all feeds, a global and a
-  per-host semaphore, parsing in a process pool while the network goes on;
+  per-host semaphore, parsing in a process pool while the network goes on,
+  each feed's parse stopped (its worker killed) past `parse_timeout`;
 - one feed (`_Run.fetch`): fresh? -> download -> same as last time? -> parse;
 - what the server said, decided in pure functions (`_conditional_headers`,
   `_fresh_until`, `_retry_after`, `_permanent_target`, `_status_failure`,
@@ -23,6 +24,7 @@ decoders rather than by httpx, whose decoders inflate each chunk in full:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import email.utils
@@ -36,19 +38,21 @@ import pickle
 import signal
 import socket
 import ssl
+import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import httpx
+import pebble
 
 from .. import __version__
+from .._workers import start_worker
 from ..errors import FeedError
 from ..model import FeedSpec, FeedState, FetchOutcome, FetchResult, Story
 from .parse import parse_feed
@@ -99,9 +103,14 @@ class FetchOptions:
     """How many feeds at once, how long to wait, how much to read.
 
     Timeouts are seconds. `total_timeout` bounds one feed's connect,
-    redirects and body (not its parsing). `max_fresh` caps how long a
-    server's `max-age` or `Retry-After` may keep a feed from being asked.
-    `workers` is the size of the parsing pool; 0 parses in this process.
+    redirects and body (not its parsing). `parse_timeout` bounds one feed's
+    parsing: past it the worker process parsing it is killed and replaced,
+    and the feed fails; the other feeds' parses go on. (A feed parsed in
+    this process, when there is no pool, fails all the same, but its thread
+    cannot be killed and finishes in the background.) `max_fresh` caps how
+    long a server's `max-age` or `Retry-After` may keep a feed from being
+    asked. `workers` is the size of the parsing pool; 0 parses in this
+    process.
     """
 
     concurrency: int = 16
@@ -109,6 +118,8 @@ class FetchOptions:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     total_timeout: float = 60.0
+    # a real feed parses in well under a second; minutes only for crafted ones
+    parse_timeout: float = 30.0
     max_bytes: int = 10 * _MB
     max_redirects: int = 5
     max_fresh: dt.timedelta = dt.timedelta(days=1)
@@ -116,7 +127,8 @@ class FetchOptions:
     workers: int = dataclasses.field(default_factory=_cpu_count)
 
     def __post_init__(self) -> None:
-        if min(self.concurrency, self.per_host, self.max_bytes) < 1 or self.workers < 0:
+        if min(self.concurrency, self.per_host, self.max_bytes) < 1 or self.workers < 0 \
+                or not self.parse_timeout > 0:
             raise ValueError(f"FetchOptions need positive limits: {self}")
 
 
@@ -135,7 +147,8 @@ def fetch_feeds(feeds: Sequence[FeedSpec], states: Mapping[str, FeedState], *, r
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     asking = sum(1 for spec in feeds if not _is_fresh(spec, states.get(spec.name), now))
-    parser = _Parser(parse, workers=min(options.workers, asking) if asking > 1 else 0)
+    parser = _Parser(parse, workers=min(options.workers, asking) if asking > 1 else 0,
+                     limit=options.parse_timeout)
     try:
         run = functools.partial(_Run, states=states, root=root.resolve(), now=now,
                                 options=options, parser=parser)
@@ -218,8 +231,9 @@ class _Run:
     async def fetch(self, spec: FeedSpec) -> FetchResult:
         """One feed, start to end: a `FetchResult` whatever happens to it."""
         state = _first_state(spec, self.states.get(spec.name), self.root)
-        if _is_fresh(spec, state, self.now):
-            return FetchResult(feed=spec, outcome=FetchOutcome.FRESH, state=state)
+        if state.fresh_until is not None and _is_fresh(spec, state, self.now):
+            return FetchResult(feed=spec, outcome=FetchOutcome.FRESH, state=state,
+                               hint=_fresh_hint(state.fresh_until))
         try:
             got = await (self._read_local(spec.path) if spec.path else self._download(state))
         except _Failure as failure:
@@ -238,6 +252,8 @@ class _Run:
                                        language=spec.language)
         except FeedError as exc:  # the old state stays, so the next fetch reads it again
             return _failed(spec, state, _not_a_feed(exc, got))
+        except _Failure as failure:  # too slow, or the worker died: the old state stays too
+            return _failed(spec, state, failure)
         except Exception as exc:  # noqa: BLE001 - a parser bug fails one feed, loudly in the log
             _log.exception("parsing the feed %s (%s) failed", spec.name, got.url)
             return _failed(spec, state, _Failure(
@@ -389,6 +405,11 @@ def _status_failure(status: int, reason: str, headers: Mapping[str, str], now: d
                     "open the address in a browser to see what it says")
 
 
+def _fresh_hint(until: dt.datetime) -> str:
+    return (f"the server asked newsletter to wait (Retry-After or Cache-Control: max-age); "
+            f"it will be asked again after {until.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC")
+
+
 def _not_a_feed(exc: FeedError, got: _Download) -> _Failure:
     message = exc.message.removeprefix(f"{exc.feed}: ") if exc.feed else exc.message
     if got.redirected:
@@ -450,18 +471,18 @@ def _describe(exc: BaseException, options: FetchOptions) -> _Failure:
                         "open it in a browser to find where the feed lives now, and put "
                         "that address in newsletter.yaml")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return _Failure(f"the address cannot be fetched ({exc})", _INVALID)
+        return _Failure(f"the address cannot be fetched ({_detail(exc)})", _INVALID)
     if isinstance(exc, httpx.ProxyError):
-        return _Failure(f"the proxy failed ({exc})",
+        return _Failure(f"the proxy failed ({_detail(exc)})",
                         "check the HTTP_PROXY / HTTPS_PROXY settings of this machine")
     if isinstance(exc, httpx.ConnectError):
         return _connect_failure(exc)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return _Failure(f"the connection dropped before the feed was complete ({exc})",
+        return _Failure(f"the connection dropped before the feed was complete ({_detail(exc)})",
                         _DROPPED)
     if isinstance(exc, (zlib.error, *_BROTLI_ERRORS)):
-        return _Failure(f"the server sent a damaged compressed feed ({exc})", _DROPPED)
-    return _Failure(f"the fetch failed ({type(exc).__name__}: {exc})", _LATER)
+        return _Failure(f"the server sent a damaged compressed feed ({_detail(exc)})", _DROPPED)
+    return _Failure(f"the fetch failed ({type(exc).__name__}: {_detail(exc)})", _LATER)
 
 
 def _connect_failure(exc: httpx.ConnectError) -> _Failure:
@@ -478,7 +499,21 @@ def _connect_failure(exc: httpx.ConnectError) -> _Failure:
         return _Failure(f'the host "{exc.request.url.host}" was not found', _CHECK)
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
         return _Failure("the server refused the connection", _CHECK)
-    return _Failure(f"could not connect ({exc})", _CHECK)
+    return _Failure(f"could not connect ({_detail(exc)})", _CHECK)
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong, in the words of the first error in the chain that has any.
+
+    Never empty: a connection reset mid-body comes out of httpx as a
+    `ReadError` with no message, caused by one with none either, caused by
+    `ConnectionResetError` ("Connection reset by peer").
+    """
+    for cause in _causes(exc):
+        said = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        if said.strip():
+            return said.strip()
+    return " from ".join(type(cause).__name__ for cause in _causes(exc))
 
 
 def _causes(exc: BaseException | None) -> Iterator[BaseException]:
@@ -610,19 +645,29 @@ async def _read_body(response: httpx.Response, cap: int) -> bytes:
     return bytes(body)
 
 
-# --- parsing: in a process pool while the network goes on ---------------------------
+# --- parsing: in a process pool while the network goes on, each feed in its time ---
 
 
 class _Parser:
-    """Calls `parse` in worker processes, so parsing (CPU) overlaps fetching (I/O).
+    """Calls `parse` in worker processes, so parsing (CPU) overlaps fetching (I/O),
+    and stops any feed's parse that runs past `limit` seconds.
+
+    The pool is pebble's: past a task's time limit it kills that task's worker
+    and starts another, and the other feeds' parses never notice. The standard
+    `ProcessPoolExecutor` can do neither: it cannot stop a running task, and a
+    worker killed from outside breaks every task in flight.
 
     Falls back to a thread of this process when there is nothing to overlap
     (`workers` 0), when `parse` cannot be pickled (a closure), or when the
-    pool cannot start or breaks. `close()` shuts every pool down and waits.
+    pool cannot start or breaks. A thread cannot be killed: past the limit
+    its feed fails all the same and the thread is left to finish (a daemon,
+    so it never holds up the end of the program). `close()` stops the pools
+    and waits for their workers to exit.
     """
 
-    def __init__(self, parse: ParseFn, *, workers: int) -> None:
+    def __init__(self, parse: ParseFn, *, workers: int, limit: float) -> None:
         self._parse = parse
+        self._limit = limit
         self._pool = _start_pool(workers) if workers > 0 and _picklable(parse) else None
         self._pools = [self._pool] if self._pool else []
 
@@ -633,25 +678,97 @@ class _Parser:
                                  language=language)
         if self._pool is not None:
             try:
-                future = self._pool.submit(call)
-            except (BrokenProcessPool, OSError, RuntimeError) as exc:  # a worker cannot start
-                self._give_up(exc)
+                future = self._pool.schedule(call, timeout=self._limit)
+                await _settled(self._pool, future)
+            # ImportError: a system without working semaphores (sem_open)
+            except (BrokenProcessPool, OSError, RuntimeError, ImportError) as exc:
+                self._give_up(exc)  # the pool cannot start, or cannot go on
             else:
-                try:
-                    return await asyncio.wrap_future(future)
-                except BrokenProcessPool as exc:  # a worker died: this feed goes again, here
-                    self._give_up(exc)
-        return await asyncio.to_thread(call)
+                return _worker_result(future, self._limit)
+        return await self._in_thread(call)
+
+    async def _in_thread(self, call: Callable[[], ParsedLike]) -> ParsedLike:
+        done: concurrent.futures.Future[ParsedLike] = concurrent.futures.Future()
+        threading.Thread(target=_settle, args=(done, call), name="newsletter-parse",
+                         daemon=True).start()
+        waiting = asyncio.wrap_future(done)
+        try:
+            finished, _ = await asyncio.wait({waiting}, timeout=self._limit)
+        finally:
+            waiting.cancel()  # no-op once done; else the thread's result is dropped
+        if not finished:
+            _log.warning("parsing a feed in this process took longer than %g s; it goes on "
+                         "in a background thread", self._limit)
+            raise _too_slow(self._limit)
+        return waiting.result()
 
     def _give_up(self, exc: BaseException) -> None:
         if self._pool is not None:
             _log.warning("the parsing processes failed (%s); parsing in this process", exc)
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
             self._pool = None
 
     def close(self) -> None:
         for pool in self._pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # every parse has been awaited (or given up): kill the workers, do not wait
+            pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+            pool.join()
+
+
+async def _settled(pool: pebble.ProcessPool, future: pebble.ProcessFuture[Any]) -> None:
+    """Wait for a parse in the pool to end; BrokenProcessPool if the pool stops first.
+
+    A pool whose workers cannot start (or all die while idle) goes quiet
+    rather than failing its tasks, so its health is checked while waiting.
+    """
+    waiting = asyncio.wrap_future(future)
+    try:
+        while not (await asyncio.wait({waiting}, timeout=_POOL_CHECK))[0]:
+            if not pool.active:
+                raise BrokenProcessPool("the pool of parsing processes stopped")
+    finally:
+        waiting.cancel()  # no-op once done; else pebble kills the worker running it
+
+
+def _worker_result(future: pebble.ProcessFuture[Any], limit: float) -> ParsedLike:
+    """What a finished parse in the pool gave; _Failure for the pool's own verdicts."""
+    try:
+        return cast(ParsedLike, future.result())
+    except TimeoutError as exc:
+        if hasattr(exc, "traceback"):  # raised by `parse` itself: pebble adds the worker's
+            raise
+        raise _too_slow(limit) from exc
+    except pebble.ProcessExpired as exc:
+        raise _worker_died(exc.exitcode) from exc
+
+
+def _settle(done: concurrent.futures.Future[ParsedLike], call: Callable[[], ParsedLike]) -> None:
+    if not done.set_running_or_notify_cancel():
+        return
+    try:
+        done.set_result(call())
+    except BaseException as exc:  # noqa: BLE001 - handed to the feed waiting for it
+        done.set_exception(exc)
+
+
+def _too_slow(limit: float) -> _Failure:
+    return _Failure(f"reading the feed took longer than {limit:g} s, the limit for one feed, "
+                    "so newsletter stopped it",
+                    "something in the feed is very slow to read (HTML nested thousands of "
+                    "levels deep, a huge item); tell the site's owner, or remove the feed")
+
+
+def _worker_died(code: int | None) -> _Failure:
+    how = f"exit status {code}"
+    if code is not None and code < 0:
+        with suppress(ValueError):
+            how = f"killed by {signal.Signals(-code).name}"
+    return _Failure(f"the process reading the feed stopped unexpectedly ({how})",
+                    "the machine may have run short of memory; try again, and if it keeps "
+                    "happening, report it with the feed's address")
+
+
+_POOL_CHECK = 1.0  # seconds between looks at the pool's health while a parse runs
 
 
 def _picklable(parse: ParseFn) -> bool:
@@ -662,20 +779,14 @@ def _picklable(parse: ParseFn) -> bool:
     return True
 
 
-def _start_pool(workers: int) -> ProcessPoolExecutor | None:
+def _start_pool(workers: int) -> pebble.ProcessPool:
     # spawn, not fork: forking a process that runs threads (asyncio's resolver,
-    # a caller's) can deadlock the child, and Python 3.12 warns about it
-    try:
-        return ProcessPoolExecutor(max_workers=workers, initializer=_quiet_worker,
-                                   mp_context=multiprocessing.get_context("spawn"))
-    except (OSError, ImportError, NotImplementedError, ValueError) as exc:
-        _log.warning("cannot start parsing processes (%s); parsing in this process", exc)
-        return None
-
-
-def _quiet_worker() -> None:
-    """Ctrl-C stops the run in the main process, which then shuts the workers down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a caller's) can deadlock the child, and Python 3.12 warns about it. The
+    # workers are started by this thread and the pool's manager thread, which
+    # both outlive the pool (see _workers: the kernel's parent is a thread).
+    return pebble.ProcessPool(max_workers=workers, initializer=start_worker,
+                              initargs=(os.getpid(),),
+                              context=multiprocessing.get_context("spawn"))
 
 
 async def _drain(response: httpx.Response, limit: int = 64_000) -> None:
