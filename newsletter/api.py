@@ -539,11 +539,18 @@ def add_page(settings: Settings, url: str, *, now: dt.datetime | None = None) ->
 
 
 def import_feeds(settings: Settings, opml_file: Path) -> list[FeedSpec]:
-    """Add an OPML file's feeds to newsletter.yaml; returns the ones that were new."""
+    """Add an OPML file's feeds to newsletter.yaml; returns the ones that were new.
+
+    The new text is read back by `load_settings` before it replaces the file,
+    so the import obeys every limit the reader has (how many feeds, names,
+    addresses, languages, the file's size) by the very same code; an import
+    that would leave a desk no command loads is refused and writes nothing.
+    """
     from .drafts import add_feeds
     from .opml import feeds_from_opml
 
-    return add_feeds(settings.root / SETTINGS_FILE, feeds_from_opml(opml_file.read_bytes()))
+    return add_feeds(settings.root / SETTINGS_FILE, feeds_from_opml(opml_file.read_bytes()),
+                     read_back=load_settings, source=opml_file.name)
 
 
 def export_feeds(settings: Settings) -> str:

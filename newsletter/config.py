@@ -24,10 +24,12 @@ from .model import (
     Utm,
 )
 
-__all__ = ["SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings",
+__all__ = ["MAX_FEEDS", "SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings",
            "relative_to_cwd"]
 
 SETTINGS_FILE = "newsletter.yaml"
+#: More feeds than an editor can read in a week; also keeps one fetch bounded.
+MAX_FEEDS = 500
 
 #: What each email service replaces with the reader's own unsubscribe link.
 UNSUBSCRIBE_DIALECTS = {
@@ -301,7 +303,7 @@ def _paths(f: Fields, top: dict[str, Any]) -> Paths:
 
 def _feeds(f: Fields, top: dict[str, Any]) -> tuple[FeedSpec, ...]:
     feeds = []
-    for i, item in enumerate(f.sequence(top.get("feeds"), ("feeds",), max_items=500)):
+    for i, item in enumerate(f.sequence(top.get("feeds"), ("feeds",), max_items=MAX_FEEDS)):
         key_path: KeyPath = ("feeds", i)
         known = ("name", "url", "path", "section", "tags", "language")
         section = f.mapping(item, key_path, known=known, required=("name",))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from collections.abc import Iterable, Sequence
+import re
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from .errors import NewsletterError
+from .errors import InputError, NewsletterError, Problem
 from .model import FeedSpec, SourceLocation, Story
 
 __all__ = ["PLACEHOLDER_URL", "SECTIONS", "add_feeds", "add_pick", "draft_text",
@@ -125,14 +127,38 @@ def _pick_item(document: CommentedMap, section: str, story: Story) -> None:
     items.append(entry)
 
 
-def add_feeds(settings_file: Path, feeds: Iterable[FeedSpec]) -> list[FeedSpec]:
-    """Append feeds whose URL the desk does not list yet; returns those added."""
+def add_feeds(settings_file: Path, feeds: Iterable[FeedSpec], *,
+              read_back: Callable[[Path], object] | None = None,
+              source: str = "the list") -> list[FeedSpec]:
+    """Append feeds whose URL the desk does not list yet; returns those added.
+
+    `read_back` is the settings reader (`config.load_settings`): the new text
+    is read back by it before it replaces the file, and if the reader would
+    refuse it (too many feeds, a name or address it does not take), nothing is
+    written and a NewsletterError says why, naming each feed of `source` at
+    fault. The reader's own code decides, so the limits cannot drift apart.
+    """
     yaml = _round_trip()
     document = _load(yaml, settings_file)
     listed = document.get("feeds")
     if not isinstance(listed, CommentedSeq):
         listed = CommentedSeq()
         document["feeds"] = listed
+    had = len(listed)
+    offered = list(feeds)
+    added = _append_new(listed, offered)
+    if added:
+        text = _dump(yaml, document)
+        if read_back:
+            problems = _read_back(settings_file, text, read_back)
+            if problems:
+                raise _import_refused(problems, source=source, listed=len(offered),
+                                      added=added, had=had)
+        _replace_text(settings_file, text)
+    return added
+
+
+def _append_new(listed: CommentedSeq, feeds: Iterable[FeedSpec]) -> list[FeedSpec]:
     known = {str(entry.get("url")) for entry in listed if isinstance(entry, dict)}
     names = {str(entry.get("name")) for entry in listed if isinstance(entry, dict)}
     added = []
@@ -149,9 +175,56 @@ def add_feeds(settings_file: Path, feeds: Iterable[FeedSpec]) -> list[FeedSpec]:
         known.add(str(feed.url))
         names.add(name)
         added.append(feed)
-    if added:
-        _replace_text(settings_file, _dump(yaml, document))
     return added
+
+
+def _read_back(settings_file: Path, text: str, read_back: Callable[[Path], object]
+               ) -> tuple[Problem, ...]:
+    """What the settings reader says of `text`, from a file beside the real one
+    (so that paths in it mean the same); the real file is not touched."""
+    handle, name = tempfile.mkstemp(prefix=f".{settings_file.name}.", suffix=".tmp",
+                                    dir=settings_file.parent)
+    os.close(handle)
+    trial = Path(name)
+    try:
+        trial.write_text(text, encoding="utf-8")
+        read_back(trial)
+    except InputError as exc:
+        return exc.problems
+    finally:
+        trial.unlink(missing_ok=True)
+    return ()
+
+
+def _import_refused(problems: Sequence[Problem], *, source: str, listed: int,
+                    added: Sequence[FeedSpec], had: int) -> NewsletterError:
+    described = [_described(problem, added, had) for problem in problems]
+    hints = []
+    if any(not feed for feed, _ in described):  # the list as a whole: too many, too big
+        hints.append("import a smaller list (split the OPML file), or remove feeds from "
+                     "newsletter.yaml first")
+    if any(feed for feed, _ in described):
+        hints.append(f"fix or remove the outlines named above in {source}")
+    lines = "".join(f"\n  {line}" for _, line in described)
+    return NewsletterError(
+        f"{source} not imported: with its feeds, newsletter.yaml would no longer load"
+        f"{lines}\n  {source} lists {listed:,} feeds, {len(added):,} of them new to this "
+        f"desk; the desk has {had:,}",
+        hint=f"nothing was written; {' and '.join(hints)}")
+
+
+_FEED_FIELD = re.compile(r"feeds\[(\d+)\]\.?")
+
+
+def _described(problem: Problem, added: Sequence[FeedSpec], had: int) -> tuple[str, str]:
+    """The imported feed a problem is about ("" for the list as a whole), and a
+    line that names it as the OPML file does (its title and address)."""
+    match = _FEED_FIELD.match(problem.field)
+    if not match or not had <= int(match[1]) < had + len(added):
+        return "", f"{problem.field or 'newsletter.yaml'}: {problem.message}"
+    feed = added[int(match[1]) - had]
+    key = problem.field[match.end():] or "outline"
+    return feed.name, f'"{feed.name}" ({feed.url}): {key}: {problem.message}'
 
 
 def _load(yaml: YAML, path: Path) -> CommentedMap:

@@ -31,10 +31,18 @@ def feeds_from_opml(data: bytes) -> list[FeedSpec]:
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or "").strip()
         if is_safe_url(url) and not url.lower().startswith("mailto:"):
-            name = outline.get("title") or outline.get("text") or url
-            feeds.append(FeedSpec(name=" ".join(name.split())[:100], url=url,
-                                  language=outline.get("language") or None))
+            feeds.append(FeedSpec(name=_name(outline, url), url=url,
+                                  language=(outline.get("language") or "").strip() or None))
     return feeds
+
+
+def _name(outline: ET.Element, url: str) -> str:
+    """The first of title, text and address that is not blank, on one line."""
+    for label in (outline.get("title"), outline.get("text"), url):
+        name = " ".join((label or "").split())
+        if name:
+            return name[:100].rstrip()
+    return url
 
 
 def feeds_to_opml(feeds: Iterable[FeedSpec], *, title: str) -> str:

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
+import errno
 import hashlib
 import itertools
 import json
@@ -32,7 +33,8 @@ from .model import SiteEntry, Status
 from .render import Renderer
 from .render.locale import locale_for
 
-__all__ = ["FEED_SIZE", "MARKER", "IssueNav", "StagedSite", "issue_navs", "site_pages"]
+__all__ = ["FEED_SIZE", "MARKER", "IssueNav", "StagedSite", "issue_navs", "link_tree",
+           "site_pages", "write_file"]
 
 FEED_SIZE = 20  # issues in feed.xml: enough for a reader who was away for months
 MARKER = ".newsletter-build"
@@ -217,10 +219,14 @@ def _xml(root: ET.Element) -> bytes:
 class StagedSite:
     """The next site, assembled in a folder beside the current one.
 
-    Folders that did not change are moved over from the current site (one
-    rename each, not a copy) and moved back if anything fails before the
-    swap. `commit` exchanges the two folders in one step where Linux allows
-    it (renameat2), else with two renames and a rollback.
+    The live site is never touched before the swap, so a build killed at any
+    moment leaves it as it was. A folder that did not change is carried over
+    as hard links to the live site's files (one link per file, no bytes
+    copied; a copy where the filesystem has no links), or, when the site the
+    last build replaced still holds the very same files, moved out of that
+    one with a single rename. `commit` exchanges the two folders in one step
+    where Linux allows it (renameat2), else with two renames and a rollback,
+    and keeps the site it replaced for the next build's carry-over.
     """
 
     def __init__(self, target: Path, build_id: str) -> None:
@@ -232,12 +238,13 @@ class StagedSite:
         target.parent.mkdir(parents=True, exist_ok=True)
         self.target = target
         self.build_id = build_id
+        self.previous = previous_site(target)
+        self.files_linked = 0  # carried over one by one (linked or copied), not moved
         for leftover in target.parent.glob(f".{target.name}.*.tmp"):
             shutil.rmtree(leftover, ignore_errors=True)  # from a build that was killed
         self.root = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp",
                                           dir=target.parent))
         self.root.chmod(0o755)  # mkdtemp makes it private; a web server must read it
-        self._moved: list[str] = []
         self._done = False
 
     def __enter__(self) -> StagedSite:
@@ -246,24 +253,33 @@ class StagedSite:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if not self._done:
-            self._abort()
+            # only links and folders of the replaced site: the live one is whole
+            shutil.rmtree(self.root, ignore_errors=True)
+            self._done = True
 
     def write(self, name: str, data: bytes) -> Path:
         return write_file(self.root / name, data)
 
     def keep(self, name: str) -> None:
         """Carry an unchanged folder of the current site over as it is."""
-        destination = self.root / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        (self.target / name).rename(destination)
-        self._moved.append(name)
+        live, destination = self.target / name, self.root / name
+        if not destination.parent.is_dir():
+            destination.parent.mkdir(parents=True)
+        spare = self.previous / name if self.previous else None
+        if spare and same_files(spare, live):
+            with contextlib.suppress(OSError):
+                spare.rename(destination)  # the replaced site is not served: free to take
+                return
+        self.files_linked += link_tree(live, destination)
 
     def commit(self) -> None:
         self.write(MARKER, _marker_text(self.build_id))
         if not self.target.exists():
             self.root.rename(self.target)
+            if self.previous:
+                shutil.rmtree(self.previous, ignore_errors=True)  # of a site since deleted
         elif _exchange(self.root, self.target):
-            shutil.rmtree(self.root, ignore_errors=True)  # now holds the previous site
+            self._retire(self.root)  # now holds the previous site
         else:
             retired = self.target.with_name(f".{self.target.name}.old.tmp")
             shutil.rmtree(retired, ignore_errors=True)
@@ -273,16 +289,87 @@ class StagedSite:
             except BaseException:
                 retired.rename(self.target)
                 raise
-            shutil.rmtree(retired, ignore_errors=True)
+            self._retire(retired)
         self._done = True
 
-    def _abort(self) -> None:
-        # put carried-over folders back first: the previous site must be whole again
-        for name in reversed(self._moved):
+    def _retire(self, replaced: Path) -> None:
+        """Keep the site just replaced in place of the one before: its unchanged
+        folders hold the new site's own files, ready for the next carry-over."""
+        if self.previous is not None:
+            shutil.rmtree(self.previous, ignore_errors=True)
+            # the new site is live already: a failure here only loses the head start
             with contextlib.suppress(OSError):
-                (self.root / name).rename(self.target / name)
-        shutil.rmtree(self.root, ignore_errors=True)
-        self._done = True
+                self.previous.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+                replaced.rename(self.previous)
+                return
+        shutil.rmtree(replaced, ignore_errors=True)
+
+
+def previous_site(target: Path) -> Path | None:
+    """Where the site a build replaced is kept: never served, never published, and
+    beside the site, so its folders move into the next staging folder by rename.
+
+    None when others could put folders there (a shared /tmp): a folder carried
+    over from it becomes part of the site.
+    """
+    folder = target.parent / ".newsletter"
+    try:
+        stat = folder.stat()
+    except FileNotFoundError:
+        return folder / f"previous-{target.name}"  # `_retire` makes it, ours alone
+    if stat.st_uid != os.getuid() or stat.st_mode & 0o002:
+        return None
+    return folder / f"previous-{target.name}"
+
+
+def same_files(a: Path, b: Path) -> bool:
+    """True when two folders hold the same names, each the very same file (inode)."""
+    try:
+        return a.stat().st_dev == b.stat().st_dev and _inodes(a) == _inodes(b)
+    except OSError:  # one of them is missing: nothing to compare
+        return False
+
+
+def _inodes(folder: Path | str) -> dict[str, Any]:
+    # the inode numbers come with the listing (no stat per file); they are
+    # unique within the one filesystem `same_files` checked for
+    shape: dict[str, Any] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            is_dir = entry.is_dir(follow_symlinks=False)
+            shape[entry.name] = _inodes(entry.path) if is_dir else entry.inode()
+    return shape
+
+
+# a filesystem or a file that cannot take one more link: copy instead
+_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOSYS})
+
+
+def link_tree(source: Path, destination: Path) -> int:
+    """Make `destination` hold the files of `source` as hard links; returns how many.
+
+    One link per file and no bytes copied; a file that cannot be linked (another
+    filesystem, one without links, too many links already) is copied with its
+    dates. `source` is only read. Safe because a build never writes into an
+    existing file (see `write_file`), so nothing reaches the linked original.
+    """
+    destination.mkdir()
+    shutil.copymode(source, destination)
+    count = 0
+    with os.scandir(source) as entries:
+        for entry in entries:
+            target = destination / entry.name
+            if entry.is_dir(follow_symlinks=False):
+                count += link_tree(Path(entry.path), target)
+                continue
+            try:
+                os.link(entry.path, target, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                shutil.copy2(entry.path, target, follow_symlinks=False)
+            count += 1
+    return count
 
 
 def is_built_site(folder: Path) -> bool:
@@ -334,18 +421,31 @@ def write_file(path: Path, data: bytes | Path) -> Path:
 
 
 def _put(path: Path, data: bytes | Path, *, link: bool) -> None:
+    try:
+        _create(path, data, link=link)
+    except FileExistsError:
+        # a new file, never written into the old one: a folder carried over by
+        # links shares its files with the live site
+        path.unlink()
+        _create(path, data, link=link)
+
+
+def _create(path: Path, data: bytes | Path, *, link: bool) -> None:
+    """A new file at `path`; FileExistsError if there is one already."""
     if isinstance(data, bytes):
-        path.write_bytes(data)
+        with path.open("xb") as file:
+            file.write(data)
         return
     if link:
         try:
             os.link(data, path)
             return
-        except FileNotFoundError:
+        except (FileNotFoundError, FileExistsError):
             raise
         except OSError:
             pass  # another filesystem, or one without links: copy
-    shutil.copyfile(data, path)
+    with data.open("rb") as source, path.open("xb") as copy:
+        shutil.copyfileobj(source, copy)
 
 
 _RENAME_EXCHANGE = 2
@@ -362,10 +462,10 @@ def _exchange(a: Path, b: Path) -> bool:
     result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     if result == 0:
         return True
-    errno = ctypes.get_errno()
-    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: this filesystem cannot
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # this filesystem cannot
         return False
-    raise OSError(errno, os.strerror(errno), str(b))
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def shared_digest(parts: Mapping[str, bytes]) -> str:

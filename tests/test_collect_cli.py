@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, LocalSite
+from conftest import DATA, REPO, LocalSite
 
 from newsletter import api
+from newsletter.config import load_settings
+from newsletter.errors import NewsletterError
 
 
 def run(desk: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -135,3 +137,65 @@ def test_add_keeps_a_page_as_a_candidate(fed_desk: Path, page_server: str) -> No
 def test_candidates_before_any_fetch_says_what_to_do(desk: Path) -> None:
     result = run(desk, "candidates")
     assert result.returncode == 1 and "newsletter fetch" in result.stderr
+
+
+# --- feeds import: never a desk that will not load --------------------------------------
+
+IMPORTS = DATA / "feeds_import"
+CORPUS_OPML = sorted(Path("/work/shared/corpora/feeds/rsparser/not_a_feed").glob("*.opml"))
+
+
+def opml_of(count: int, host: str) -> str:
+    outlines = "".join(f'<outline text="Feed {i}" xmlUrl="https://{host}/{i}.xml"/>'
+                       for i in range(count))
+    return f'<?xml version="1.0"?><opml version="2.0"><body>{outlines}</body></opml>'
+
+
+def test_an_import_past_the_feed_limit_is_refused_before_it_writes(desk: Path,
+                                                                   tmp_path: Path) -> None:
+    big = tmp_path / "subscriptions.opml"
+    big.write_text(opml_of(2_309, "many.example.org"), encoding="utf-8")
+    before = (desk / "newsletter.yaml").read_bytes()
+    result = run(desk, "feeds", "import", str(big))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    for said in ("subscriptions.opml not imported", "subscriptions.opml lists 2,309 feeds",
+                 "the desk has 3", "at most 500 are allowed", "import a smaller list",
+                 "remove feeds", "nothing was written"):
+        assert said in result.stderr, result.stderr
+    assert (desk / "newsletter.yaml").read_bytes() == before
+    assert run(desk, "feeds").returncode == 0
+    assert [p.name for p in desk.iterdir() if p.name.startswith(".newsletter.yaml")] == []
+
+
+def test_an_outline_the_settings_reader_refuses_stops_the_import_naming_it(desk: Path
+                                                                           ) -> None:
+    before = (desk / "newsletter.yaml").read_bytes()
+    with pytest.raises(NewsletterError) as caught:
+        api.import_feeds(api.load_desk(desk), IMPORTS / "refused_outlines.opml")
+    message = str(caught.value)
+    for said in ('"Wordy language"', "is not a language tag", '"Spaced address"',
+                 "is not a web address", '"Invisible', "control character"):
+        assert said in message, message
+    assert "Fine feed" not in message
+    assert (desk / "newsletter.yaml").read_bytes() == before
+
+
+@pytest.mark.parametrize("opml", [*CORPUS_OPML, IMPORTS / "odd_outlines.opml"],
+                         ids=lambda path: path.name)
+def test_an_import_that_succeeds_gives_a_desk_that_loads(desk: Path, opml: Path) -> None:
+    added = api.import_feeds(api.load_desk(desk), opml)
+    assert added
+    settings = load_settings(desk / "newsletter.yaml")  # raises if any command would refuse it
+    names = [feed.name for feed in settings.feeds]
+    assert len(names) == len(set(names)) == 3 + len(added)
+    assert {feed.url for feed in added} <= {feed.url for feed in settings.feeds}
+
+
+def test_imports_one_after_another_keep_the_desk_loading(desk: Path, tmp_path: Path) -> None:
+    for count, opml in enumerate([*CORPUS_OPML, IMPORTS / "odd_outlines.opml"]):
+        api.import_feeds(api.load_desk(desk), opml)
+        load_settings(desk / "newsletter.yaml")
+        (tmp_path / f"{count}.opml").write_text(opml_of(60, f"h{count}.example.org"),
+                                                encoding="utf-8")
+        api.import_feeds(api.load_desk(desk), tmp_path / f"{count}.opml")
+        load_settings(desk / "newsletter.yaml")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,6 +25,7 @@ from conftest import REPO
 from newsletter import api
 from newsletter.archive import SiteReport
 from newsletter.errors import BuildError, NewsletterError, RenderError
+from newsletter.site import StagedSite, link_tree, write_file
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -329,8 +333,6 @@ def test_a_changed_picture_rebuilds_the_issues_that_show_it(desk: Path) -> None:
 def test_force_and_a_deleted_site_rebuild_everything(desk: Path) -> None:
     build(desk)
     assert len(build(desk, force=True).rendered) == 2
-    import shutil
-
     shutil.rmtree(desk / "site")
     assert len(build(desk).rendered) == 2
 
@@ -496,3 +498,124 @@ def test_an_issue_named_through_another_folder_is_the_same_issue(
     monkeypatch.chdir(desk / "templates")
     report = api.build_site(api.load_desk(desk), named=[Path("../issues/2026-11-27.yaml")])
     assert len(report.rendered) == 2
+
+
+# --- kill -9 at the carry-over step ---------------------------------------------------
+
+# A real build whose third carried-over folder is followed by kill -9: the
+# moment is chosen by wrapping StagedSite.keep in this driver, not by timing.
+_KILLED_DURING_CARRY_OVER = """\
+import os, signal, sys
+from newsletter import site
+from newsletter.cli import main
+
+carried = 0
+keep = site.StagedSite.keep
+
+
+def keep_then_die(self, name):
+    global carried
+    keep(self, name)
+    carried += 1
+    if carried == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+site.StagedSite.keep = keep_then_die
+sys.argv = ["newsletter", "build", "--jobs", "1"]
+main()
+"""
+
+
+@pytest.mark.parametrize("earlier_builds", [1, 2], ids=["linked", "from-previous-site"])
+def test_kill_9_during_the_carry_over_leaves_the_previous_site_byte_identical(
+        desk: Path, tmp_path: Path, earlier_builds: int) -> None:
+    for number in range(1, 9):
+        small_issue(desk, number)
+    build(desk)
+    if earlier_builds == 2:  # the second build keeps the site it replaced
+        small_issue(desk, 1, word="edited")
+        build(desk)
+        assert (desk / ".newsletter" / "previous-site" / "issues" / "2025-01-06").is_dir()
+    before = tree(desk / "site")
+    small_issue(desk, 5, word="changed")  # 3 issues to render, 7 to carry over
+    killed = subprocess.run([sys.executable, "-c", _KILLED_DURING_CARRY_OVER], cwd=desk,
+                            capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert leftovers(desk), "the build was killed before it staged anything"
+    assert tree(desk / "site") == before
+    report = build(desk)
+    assert report.kept == 7 and leftovers(desk) == []
+    build(desk, out_dir=tmp_path / "full", force=True)
+    assert tree(desk / "site") == tree(tmp_path / "full")
+
+
+def inodes(folder: Path) -> dict[str, int]:
+    return {p.relative_to(folder).as_posix(): p.stat().st_ino
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def restage(site: Path) -> StagedSite:
+    """The live site staged again as it is (its own pages, every issue folder kept)."""
+    with StagedSite(site, "restaged") as staged:
+        for page in site.iterdir():
+            if page.is_file() and page.name != ".newsletter-build":
+                staged.write(page.name, page.read_bytes())
+        shutil.copytree(site / "assets", staged.root / "assets")
+        for folder in sorted((site / "issues").iterdir()):
+            staged.keep(f"issues/{folder.name}")
+        staged.commit()
+    return staged
+
+
+def test_carried_over_folders_are_linked_then_moved_from_the_replaced_site(desk: Path) -> None:
+    for number in range(1, 6):
+        small_issue(desk, number)
+    build(desk)
+    site = desk / "site"
+    pages, files = tree(site), inodes(site / "issues")
+    assert restage(site).files_linked == len(files)  # no replaced site yet: one link per file
+    assert restage(site).files_linked == 0  # each folder one rename from the replaced site
+    assert inodes(site / "issues") == files  # the very same files, not a byte copied
+    edited = site / "issues" / "2025-01-03" / "email.txt"
+    edited.unlink()  # a file replaced by hand in the live site
+    edited.write_bytes(b"edited by hand")
+    assert restage(site).files_linked == len(inodes(edited.parent))  # that folder alone
+    assert edited.read_bytes() == b"edited by hand"
+    pages["issues/2025-01-03/email.txt"] = hashlib.sha256(b"edited by hand").hexdigest()
+    pages.pop(".newsletter-build")  # names the build
+    assert {name: digest for name, digest in tree(site).items()
+            if name != ".newsletter-build"} == pages
+
+
+def test_a_build_never_writes_into_a_file_it_shares_with_the_live_site(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    live, staged = tmp_path / "live.html", tmp_path / "staged.html"
+    live.write_bytes(b"live")
+    picture = tmp_path / "picture.jpg"
+    picture.write_bytes(b"picture")
+    # a rendered page; a desk picture, linked; a desk picture, copied to be dated
+    for data, epoch in ((b"rendered", ""), (picture, ""), (picture, "1700000000")):
+        staged.unlink(missing_ok=True)
+        os.link(live, staged)  # as the carry-over leaves a file
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", epoch)
+        write_file(staged, data)
+        assert live.read_bytes() == b"live"
+        assert staged.read_bytes() == (data if isinstance(data, bytes) else b"picture")
+
+
+def test_carry_over_copies_where_it_cannot_link(tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second filesystem (tmpfs at /dev/shm)")
+    source = Path(tempfile.mkdtemp(dir=shm))
+    try:
+        (source / "images").mkdir()
+        (source / "index.html").write_bytes(b"page")
+        (source / "images" / "a.jpg").write_bytes(b"picture")
+        os.utime(source / "index.html", (1700000000, 1700000000))
+        assert link_tree(source, tmp_path / "copy") == 2  # links fail across filesystems
+        assert tree(tmp_path / "copy") == tree(source)
+        assert (tmp_path / "copy" / "index.html").stat().st_mtime == 1700000000
+    finally:
+        shutil.rmtree(source)
