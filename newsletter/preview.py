@@ -6,27 +6,71 @@ and hears which files changed; this module serves HTTP on 127.0.0.1,
 watches the files (watchfiles), and pushes a new version number to every
 open page over server-sent events. No request path ever becomes a file
 path here: the builder looks pages up by name.
+
+The server takes on a bounded amount of work (`ServerLimits`): a fixed
+number of handler threads for requests and another for event streams, a
+listen backlog that holds the connections waiting for one, and a deadline
+for each request header, so neither a burst of connections nor a few slow
+or silent clients can stall it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
+import math
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-__all__ = ["EVENTS_PATH", "Builder", "Page", "PreviewServer", "clean_request_path"]
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["DEFAULT_LIMITS", "EVENTS_PATH", "Builder", "Page", "PreviewServer", "ServerLimits",
+           "clean_request_path"]
 
 EVENTS_PATH = "/__events"
 _KEEPALIVE = 15.0  # seconds between comments on an idle event stream
 # watchfiles groups a burst of saves: it yields once nothing changed for STEP ms
 _STEP_MS = 30
 _DEBOUNCE_MS = 400
+_SLOT_POLL = 0.1  # seconds: how often a server waiting for a free thread checks for stop
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerLimits:
+    """How much the preview server takes on at once, and how long it waits for a client.
+
+    No more than `requests` threads serve requests at once; further connections
+    wait in the listen backlog (up to `backlog` of them: the kernel completes
+    their handshakes and keeps what they send) until a thread is free. An event
+    stream (`/__events`, open as long as its page) moves to one of `streams`
+    threads of its own, so open pages never take the threads page loads need;
+    past that, a stream is refused with 503. A client has `client_timeout`
+    seconds to send a whole request header, counted from when its thread starts
+    or from its last answer, so a slow client (a byte every few seconds) is cut
+    off like a silent or idle one; each write of an answer has as long.
+    """
+
+    backlog: int = 1024  # the socketserver default, 5, dropped connections at 200
+    requests: int = 32
+    streams: int = 16  # Chromium opens at most 6 connections per host anyway
+    client_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if min(self.backlog, self.requests, self.streams, self.client_timeout) <= 0:
+            raise ValueError(f"every server limit must be above 0: {self}")
+
+
+DEFAULT_LIMITS = ServerLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +108,8 @@ def clean_request_path(raw: str) -> str | None:
 class PreviewServer:
     """Serves a builder on host:port; `version` counts rebuilds."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 8000,
+                 limits: ServerLimits = DEFAULT_LIMITS) -> None:
         """Bind now (so the address is known, and a busy port fails at once)."""
         self.builder: Builder | None = None
         self.host = host
@@ -73,10 +118,12 @@ class PreviewServer:
         self.watch_filter: Callable[[Any, str], bool] | None = None
         self.on_change: Callable[[set[Path]], None] | None = None
         self.version = 0
+        self.limits = limits
         self._changed = threading.Condition()
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        slots = _Slots(limits)
+        self._server = _Server((host, port), _handler_for(self, slots), limits=limits,
+                               slots=slots, stopping=self._stop)
         self._threads: list[threading.Thread] = []
 
     def attach(self, builder: Builder, watch: Iterable[Path],
@@ -143,20 +190,127 @@ class PreviewServer:
             self.rebuilt({Path(path) for _, path in changes})
 
 
-def _handler_for(server: PreviewServer) -> type[BaseHTTPRequestHandler]:
+class _Slots:
+    """The handler threads' two budgets, requests and event streams. Each
+    handler thread holds one slot, of one kind, until it ends."""
+
+    def __init__(self, limits: ServerLimits) -> None:
+        self._requests = threading.BoundedSemaphore(limits.requests)
+        self._streams = threading.BoundedSemaphore(limits.streams)
+        self._held = threading.local()  # the slot this thread holds
+
+    def take_request(self, stopping: threading.Event) -> bool:
+        """A request slot, waited for while all are busy; False if the server stops first."""
+        while not self._requests.acquire(timeout=_SLOT_POLL):
+            if stopping.is_set():
+                return False
+        return True
+
+    def give_back_request(self) -> None:
+        """For a slot taken by `take_request` whose thread never started."""
+        self._requests.release()
+
+    def serve(self, work: Callable[[], None]) -> None:
+        """Run `work` on this thread under the request slot taken for it."""
+        self._held.slot = self._requests
+        try:
+            work()
+        finally:
+            self._held.slot.release()
+
+    def to_stream(self) -> bool:
+        """Trade this thread's request slot for a stream slot; False when all are taken."""
+        if not self._streams.acquire(blocking=False):
+            return False
+        self._held.slot.release()
+        self._held.slot = self._streams
+        return True
+
+
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, but no more than the slots allow: while every
+    request slot is busy the server stops accepting, and the listen backlog
+    holds the connections that wait."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], *,
+                 limits: ServerLimits, slots: _Slots, stopping: threading.Event) -> None:
+        self.request_queue_size = limits.backlog  # what server_activate passes to listen()
+        self.slots = slots
+        self.stopping = stopping
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.take_request(self.stopping):
+            self.shutdown_request(request)
+            return
+        work = functools.partial(self.process_request_thread, request, client_address)
+        thread = threading.Thread(target=self.slots.serve, args=(work,), name="preview-request",
+                                  daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # no thread to be had: socketserver closes the connection
+            self.slots.give_back_request()
+            raise
+
+
+class _HeaderReader(io.RawIOBase):
+    """A connection's bytes for the buffered reader that parses requests, with
+    one deadline for a whole request header: a client that sends a byte every
+    few seconds is cut off like one that sends nothing (a per-read timeout
+    alone would wait for it forever)."""
+
+    def __init__(self, connection: socket.socket, timeout: float) -> None:
+        self._connection = connection
+        self._timeout = timeout
+        self._deadline = math.inf
+
+    def restart(self) -> None:
+        """The next request header is due within the timeout from now."""
+        self._deadline = time.monotonic() + self._timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:  # (a timeout of 0 would mean "do not wait", not "too late")
+            raise TimeoutError("the request header did not arrive in time")
+        self._connection.settimeout(left)
+        try:
+            return self._connection.recv_into(buffer)
+        finally:
+            self._connection.settimeout(self._timeout)  # answers go out under their own
+
+
+def _handler_for(server: PreviewServer, slots: _Slots) -> type[BaseHTTPRequestHandler]:
     class Handler(_Handler):
         preview = server
+        thread_slots = slots
+        timeout = server.limits.client_timeout  # socketserver sets it on the connection
 
     return Handler
 
 
 class _Handler(BaseHTTPRequestHandler):
     preview: PreviewServer
+    thread_slots: _Slots
     server_version = "newsletter-preview"
     protocol_version = "HTTP/1.1"
     # headers and body go out as two writes: without this the body waits ~40 ms
     # for the browser's delayed acknowledgement of the headers (Nagle)
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the socket's own reader would wait for a slow client forever
+        self._header = _HeaderReader(self.connection, self.preview.limits.client_timeout)
+        self.rfile = io.BufferedReader(self._header)
+
+    def handle_one_request(self) -> None:
+        # a header not complete in time raises TimeoutError inside, where
+        # http.server catches it and closes the connection
+        self._header.restart()
+        super().handle_one_request()
 
     def do_GET(self) -> None:
         self._answer(head=False)
@@ -182,7 +336,13 @@ class _Handler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             path = None
         if path == EVENTS_PATH and not head:
-            self._events()
+            if self.thread_slots.to_stream():
+                self._events()
+            else:
+                self.close_connection = True  # nothing else is asked on a stream's connection
+                self._send(Page(b"too many open previews: close some of the tabs\n",
+                                "text/plain; charset=utf-8", HTTPStatus.SERVICE_UNAVAILABLE),
+                           head=head)
             return
         query = dict(parse_qsl(urlsplit(self.path).query))
         builder = self.preview.builder

@@ -9,7 +9,9 @@ changed on disk and the page is expected to follow within 2 seconds.
 An audit hook (installed once: audit hooks cannot be removed) records opens of
 sentinel files outside the desk, so the traversal tests prove that nothing
 outside the desk was read, not only that nothing came back.
-Screenshots land in tests/artifacts/preview-*.png.
+The load tests open up to 200 connections at once from the test's own thread
+(non-blocking sockets) and count the threads the server starts; their waits are
+hang guards, never speed limits. Screenshots land in tests/artifacts/preview-*.png.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import http.client
 import json
 import os
 import re
+import selectors
 import socket
 import struct
 import sys
@@ -34,7 +37,8 @@ from conftest import ARTIFACTS, CHINESE_ISSUE, EXAMPLE_ISSUE
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from newsletter import api
-from newsletter.preview import PreviewServer, clean_request_path
+from newsletter.preview import EVENTS_PATH, PreviewServer, ServerLimits, clean_request_path
+from newsletter.preview_desk import DeskPreview
 
 ENGLISH = EXAMPLE_ISSUE.stem
 CHINESE = CHINESE_ISSUE.stem
@@ -94,7 +98,12 @@ def _recording_opens(*sentinels: Path) -> Iterator[list[str]]:
 @pytest.fixture()
 def preview(desk: Path) -> Iterator[PreviewServer]:
     """The preview of a private desk, serving and watching on 127.0.0.1."""
-    server = api.preview_server(desk, host="127.0.0.1", port=0)
+    with _serving(api.preview_server(desk, host="127.0.0.1", port=0)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _serving(server: PreviewServer) -> Iterator[PreviewServer]:
     server.start()
     try:
         yield server
@@ -306,6 +315,237 @@ def test_a_dropped_connection_prints_no_traceback(preview: PreviewServer,
         "a connection the browser reset printed a traceback on the editor's terminal "
         "(socketserver's handle_error; preview.py's server neither ignores ConnectionError "
         "nor overrides handle_error):\n" + err[-600:])
+
+
+# --- HTTP: load, slow clients, bounded threads ------------------------------------------
+
+CROWD = 200  # connections at once: with a listen backlog of 5, 118 to 170 went unanswered
+# a hang guard, not a speed limit: 200 answers take about 0.2 s on an idle machine
+CROWD_GUARD = 30.0
+LOAD_TARGETS = ("/", f"/issues/{ENGLISH}/state.json", f"/issues/{ENGLISH}/email.txt",
+                f"/issues/{ENGLISH}/index.html", f"/issues/{CHINESE}/state.json")
+
+
+class _Crowd:
+    """Many connections to one port at once, driven from this thread (non-blocking
+    sockets, so the test starts no threads of its own): bytes to send on each, and
+    everything each got back until the server closed it."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._sockets: list[socket.socket] = []
+        self._outgoing = [b""] * count
+        self.received = [b""] * count
+        self.closed = [False] * count
+        for index in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))  # in progress: writable once connected
+            self._sockets.append(sock)
+            self._selector.register(sock, selectors.EVENT_READ, index)
+
+    def send(self, index: int, data: bytes) -> None:
+        if not self.closed[index]:
+            self._outgoing[index] += data
+            self._selector.modify(self._sockets[index],
+                                  selectors.EVENT_READ | selectors.EVENT_WRITE, index)
+
+    def run(self, seconds: float, until: Callable[[], bool] = lambda: False,
+            tick: Callable[[], None] = lambda: None) -> bool:
+        """Move bytes until `until()` holds (True) or `seconds` pass (False);
+        `tick` runs between rounds."""
+        deadline = time.monotonic() + seconds
+        while not until():
+            if time.monotonic() > deadline:
+                return False
+            for key, events in self._selector.select(timeout=0.02):
+                if events & selectors.EVENT_WRITE:
+                    self._write(key.data)
+                if events & selectors.EVENT_READ and not self.closed[key.data]:
+                    self._read(key.data)
+            tick()
+        return True
+
+    def _write(self, index: int) -> None:
+        try:
+            sent = self._sockets[index].send(self._outgoing[index])
+        except BlockingIOError:
+            return
+        except OSError:  # refused or reset: the server closed it
+            self._close(index)
+            return
+        self._outgoing[index] = self._outgoing[index][sent:]
+        if not self._outgoing[index]:
+            self._selector.modify(self._sockets[index], selectors.EVENT_READ, index)
+
+    def _read(self, index: int) -> None:
+        try:
+            chunk = self._sockets[index].recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            self.received[index] += chunk
+        else:
+            self._close(index)
+
+    def _close(self, index: int) -> None:
+        self.closed[index] = True
+        self._selector.unregister(self._sockets[index])
+        self._sockets[index].close()
+
+    def all_closed(self) -> bool:
+        return all(self.closed)
+
+    def statuses(self) -> list[int | None]:
+        """The status of each answer, None for a connection not answered."""
+        return [int(m.group(1)) if (m := re.match(rb"HTTP/1\.1 (\d{3}) ", data)) else None
+                for data in self.received]
+
+    def close(self) -> None:
+        for index, closed in enumerate(self.closed):
+            if not closed:
+                self._close(index)
+        self._selector.close()
+
+
+@contextlib.contextmanager
+def _crowd(server: PreviewServer, count: int) -> Iterator[_Crowd]:
+    crowd = _Crowd(_port(server), count)
+    try:
+        yield crowd
+    finally:
+        crowd.close()
+
+
+def _load_request(index: int) -> tuple[bytes, bytes]:
+    """A GET of one of the preview's pages, as its request line and the rest."""
+    return (f"GET {LOAD_TARGETS[index % len(LOAD_TARGETS)]} HTTP/1.1\r\n".encode(),
+            b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")
+
+
+class _ThreadCount:
+    """The most threads that were running at once, beyond those that ran when it was made."""
+
+    def __init__(self) -> None:
+        self._before = set(threading.enumerate())
+        self.peak = 0
+
+    def sample(self) -> None:
+        started = [t for t in threading.enumerate() if t not in self._before and t.is_alive()]
+        self.peak = max(self.peak, len(started))
+
+
+@contextlib.contextmanager
+def _limited_preview(desk: Path, limits: ServerLimits) -> Iterator[PreviewServer]:
+    """The desk's preview under other limits than `api.preview_server`'s defaults
+    (its pages only: nothing is watched)."""
+    server = PreviewServer(host="127.0.0.1", port=0, limits=limits)
+    server.attach(DeskPreview(desk, server.url), ())
+    with _serving(server):
+        yield server
+
+
+def test_200_concurrent_requests_are_all_answered(preview: PreviewServer) -> None:
+    with _crowd(preview, CROWD) as crowd:
+        for index in range(CROWD):
+            crowd.send(index, b"".join(_load_request(index)))
+        crowd.run(CROWD_GUARD, until=crowd.all_closed)
+        statuses = crowd.statuses()
+    answered = statuses.count(200)
+    assert answered == CROWD, (
+        f"{answered} of {CROWD} concurrent requests were answered within {CROWD_GUARD} s "
+        f"(statuses: {sorted(set(statuses), key=str)}): the listen backlog "
+        "(ServerLimits.backlog) is too short for the connections that wait for a thread")
+
+
+def test_handler_threads_stay_bounded_under_200_connections(preview: PreviewServer) -> None:
+    """Every connection sends half a request and waits, as a crowd of slow
+    clients would: the server must not start a thread for each."""
+    bound = preview.limits.requests + preview.limits.streams
+    threads = _ThreadCount()
+    with _crowd(preview, CROWD) as crowd:
+        for index in range(CROWD):
+            crowd.send(index, _load_request(index)[0])
+        crowd.run(0.5, tick=threads.sample)  # the server takes on what it will
+        for index in range(CROWD):
+            crowd.send(index, _load_request(index)[1])
+        crowd.run(CROWD_GUARD, until=crowd.all_closed, tick=threads.sample)
+        statuses = crowd.statuses()
+    assert threads.peak <= bound, (
+        f"{threads.peak} threads ran at once for {CROWD} connections; at most {bound} "
+        "(ServerLimits.requests + streams) may")
+    assert statuses.count(200) == CROWD, sorted(set(statuses), key=str)
+
+
+SLOW_LIMITS = ServerLimits(requests=16, streams=2, client_timeout=0.5)
+DRIBBLE = 0.1  # seconds between the bytes of a slow client: well within the timeout
+# a hang guard: 50 slow sockets take 4 rounds of 16 threads, 2 s in all
+SLOW_GUARD = 20.0
+
+
+def test_slow_and_silent_clients_are_cut_off_and_others_still_answered(desk: Path) -> None:
+    """50 slowloris sockets: half send a request header a byte every 0.1 s (each
+    read is quick, so only a deadline for the whole header stops them), half send
+    nothing. The server closes each after the timeout, while ordinary requests
+    made meanwhile are answered and no more threads run than the limits allow."""
+    slow, ordinary = range(50), range(50, 60)
+    idle = 60  # answered once, then silent on its kept-alive connection
+    header = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 4000
+    with _limited_preview(desk, SLOW_LIMITS) as server, _crowd(server, 61) as crowd:
+        threads = _ThreadCount()
+        sent = [0] * len(slow)
+        next_byte = [time.monotonic()]
+
+        def dribble() -> None:
+            threads.sample()
+            if time.monotonic() < next_byte[0]:
+                return
+            next_byte[0] += DRIBBLE
+            for index in slow[::2]:
+                crowd.send(index, header[sent[index]:sent[index] + 1])
+                sent[index] += 1
+
+        crowd.run(0.2, tick=dribble)  # the slow ones are first in line
+        for index in ordinary:
+            crowd.send(index, b"".join(_load_request(index)))
+        crowd.send(idle, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        crowd.run(SLOW_GUARD, until=crowd.all_closed, tick=dribble)
+        statuses = crowd.statuses()
+        open_slow = [i for i in slow if not crowd.closed[i]]
+        assert not open_slow, (
+            f"{len(open_slow)} of 50 slow or silent connections were still open after "
+            f"{SLOW_GUARD} s (the slow ones had sent up to {max(sent)} bytes): the server "
+            f"must close a connection whose header is not complete within "
+            f"{SLOW_LIMITS.client_timeout} s")
+        assert crowd.closed[idle] and statuses[idle] == 200, crowd.received[idle][:100]
+    assert [statuses[i] for i in slow] == [None] * len(slow)
+    assert [statuses[i] for i in ordinary] == [200] * len(ordinary)
+    bound = SLOW_LIMITS.requests + SLOW_LIMITS.streams
+    assert threads.peak <= bound, f"{threads.peak} threads ran at once; the limits allow {bound}"
+
+
+def test_event_streams_have_their_own_bound(desk: Path) -> None:
+    """Open pages (each holds an event stream) take none of the threads that
+    answer requests; streams past their limit are refused, not queued."""
+    limits = ServerLimits(requests=2, streams=3, client_timeout=HTTP_TIMEOUT)
+    with _limited_preview(desk, limits) as server, _crowd(server, 5) as crowd:
+        for index in range(5):
+            crowd.send(index, f"GET {EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+
+        def all_answered() -> bool:
+            return all(b"\r\n\r\n" in data for data in crowd.received)
+
+        assert crowd.run(CROWD_GUARD, until=all_answered), crowd.received
+        statuses = crowd.statuses()
+        assert sorted(statuses, key=str) == [200, 200, 200, 503, 503], statuses
+        # with three streams open, requests still have both their threads
+        for target in LOAD_TARGETS:
+            _get(server, target)
+        assert crowd.run(HTTP_TIMEOUT, until=lambda: crowd.closed.count(True) >= 2)
+        assert [crowd.closed[i] for i in range(5) if statuses[i] == 503] == [True, True]
+        assert not any(crowd.closed[i] for i in range(5) if statuses[i] == 200)
 
 
 # --- HTTP: nothing but the preview's own pages ------------------------------------------
@@ -579,39 +819,53 @@ def test_dark_mode_images_off_and_the_size_badge(
 
 
 @pytest.mark.browser
-def test_a_burst_of_saves_is_one_rebuild(new_page: Callable[..., Any], preview: PreviewServer,
-                                         desk: Path) -> None:
+def test_a_burst_of_saves_is_one_rebuild(new_page: Callable[..., Any], desk: Path) -> None:
+    """Five quick saves reach the page as one rebuild, or two: the saves the
+    watcher has seen when it yields make the first, and every save that lands
+    while a rebuild runs waits for one more. The watcher is held in its first
+    rebuild (where the terminal is told what changed) until the burst is over,
+    as a loaded machine would hold it, so the saves land during that rebuild
+    however slowly this machine makes them: what is counted is rebuilds
+    against saves, never the time the saves took."""
+    burst_over = threading.Event()
+    held: list[bool] = []
+
+    def hold(paths: set[Path], problems: list[str]) -> None:
+        held.append(burst_over.wait(WAIT_MS / 1000))
+
     issue = desk / "issues" / f"{ENGLISH}.yaml"
-    page = _open_issue(new_page, preview)
-    page.evaluate("""() => {
-      window.previewTestVersions = [];
-      new EventSource("/__events").onmessage = (e) => window.previewTestVersions.push(+e.data);
-    }""")
-    page.wait_for_function("() => window.previewTestVersions.length >= 1")
-    before = preview.version
+    server = api.preview_server(desk, host="127.0.0.1", port=0, on_change=hold)
+    with _serving(server) as preview:
+        page = _open_issue(new_page, preview)
+        page.evaluate("""() => {
+          window.previewTestVersions = [];
+          new EventSource("/__events").onmessage = (e) => window.previewTestVersions.push(+e.data);
+        }""")
+        page.wait_for_function("() => window.previewTestVersions.length >= 1")
+        before = preview.version
 
-    started = time.monotonic()
-    for n in range(5):
-        _set_lead_headline(issue, f"Burst of saves, number {n}")
-        time.sleep(0.02)
-    assert time.monotonic() - started < 0.2, "the saves were not a burst: the machine is slow"
-    _wait_for(page, SHOWS, [WEB, "h1", "Burst of saves, number 4"], "the last save",
-              RELOAD_MS)
+        for n in range(5):
+            _set_lead_headline(issue, f"Burst of saves, number {n}")
+            time.sleep(0.02)
+        burst_over.set()
+        _wait_for(page, SHOWS, [WEB, "h1", "Burst of saves, number 4"], "the last save",
+                  RELOAD_MS)
 
-    # quiet: no version for 800 ms (twice the watcher's grouping window)
-    last = [preview.version, time.monotonic()]
+        # quiet: no version for 800 ms (twice the watcher's grouping window)
+        last = [preview.version, time.monotonic()]
 
-    def quiet() -> bool:
-        if preview.version != last[0]:
-            last[:] = [preview.version, time.monotonic()]
-        return time.monotonic() - last[1] > 0.8
+        def quiet() -> bool:
+            if preview.version != last[0]:
+                last[:] = [preview.version, time.monotonic()]
+            return time.monotonic() - last[1] > 0.8
 
-    _wait_until(quiet, 5.0, "the watcher to settle")
-    bumps = preview.version - before
-    assert 1 <= bumps <= 2, f"5 saves in 100 ms made {bumps} rebuilds"
-    seen = page.evaluate("() => window.previewTestVersions")
-    assert 1 <= len(set(seen) - {before}) <= 2, f"the page was told of versions {seen}"
-    assert page.evaluate("() => window.newsletterPreview.version") == preview.version
+        _wait_until(quiet, 5.0, "the watcher to settle")
+        bumps = preview.version - before
+        assert held and held[0], "the first rebuild was not held until the burst was over"
+        assert 1 <= bumps <= 2, f"5 saves made {bumps} rebuilds"
+        seen = page.evaluate("() => window.previewTestVersions")
+        assert 1 <= len(set(seen) - {before}) <= 2, f"the page was told of versions {seen}"
+        assert page.evaluate("() => window.newsletterPreview.version") == preview.version
 
 
 @pytest.mark.browser
