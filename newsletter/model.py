@@ -259,10 +259,13 @@ class Story:
     """A candidate story: what a feed entry (or a page added by hand) becomes.
 
     `id` is short and stable (derived from the canonical URL) so an editor can
-    type it; `url` is canonical (https, no tracking parameters, no fragment);
-    `title` is plain text; `summary` and `content` are sanitized HTML;
-    `published`/`updated` are aware UTC. `source` is the first feed that
-    carried it, `sources` every feed that did.
+    type it; `url` is canonical (https, no tracking parameters, no fragment
+    unless the feed's entries are anchors on one page); `title` is plain
+    text; `summary` and `content` are sanitized HTML of bounded size;
+    `published`/`updated` are aware UTC, or None when the feed gave no date
+    to trust: the store then dates the story by when it first saw it, and
+    reads it back with that date. `source` is the first feed that carried
+    it, `sources` every feed that did.
     """
 
     id: str

@@ -28,8 +28,11 @@ looks the way it does:
   as a substring, or as a whole word when ASCII (`AI` is not in "again").
   Every long term is quoted, so no input is FTS query syntax.
 - **Dates** are ISO-8601 UTC text with microseconds: text order is time
-  order. A story without a date is dated by when the store first saw it
-  (for ordering, `since` and `prune`).
+  order. A story without a date (`published` None: the feed gave none it
+  could trust) is dated by when the store first saw it, for ordering,
+  `since` and `prune`, and reads back with that date. A later fetch that
+  still gives no date keeps it, so a feed that changes does not send its
+  undated stories back to the top of "newest first".
 """
 
 from __future__ import annotations
@@ -223,7 +226,7 @@ def _story(row: sqlite3.Row, sources: Sequence[str]) -> Story:
         id=row["id"], url=row["url"], title=row["title"], summary=row["summary"],
         content=row["content"], image=_image(row["image"]),
         source=sources[0] if sources else "", sources=tuple(sources),
-        language=row["language"], published=_time(row["published"]),
+        language=row["language"], published=_time(row["dated"]),  # first sight if undated
         updated=_time(row["updated"]), authors=tuple(json.loads(row["authors"])),
         guid=row["guid"],
     )
@@ -369,7 +372,7 @@ def _mapped(path: Path) -> Iterator[None]:
 # --- the store ---------------------------------------------------------------
 
 _COLUMNS = ("s.pk, s.id, s.url, s.title, s.summary, s.content, s.image, s.language, "
-            "s.published, s.updated, s.authors, s.guid")
+            "s.dated, s.updated, s.authors, s.guid")
 _Verdict = Literal["new", "updated", "unchanged"]
 
 
@@ -533,7 +536,9 @@ class Store:
         self._add_source(conn, old.id, feed, story.guid)
         if old.source != feed:
             return "unchanged"  # only the first source words the story
-        theirs = replace(story, id=old.id, url=old.url, source=old.source, sources=old.sources)
+        # an undated entry keeps the date it has (when the store first saw it)
+        theirs = replace(story, id=old.id, url=old.url, source=old.source, sources=old.sources,
+                         published=story.published or old.published)
         if theirs != old:
             self._update(conn, pk, theirs)
         return "updated" if changed(old, theirs) else "unchanged"

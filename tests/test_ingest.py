@@ -7,6 +7,7 @@ the next fetch completes.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import http.server
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LocalSite
+from markupsafe import escape
 from test_parse import with_link
 from test_sanitize import script_risks
 
@@ -27,7 +29,7 @@ from newsletter import api
 from newsletter.collect.parse import parse_feed
 from newsletter.editorial import StaticLookup, load_issue
 from newsletter.errors import FeedError
-from newsletter.model import Story
+from newsletter.model import FetchOutcome, Story
 
 CASES = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "xss" / "feedparser_sanitize"
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -151,3 +153,58 @@ def _saved_feeds(database: Path) -> int:
     except sqlite3.Error:
         return 0
     return int(row[0])
+
+
+# --- one feed through `fetch` into the store (issue 11) -----------------------------
+
+HOSTILE_TITLE = '<![><img src="]><img src=x onerror=alert(39)//">'
+
+
+def desk_with_feed(desk: Path, body: bytes) -> Path:
+    """The desk reading one local feed, `feeds/daily.xml`; returns the feed's path."""
+    feed = desk / "feeds" / "daily.xml"
+    feed.parent.mkdir(exist_ok=True)
+    feed.write_bytes(body)
+    settings_file = desk / "newsletter.yaml"
+    text = settings_file.read_text(encoding="utf-8")
+    settings_file.write_text(text[: text.index("\nfeeds:")]
+                             + "\nfeeds:\n  - name: daily\n    path: feeds/daily.xml\n",
+                             encoding="utf-8")
+    return feed
+
+
+def rss_items(*items: tuple[str, str]) -> bytes:
+    """(title, description) pairs as an RSS feed, undated, each at an address of its own
+    that stays the same when the feed changes."""
+    body = "".join(f"<item><title>{escape(title)}</title>"
+                   f"<link>https://e.org/{hashlib.sha256(title.encode()).hexdigest()[:12]}</link>"
+                   f"<description>{escape(text)}</description></item>" for title, text in items)
+    return f'<rss version="2.0"><channel><title>Daily</title>{body}</channel></rss>'.encode()
+
+
+def test_a_title_that_broke_the_sanitizer_costs_only_that_title(desk: Path) -> None:
+    """It raised AssertionError in the stdlib HTML parser: the whole feed was lost."""
+    items = [(f"Story {n}", f"Words of story {n}") for n in range(50)]
+    items[7] = (HOSTILE_TITLE + "</b>", "Words of the eighth")  # HTML, feedparser judges
+    desk_with_feed(desk, rss_items(*items))
+    settings = api.load_desk(desk)
+    [report] = api.fetch(settings, now=NOW)
+    assert report.result.outcome == FetchOutcome.UPDATED and report.saved.new == 50
+    assert "daily: entry 8: its title has no text once its markup is removed; its first " \
+           "words stand in" in report.result.warnings
+    with api.open_store(settings) as store:
+        titles = {s.title for s in store.search(limit=100)}
+    assert len(titles) == 50 and "Words of the eighth" in titles
+
+
+def test_undated_stories_keep_their_first_date_when_the_feed_changes(desk: Path) -> None:
+    feed = desk_with_feed(desk, rss_items(("One", "one"), ("Two", "two")))
+    settings = api.load_desk(desk)
+    first, later = NOW, NOW + dt.timedelta(days=2)
+    api.fetch(settings, now=first)
+    feed.write_bytes(rss_items(("Three", "three"), ("One", "one, corrected"), ("Two", "two")))
+    [report] = api.fetch(settings, now=later)
+    assert (report.saved.new, report.saved.updated) == (1, 1)
+    with api.open_store(settings) as store:
+        newest_first = [(s.title, s.published) for s in store.search()]
+    assert newest_first == [("Three", later), ("Two", first), ("One", first)]

@@ -9,14 +9,17 @@ such case is named below with the reason).
 from __future__ import annotations
 
 import ast
+import codecs
 import datetime as dt
 import html
 import io
 import json
 import pickle
 import re
-import time
-from collections.abc import Iterator
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +27,28 @@ import feedparser
 import html5lib
 import pytest
 from markupsafe import escape
-from test_sanitize import payloads, script_risks
+from test_sanitize import count_nh3_inputs, payloads, script_risks, tree_depth
 
 from newsletter.collect.canonical import amp_canonical, canonical_url, story_id
-from newsletter.collect.parse import FUTURE_SLACK, MAX_TITLE, ParsedFeed, parse_feed
+from newsletter.collect.parse import (
+    DATE_FLOOR,
+    FUTURE_SLACK,
+    MAX_CONTENT,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    ParsedFeed,
+    parse_feed,
+)
 from newsletter.errors import FeedError
 from newsletter.model import Story
-from newsletter.sanitize import _ATTRIBUTES, _TAGS
+from newsletter.sanitize import (
+    _ATTRIBUTES,
+    _TAGS,
+    MAX_DEPTH,
+    RAW_FACTOR,
+    clean_html,
+    html_to_plain,
+)
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 FEEDS = CORPORA / "feeds"
@@ -44,7 +62,6 @@ INTRUDERS = CORPORA / "xss" / "payloadsallthethings" / "XSS_Injection" / "Intrud
 XSS_LISTS = [*sorted(INTRUDERS.glob("*.txt")), CORPORA / "xss" / "h5sc" / "rss_vectors.txt"]
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 FEED_URL = "https://example.org/feeds/main.xml"
-BUDGET = 3.0  # seconds for one corpus file; the slowest (rsparser/atp.rss) takes about 0.25
 NS = "{http://www.w3.org/1999/xhtml}"
 
 # Well-formed files we refuse on purpose: their DOCTYPE declares entities.
@@ -111,8 +128,10 @@ def assert_well_typed(parsed: ParsedFeed) -> None:
         assert story.id == story_id(story.url) and re.fullmatch(r"[0-9a-f]{10}", story.id)
         assert isinstance(story.summary, str) and isinstance(story.content, str)
         assert story.source == "corpus" and story.sources == ("corpus",)
-        for when in (story.published, story.updated):
-            assert when is not None and when.tzinfo == dt.UTC and when <= NOW + FUTURE_SLACK
+        assert (story.published is None) == (story.updated is None)
+        for when in (story.published, story.updated):  # None: the store dates it
+            assert when is None or (when.tzinfo == dt.UTC and DATE_FLOOR <= when <= NOW
+                                    + FUTURE_SLACK)
         if story.image:
             assert story.image.src.startswith(("https://", "http://"))
     assert len({s.id for s in parsed.stories}) == len(parsed.stories)
@@ -121,14 +140,41 @@ def assert_well_typed(parsed: ParsedFeed) -> None:
 # --- 1-2. every corpus file --------------------------------------------------
 
 
+@pytest.fixture()
+def nh3_inputs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return count_nh3_inputs(monkeypatch)
+
+
+@pytest.fixture()
+def feedparser_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How often feedparser parsed a document, and ran its relative-URI pass (an
+    sgmllib walk over every summary, which took 18 s on deeply nested markup)."""
+    calls: Counter[str] = Counter()
+
+    def counting(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(feedparser, "parse", counting("parse", feedparser.parse))
+    monkeypatch.setattr(feedparser.mixin, "resolve_relative_uris", counting(
+        "resolve_relative_uris", feedparser.mixin.resolve_relative_uris))
+    return calls
+
+
 @pytest.mark.parametrize("record", MANIFEST, ids=record_id)
-def test_every_corpus_file_parses_or_fails_as_a_feed_error(record: dict[str, Any]) -> None:
-    start = time.perf_counter()
+def test_every_corpus_file_parses_or_fails_as_a_feed_error(
+        record: dict[str, Any], feedparser_calls: Counter[str], nh3_inputs: list[str]) -> None:
+    size = (FEEDS / record["path"]).stat().st_size
     try:
         parsed = parse_record(record)
     except FeedError as e:
         parsed, error = None, e
-    assert time.perf_counter() - start < BUDGET
+    # The work is bounded by counting it: one feedparser pass without its URI walk,
+    # and nh3 reads each field about once (a summary may double as the fallback title).
+    assert feedparser_calls["parse"] <= 1 and feedparser_calls["resolve_relative_uris"] == 0
+    assert sum(map(len, nh3_inputs)) <= 4 * size + 1_000
     if parsed is None:  # a clear error, and only for what is not a feed we read
         assert error.feed == "corpus" and error.hint
         assert record["ill_formed"] or record["path"] in ENTITY_DECLARATIONS or (
@@ -401,22 +447,22 @@ def xxe_documents() -> Iterator[tuple[str, bytes]]:
 
 
 @pytest.mark.parametrize(("name", "data"), list(xxe_documents()), ids=lambda v: str(v)[:40])
-def test_xxe_never_reads_a_file(name: str, data: bytes) -> None:
-    start = time.perf_counter()
+def test_xxe_never_reads_a_file(name: str, data: bytes, feedparser_calls: Counter[str]) -> None:
     try:
         parsed = parse_feed(data, feed="xxe", url=FEED_URL, fetched_at=NOW)
-    except FeedError:
-        assert time.perf_counter() - start < 0.5
+    except FeedError as e:
+        if "declares XML entities" in e.message:  # refused before any parser saw it
+            assert feedparser_calls["parse"] == 0
         return
     assert "root:" not in repr(parsed) and "/bin/" not in repr(parsed)
 
 
-def test_billion_laughs_fails_fast() -> None:
+def test_billion_laughs_fails_fast(feedparser_calls: Counter[str]) -> None:
+    """Fast by construction: refused by the prolog scan, before any XML parser."""
     data = (XXE / "Files" / "Deny_Of_Service_-_Billion_Laugh_Attack.xml").read_bytes()
-    start = time.perf_counter()
     with pytest.raises(FeedError, match="declares XML entities") as caught:
         parse_feed(data, feed="lol", url=FEED_URL, fetched_at=NOW)
-    assert time.perf_counter() - start < 1
+    assert feedparser_calls["parse"] == 0
     assert caught.value.hint
 
 
@@ -513,6 +559,19 @@ def test_canonical_url_resolves_against_a_base() -> None:
     assert canonical_url("a", "/srv/feeds/local.xml") is None
 
 
+@pytest.mark.parametrize(("url", "expected"), [
+    ("http://scripting.com/2017/06/26.html#a080605",
+     "https://scripting.com/2017/06/26.html#a080605"),
+    ("https://e.org/a?utm_source=x#x y<z", "https://e.org/a#x%20y%3Cz"),
+    ("https://e.org/a#", "https://e.org/a"),
+    ("https://e.org/a", "https://e.org/a"),
+])
+def test_canonical_url_can_keep_the_fragment(url: str, expected: str) -> None:
+    assert canonical_url(url, keep_fragment=True) == expected
+    assert canonical_url(expected, keep_fragment=True) == expected  # a fixed point too
+    assert canonical_url(url) == expected.partition("#")[0]
+
+
 def test_story_id_is_ten_hex_digits_of_the_canonical_url() -> None:
     assert story_id("https://example.org/a") == "b5b10dd042"
     assert story_id(canonical_url("http://EXAMPLE.org/a#x?") or "") == story_id(
@@ -529,6 +588,9 @@ def test_amp_canonical_reads_the_link_of_an_amp_page() -> None:
         "https://example.org/news/story")
     assert amp_canonical(page.replace(" amp ", " "), "https://example.org/") is None  # not AMP
     assert amp_canonical("<html amp><head></head></html>") is None
+    # the stdlib parser raises AssertionError on "<![": what it read before stands
+    assert amp_canonical('<html amp><link rel="canonical" href="https://e.org/a"><![>x') == (
+        "https://e.org/a")
     assert amp_canonical('<html amp><link rel="canonical" href="javascript:x">') is None
 
 
@@ -566,8 +628,9 @@ def test_entries_with_unsafe_links_or_none_are_dropped_with_a_warning() -> None:
     assert parsed.dropped == 6
     assert parsed.warnings == (
         "Daily: dropped 2 entries without a link",
-        "Daily: dropped 4 entries whose link is not a web address (http or https), "
-        "e.g. 'javascript:alert(1)'",
+        "Daily: dropped 4 entries whose link is not a web address (http or https), with no "
+        "other link to stand in: entry 1 'A' ('javascript:alert(1)'), entry 2 'A' "
+        "('data:text/html,x'), entry 3 'A' ('mailto:a@example.org'), and 1 more",
     )
 
 
@@ -583,21 +646,71 @@ def dated(**tags: str) -> Story:
     return one(rss(item(extra=extra))).stories[0]
 
 
-def test_a_missing_date_is_the_fetch_time() -> None:
-    story = dated()
-    assert story.published == story.updated == NOW
+def test_a_missing_date_is_left_for_the_store_to_give() -> None:
+    parsed = one(rss(item()))
+    assert parsed.stories[0].published is parsed.stories[0].updated is None
+    assert parsed.warnings == ()  # a feed without dates is not doing anything wrong
 
 
-def test_a_garbage_date_is_the_fetch_time() -> None:
-    assert dated(pubDate="not a date at all").published == NOW
-    assert dated(pubDate="Mon, 99 Foo 2026 99:99:99 XYZ").published == NOW
+def date_warnings(parsed: ParsedFeed) -> list[str]:
+    return [w for w in parsed.warnings if "its date" in w]
 
 
-def test_a_future_date_is_clamped_to_the_fetch_time() -> None:
-    assert dated(pubDate="Fri, 27 Nov 2099 12:00:00 GMT").published == NOW
-    assert dated(pubDate="Sat, 28 Nov 2026 12:00:00 GMT").published == NOW
+@pytest.mark.parametrize(("written", "problem"), [
+    ("not a date at all", "is not a date"),
+    ("Mon, 99 Foo 2026 99:99:99 XYZ", "is not a date"),
+    ("1700000000", "is before 1995-01-01"),  # seconds since 1970: feedparser reads 1699
+    ("0000-00-00", "is not a real date"),
+    ("0000-00-00T00:00:00Z", "is not a real date"),
+    ("2026-00-00", "is not a real date"),  # feedparser reads 2025-11-30
+    ("2026-13-45", "is not a real date"),  # feedparser reads 2027-01-01
+    ("2026-02-30T10:00:00Z", "is not a real date"),
+    ("1970-01-01T00:00:00Z", "is before 1995-01-01"),
+    ("Mon, 01 Jan 1990 00:00:00 GMT", "is before 1995-01-01"),
+    ("Fri, 27 Nov 2099 12:00:00 GMT", "is in the future"),
+    ("Sat, 28 Nov 2026 12:00:00 GMT", "is in the future"),
+])
+def test_a_date_that_cannot_be_believed_is_not_used_and_said(written: str, problem: str) -> None:
+    parsed = one(rss(item(title="Dated", extra=f"<pubDate>{written}</pubDate>")), feed="D")
+    story = parsed.stories[0]
+    assert story.published is story.updated is None
+    assert date_warnings(parsed) == [
+        f"D: entry 1 'Dated': its date {written!r} {problem}; it is dated by when it was "
+        "first fetched"]
+
+
+def test_a_date_just_ahead_of_the_fetch_or_on_the_floor_is_kept() -> None:
     soon = dated(pubDate="Fri, 27 Nov 2026 12:03:00 GMT").published  # within the slack
     assert soon == NOW + dt.timedelta(minutes=3)
+    assert dated(pubDate="Sun, 01 Jan 1995 00:00:00 GMT").published == DATE_FLOOR
+
+
+def test_a_bad_date_falls_back_to_the_other_date() -> None:
+    atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><title>e</title>'
+            b'<link href="https://example.org/e"/><published>0000-00-00T00:00:00Z</published>'
+            b"<updated>2026-11-20T00:00:00Z</updated></entry></feed>")
+    parsed = one(atom)
+    assert parsed.stories[0].published == parsed.stories[0].updated == dt.datetime(
+        2026, 11, 20, tzinfo=dt.UTC)
+    assert len(date_warnings(parsed)) == 1
+
+
+def test_json_feed_dates_that_cannot_be_used_are_said_too() -> None:
+    feed = {"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "1", "url": "https://e.org/1", "date_published": "0000-00-00T00:00:00Z"},
+        {"id": "2", "url": "https://e.org/2", "date_published": "yesterday"}]}
+    parsed = one(json.dumps(feed).encode(), feed="J")
+    assert [s.published for s in parsed.stories] == [None, None]
+    assert [w.split(":")[1] for w in date_warnings(parsed)] == [" item 1 (id '1')",
+                                                                 " item 2 (id '2')"]
+
+
+def test_date_warnings_are_one_line_per_entry_up_to_a_few_then_counted() -> None:
+    parsed = one(rss(*(item(link=f"https://e.org/{i}", title=f"T{i}",
+                            extra="<pubDate>0000-00-00</pubDate>") for i in range(40))))
+    assert len(parsed.stories) == 40
+    assert len(date_warnings(parsed)) == 5
+    assert "test: and 35 more entries with dates that cannot be used" in parsed.warnings
 
 
 def test_dates_are_utc_and_fall_back_to_each_other() -> None:
@@ -648,8 +761,8 @@ def test_summaries_are_sanitized_with_absolute_urls() -> None:
                          extra=f"<description><![CDATA[{html}]]></description>"))).stories[0]
     assert story.summary == (
         '<p>Hi <a href="https://example.org/about" rel="noopener noreferrer">about</a> '
-        '<a rel="noopener noreferrer">bad</a><img alt="p" src="https://example.org/feeds/pic.png"><img>'
-        "</p>")
+        '<a rel="noopener noreferrer">bad</a><img src="https://example.org/feeds/pic.png" alt="p">'
+        "<img></p>")
 
 
 def test_plain_text_content_stays_text() -> None:
@@ -699,7 +812,8 @@ def test_duplicates_within_a_feed_keep_the_first() -> None:
     assert [s.title for s in parsed.stories] == ["first", "t", "other title"]
     assert parsed.dropped == 3
     assert parsed.warnings == (
-        "test: dropped 3 duplicate entries (same guid, link or text as an earlier one)",)
+        "test: dropped 3 duplicate entries (1 with the same guid, 1 with the same link, "
+        "1 with the same text as an earlier entry)",)
 
 
 def test_language_authors_and_guid() -> None:
@@ -734,3 +848,231 @@ def test_results_and_errors_cross_a_process_boundary() -> None:
     except FeedError as e:
         copy = pickle.loads(pickle.dumps(e))
         assert (str(copy), copy.feed, copy.hint) == (str(e), "home", e.hint)
+
+
+# --- 9. hostile input (issue 11) -------------------------------------------------
+
+
+@contextmanager
+def hang_guard(seconds: float) -> Iterator[None]:
+    """Fail, rather than hang, a call that runs ten times longer than it should.
+
+    Not a speed test: the bound is generous on purpose, and speed lives in bench/.
+    """
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+HOSTILE_TITLE = '<![><img src="]><img src=x onerror=alert(39)//">'
+
+
+@pytest.mark.parametrize("shape", ["atom html", "rss cdata"])
+def test_a_title_that_broke_the_sanitizer_costs_only_that_title(shape: str) -> None:
+    """It raised AssertionError in the stdlib HTML parser, and the feed's 49 other
+    entries were lost with it."""
+    def entry(n: int, title: str) -> str:
+        if shape == "atom html":
+            return (f'<entry><title type="html">{escape(title)}</title>'
+                    f'<link href="https://e.org/{n}"/><summary>Words of {n}</summary></entry>')
+        return (f"<item><title><![CDATA[{title}</b>]]></title><link>https://e.org/{n}</link>"
+                f"<description>Words of {n}</description></item>")
+
+    entries = "".join(entry(n, HOSTILE_TITLE if n == 7 else f"<b>Story {n}</b>")
+                      for n in range(50))
+    body = (f'<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title>{entries}</feed>'
+            if shape == "atom html" else
+            f'<rss version="2.0"><channel><title>F</title>{entries}</channel></rss>')
+    parsed = one(body.encode(), feed="Daily")
+    assert len(parsed.stories) == 50
+    assert parsed.stories[7].title == "Words of 7" and parsed.stories[8].title == "Story 8"
+    assert parsed.warnings == ("Daily: entry 8: its title has no text once its markup is "
+                               "removed; its first words stand in",)
+
+
+def deep_feed(shape: str, levels: int) -> bytes:
+    """One entry whose summary nests `levels` elements, as a hostile feed sends it."""
+    markup = '<ul class="level"><li>' * (levels // 2) + "deep text" + "</li></ul>" * (levels // 2)
+    if shape == "xhtml":
+        return (f'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><title>x'
+                f'</title><link href="https://example.org/a"/><content type="xhtml">'
+                f'<div xmlns="http://www.w3.org/1999/xhtml">{markup}</div></content></entry>'
+                "</feed>").encode()
+    summary = f"<![CDATA[{markup}]]>" if shape == "cdata" else str(escape(markup))
+    return rss(item(title="x", extra=f"<description>{summary}</description>"))
+
+
+@pytest.mark.parametrize("levels", [16_000, 100_000])
+@pytest.mark.parametrize("shape", ["escaped", "cdata", "xhtml"])
+def test_deep_nesting_is_bounded_before_the_expensive_steps(
+        shape: str, levels: int, nh3_inputs: list[str], feedparser_calls: Counter[str]) -> None:
+    """Took 41 s at 16,000 levels and never ended at 100,000: feedparser's URI walk,
+    then nh3, whose parser is quadratic in depth. Proved bounded by counting: one
+    feedparser pass without its URI walk, nh3 never given more than the depth limit
+    nor more than a field's raw bound. The guard is ten times the worst case here
+    (2.5 s for 100,000 levels of Atom xhtml, feedparser's linear pass mostly)."""
+    data = deep_feed(shape, levels)
+    with hang_guard(30):
+        parsed = parse_feed(data, feed="deep", url=FEED_URL, fetched_at=NOW)
+        depths = [tree_depth(given) for given in nh3_inputs]
+    assert feedparser_calls == {"parse": 1}
+    assert max(depths) <= 3 * MAX_DEPTH
+    assert max(map(len, nh3_inputs)) <= RAW_FACTOR * MAX_CONTENT
+    [story] = parsed.stories
+    assert len(story.summary.encode()) <= MAX_SUMMARY
+    assert len(story.content.encode()) <= MAX_CONTENT
+    assert ("deep: entry 1 'x': its summary nests elements more than 100 deep; the deeper "
+            "ones were dropped, their text kept") in parsed.warnings
+    if levels == 16_000 and shape != "escaped":  # within the raw bound: the text is kept
+        assert "deep text" in story.summary
+
+
+@pytest.mark.parametrize(("element", "limit", "field"), [
+    ("description", MAX_SUMMARY, "summary"), ("content:encoded", MAX_CONTENT, "content")])
+def test_a_huge_field_is_cut_to_its_limit_with_a_warning(element: str, limit: int, field: str,
+                                                         nh3_inputs: list[str]) -> None:
+    """A 9 MB summary was stored whole. It is cut between tags and words, closed,
+    still sanitized, and only so much of it is read."""
+    paragraph = "<p>Some <b>bold</b> words and <a href='/x'>a link</a>, caf\u00e9 \u4e2d.</p>\n"
+    body = paragraph * (9 * 1024 * 1024 // len(paragraph))
+    parsed = one(rss(item(title="Big", extra=f"<{element}><![CDATA[{body}]]></{element}>")),
+                 feed="Big feed")
+    text = getattr(parsed.stories[0], field)
+    assert len(text.encode()) <= limit and html_to_plain(text).endswith("\u2026")
+    assert str(clean_html(text)) == text  # nothing cut in half, every element closed
+    assert text.count("<p>") == text.count("</p>") and 'href="https://example.org/x"' in text
+    assert (f"Big feed: entry 1 'Big': its {field} was cut from "
+            f"{len(body.encode()) / 1024:,.0f} KB to {limit // 1024} KB") in parsed.warnings
+    assert max(map(len, nh3_inputs)) <= RAW_FACTOR * limit
+
+
+def test_a_huge_title_is_read_only_so_far(nh3_inputs: list[str]) -> None:
+    parsed = one(rss(item(title="&lt;b&gt;x&lt;/b&gt; " + "word " * 1_000_000)))
+    assert len(parsed.stories[0].title) == MAX_TITLE
+    assert max(map(len, nh3_inputs)) <= 16 * 1024
+
+
+def test_entries_that_are_anchors_on_one_page_are_each_a_story() -> None:
+    """Scripting News: 50 items on 8 day pages (`26.html#a080605`). 7 were kept when
+    the fragment was dropped; now only two repeated guid-and-link pairs go."""
+    data = (FEEDS / "rsparser" / "scriptingNews.rss").read_bytes()
+    parsed = parse_feed(data, feed="sn", url="http://scripting.com/rss.xml", fetched_at=NOW)
+    assert len(parsed.stories) == 48 and parsed.dropped == 2
+    assert parsed.warnings == (
+        "sn: dropped 2 duplicate entries (2 with the same guid as an earlier entry)",)
+    assert "https://scripting.com/2017/06/26.html#a080605" in {s.url for s in parsed.stories}
+    assert "https://scripting.com/2017/06/20.html" in {s.url for s in parsed.stories}  # alone
+
+
+def test_a_fragment_that_names_no_anchor_of_its_own_is_dropped() -> None:
+    parsed = one(rss(item(link="https://e.org/p#comments", title="Post"),
+                     item(link="https://e.org/q#a1", title="A1"),
+                     item(link="https://e.org/q#a2", title="A2"),
+                     item(link="https://e.org/q#a2", title="A2 again")))
+    assert [s.url for s in parsed.stories] == [
+        "https://e.org/p", "https://e.org/q#a1", "https://e.org/q#a2"]
+    assert parsed.warnings == (
+        "test: dropped 1 duplicate entry (1 with the same link as an earlier entry)",)
+
+
+CHARDET = sorted((FEEDS / "feedparser" / "illformed" / "chardet").iterdir())
+
+
+@pytest.mark.parametrize("path", CHARDET, ids=lambda p: p.name)
+def test_an_undeclared_legacy_charset_is_detected_and_said(path: Path) -> None:
+    """8 of 8 were stored as mojibake, with only "parsed as windows-1252" to show."""
+    record = next(r for r in MANIFEST if r["path"].endswith("chardet/" + path.name))
+    declared = record["upstream_expect"].split("encoding == ")[1].strip("'")
+    data = with_link(path.read_bytes())
+    text = data.decode(_python_codec(declared))
+    parsed = parse_feed(data, feed="legacy", url=FEED_URL, fetched_at=NOW)
+    titles = [parsed.title, *(s.title for s in parsed.stories),
+              *(html.unescape(re.sub("<[^>]+>", "", s.summary)) for s in parsed.stories)]
+    for title in filter(None, titles):
+        assert title.rstrip("\u2026")[:20] in re.sub(r"\s+", " ", html.unescape(text))
+    [warning] = parsed.warnings
+    assert warning.startswith("legacy: the feed declares no charset and is not UTF-8; read as ")
+    assert _python_codec(declared) == _python_codec(warning.split("read as ")[1].split(",")[0])
+
+
+def _python_codec(name: str) -> str:
+    found = codecs.lookup(name).name
+    return {"gb2312": "gb18030", "cp874": "tis-620"}.get(found, found)
+
+
+@pytest.mark.parametrize(("declared", "where"), [
+    ("x-no-such-charset", "xml"), ("x-no-such-charset", "http"), ("us-ascii", "xml")])
+def test_a_wrong_declared_charset_does_not_hide_utf_8(declared: str, where: str) -> None:
+    declaration = f' encoding="{declared}"' if where == "xml" else ""
+    body = (f'<?xml version="1.0"{declaration}?><rss version="2.0"><channel><title>Caf\u00e9'
+            "</title><item><title>\u00c9t\u00e9 \u4e2d</title><link>https://e.org/a</link>"
+            "</item></channel></rss>").encode()
+    content_type = f"application/rss+xml; charset={declared}" if where == "http" else None
+    parsed = one(body, feed="u", content_type=content_type)
+    assert (parsed.title, parsed.stories[0].title) == ("Caf\u00e9", "\u00c9t\u00e9 \u4e2d")
+    assert parsed.warnings == ((f"u: the feed declares the unknown charset {declared!r}; read "
+                                "as UTF-8",) if declared.startswith("x-") else
+                               (f"u: the feed is declared as {declared} but is not; read as "
+                                "UTF-8",))
+
+
+def test_a_feed_declared_utf_8_that_is_not_is_read_as_what_it_is() -> None:
+    koi8 = with_link((FEEDS / "feedparser/illformed/chardet/koi8r.xml").read_bytes())
+    title = re.search(r"<title>(.*?)</title>", koi8.decode("koi8-r"))
+    parsed = one(b'<?xml version="1.0" encoding="utf-8"?>' + koi8, feed="k")
+    assert title is not None and parsed.stories[0].title == title.group(1)
+    assert parsed.warnings == ("k: the feed is declared as utf-8 but is not; read as koi8-r, "
+                               "a guess (ask its publisher to declare its charset)",)
+
+
+def test_json_feed_fields_of_the_wrong_type_are_named() -> None:
+    """An item with "url": 5 was only "without a link"."""
+    feed = {"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "a", "url": 5, "title": "Five"},
+        {"id": "b", "url": "https://e.org/b", "title": {}, "summary": "Bee",
+         "date_published": 1_700_000_000},
+        {"id": "c", "url": ["https://e.org/c"], "external_url": "https://e.org/c"},
+    ]}
+    parsed = one(json.dumps(feed).encode(), feed="J")
+    assert [(s.url, s.title) for s in parsed.stories] == [
+        ("https://e.org/b", "Bee"), ("https://e.org/c", "e.org/c")]
+    assert parsed.warnings == (
+        "J: dropped 1 item without a link (item 1 'Five': field 'url' is a number (5), "
+        "not a string)",
+        "J: item 2 (id 'b'): field 'title' is an object, not a string",
+        "J: item 2 (id 'b'): field 'date_published' is a number (1700000000), not a string",
+        "J: item 3 (id 'c'): field 'url' is a list, not a string",
+    )
+
+
+def test_an_entry_whose_link_is_not_web_uses_another_of_its_links() -> None:
+    """A javascript: link took the entry, and its good links, with it."""
+    parsed = one(rss(
+        item(link="javascript:alert(1)", title="By guid",
+             extra="<guid>https://e.org/by-guid</guid>"),
+        item(link="javascript:alert(2)", title="By text", extra=(
+            "<description>&lt;p&gt;Read &lt;a href='javascript:x'&gt;not this&lt;/a&gt; but "
+            "&lt;a href='/story?utm_source=x'&gt;this&lt;/a&gt;&lt;/p&gt;</description>")),
+        item(link="javascript:alert(3)", title="Nothing else"),
+    ), feed="S")
+    atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><title>Alt'
+            b'</title><link rel="alternate" href="javascript:alert(4)"/><link rel="alternate" '
+            b'type="text/html" hreflang="de" href="https://e.org/de"/></entry></feed>')
+    assert [s.url for s in parsed.stories] == ["https://e.org/by-guid",
+                                               "https://example.org/story"]
+    assert [s.url for s in one(atom).stories] == ["https://e.org/de"]
+    assert parsed.warnings == (
+        "S: dropped 1 entry whose link is not a web address (http or https), with no other "
+        "link to stand in: entry 3 'Nothing else' ('javascript:alert(3)')",
+        "S: entry 1 'By guid': its link 'javascript:alert(1)' is not a web address; its guid "
+        "https://e.org/by-guid stands in for it",
+        "S: entry 2 'By text': its link 'javascript:alert(2)' is not a web address; the first "
+        "link of its text https://example.org/story?utm_source=x stands in for it",
+    )

@@ -7,19 +7,30 @@ HTML parser then checks that nothing in the email or the web page can run.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import html5lib
+import nh3
 import pytest
 from conftest import REPO
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter import api
-from newsletter.sanitize import clean_html, html_to_plain, is_safe_url
+from newsletter.sanitize import (
+    _ATTRIBUTES,
+    _TAGS,
+    MAX_DEPTH,
+    RAW_FACTOR,
+    clean_field,
+    clean_html,
+    html_to_plain,
+    is_safe_url,
+)
 
 CORPORA = REPO.parent / "shared" / "corpora" / "xss"
 INTRUDERS = CORPORA / "payloadsallthethings" / "XSS_Injection" / "Intruders"
@@ -154,3 +165,158 @@ def test_safe_urls_are_only_http_or_mailto(text: str) -> None:
 def test_html_to_plain_drops_markup() -> None:
     assert html_to_plain("<p>One <b>two</b></p><script>x()</script><p>three</p>") == \
         "One two three"
+
+
+# --- never raises, never runs long (issue 11) ----------------------------------
+
+HOSTILE_TITLE = '<![><img src="]><img src=x onerror=alert(39)//">'
+ODD_MARKUP = [
+    HOSTILE_TITLE, "<![", "<![CDATA[x", "<![if !IE]>x<![endif]>", "<!", "<?", "</", "</>",
+    "<!--", "<!-->", "<!--->", "<a href='x", '<a b="', "<script>", "<style>a", "<textarea>",
+    "<plaintext><b>x", "<svg><![CDATA[<b>]]></svg>", "\ud800<b>x</b>\udfff", "\x00<p>\x00",
+    "<a =x>y", "<div/>x", "<p>" * 500, "</p>" * 500, "<b><i>" * 300 + "x",
+]
+
+
+@pytest.mark.parametrize("markup", ODD_MARKUP, ids=lambda m: repr(m[:20]))
+def test_odd_markup_never_makes_the_sanitizer_raise(markup: str) -> None:
+    assert isinstance(html_to_plain(markup), str)
+    assert script_risks(str(clean_html(markup))) == []
+    assert script_risks(str(clean_field(markup, max_bytes=100).html)) == []
+
+
+def test_a_title_that_broke_the_stdlib_parser_is_read_as_its_text() -> None:
+    """HTMLParser raised AssertionError on "<![" (and one feed lost 49 stories)."""
+    assert html_to_plain(HOSTILE_TITLE) == ""
+    assert html_to_plain(f"Before {HOSTILE_TITLE} after") == "Before after"
+    assert html_to_plain("<p>One</p><p>two<br>three</p>") == "One two three"
+    assert html_to_plain("a &lt; b &amp; <b>c</b>") == "a < b & c"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400) | st.lists(st.sampled_from(
+    ["<", ">", "/", "!", "-", "?", "[", "]", '"', "'", "=", " ", "a", "p", "b", "div",
+     "script", "CDATA", "\ud800", "&", "#", ";"]), max_size=80).map("".join))
+def test_the_sanitizer_is_total(text: str) -> None:
+    plain = html_to_plain(text)
+    cleaned = str(clean_html(text))
+    assert isinstance(plain, str) and script_risks(cleaned) == []
+    assert str(clean_html(cleaned)) == cleaned
+
+
+@pytest.mark.parametrize("payload_file", PAYLOAD_FILES, ids=lambda p: p.name)
+def test_payload_lists_never_make_the_sanitizer_raise(payload_file: Path) -> None:
+    for payload in payloads(payload_file):
+        html_to_plain(payload)
+        assert script_risks(str(clean_field(payload * 3, max_bytes=200).html)) == []
+
+
+# --- depth and size ----------------------------------------------------------------
+
+
+def tree_depth(markup: str) -> int:
+    """How deep a spec-following parser (html5lib, not nh3's html5ever) nests `markup`."""
+    deepest, stack = 0, [(html5lib.parseFragment(markup), 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node)
+    return deepest
+
+
+@pytest.fixture()
+def nh3_inputs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    return count_nh3_inputs(monkeypatch)
+
+
+def count_nh3_inputs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every string the sanitizer hands nh3, in order (a list that fills as it runs)."""
+    given_to_nh3: list[str] = []
+    clean = nh3.clean
+
+    def counting(html: str, *args: Any, **kwargs: Any) -> str:
+        given_to_nh3.append(html)
+        return clean(html, *args, **kwargs)
+
+    monkeypatch.setattr(nh3, "clean", counting)
+    return given_to_nh3
+
+
+def nested(levels: int, opener: str = '<ul class="level"><li>',
+           closer: str = "</li></ul>") -> str:
+    return opener * levels + "deep text" + closer * levels
+
+
+@pytest.mark.parametrize(("opener", "closer", "flattened"), [
+    ('<ul class="level"><li>', "</li></ul>", True), ("<div>", "</div>", True),
+    ("<b><i>", "</i></b>", True), ("<blockquote><p>", "</p></blockquote>", True),
+    ("<table><tr><td>", "</td></tr></table>", True), ("<div>", "", True),
+    # tricks that fool a naive count of start and end tags
+    ("<span title='>'>", "</span>", True), ("<em><!-- </em> -->", "</em>", True),
+    ("<div title='</div>'>", "</div>", True), ("<p><object>", "</div>", True),
+    ("<q><script></q></script>", "</q>", True), ("<svg><g>", "</g></svg>", True),
+    ("<svg><g><![CDATA[></g>]]>", "", True), ("<i><b></i>", "", False), ("<a>", "", False),
+])
+def test_nh3_is_never_given_more_than_the_depth_limit(opener: str, closer: str, flattened: bool,
+                                                      nh3_inputs: list[str]) -> None:
+    """Counting, not timing: html5ever's work grows with the square of the depth."""
+    markup = nested(3_000, opener, closer)
+    cleaned = clean_field(markup, max_bytes=10**7)
+    plain = html_to_plain(markup)
+    assert cleaned.too_deep is flattened
+    if "svg" not in opener:  # nh3 keeps no text of an <svg>
+        assert "deep text" in str(cleaned.html) and "deep text" in plain
+    assert nh3_inputs and all(tree_depth(given) <= 3 * MAX_DEPTH for given in nh3_inputs)
+    assert tree_depth(str(cleaned.html)) <= 3 * MAX_DEPTH
+
+
+def _wrapped(tag: str) -> Any:
+    return lambda parts: f'<{tag} title="x">{"".join(parts)}</{tag}>'
+
+
+_TEXTS = st.text(alphabet="ab <&>\"'", max_size=8).map(html.escape)
+_INLINE = st.recursive(
+    _TEXTS | _TEXTS.map(lambda t: f'<a href="https://e.org/?a=1&amp;b">{t}</a>'),
+    lambda inner: st.one_of(*(st.lists(inner, max_size=3).map(_wrapped(tag))
+                              for tag in ("b", "em", "span", "q", "code"))),
+    max_leaves=12)
+_BLOCKS = st.recursive(
+    st.lists(_INLINE, max_size=3).map(_wrapped("p")),
+    lambda inner: st.lists(inner, max_size=3).map(_wrapped("blockquote"))
+    | st.lists(inner.map(_wrapped("li")).map(lambda li: [li]), max_size=3).map(
+        lambda items: "<ul>" + "".join(li for item in items for li in item) + "</ul>"),
+    max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_BLOCKS, max_size=4).map("".join))
+def test_well_nested_markup_comes_out_as_nh3_alone_makes_it(markup: str) -> None:
+    """The re-balancing pass (taken past MAX_DEPTH "<") changes nothing well nested."""
+    padded = "<br>" * (MAX_DEPTH + 1) + markup
+    assert str(clean_html(padded)) == nh3.clean(
+        padded, tags=_TAGS, attributes=_ATTRIBUTES, link_rel="noopener noreferrer",
+        url_schemes={"http", "https", "mailto"})
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="abc <>/&;é\u4e2d", max_size=300), st.integers(20, 400))
+def test_a_field_over_its_size_is_cut_cleanly(text: str, limit: int) -> None:
+    markup = "".join(f"<p>{part} <b>{part}</b> &amp; é</p>" for part in text.split("/"))
+    cleaned = clean_field(markup, max_bytes=limit)
+    out = str(cleaned.html)
+    assert len(out.encode("utf-8")) <= limit
+    assert str(clean_html(out)) == out  # still clean: no tag or entity cut in half
+    full = str(clean_html(markup))
+    if len(full.encode("utf-8")) <= limit:
+        assert (out, cleaned.cut_from) == (full, 0)
+    else:
+        assert cleaned.cut_from > limit and out.count("\u2026") <= 1
+        kept = html_to_plain(out).removesuffix("\u2026").strip()
+        assert html_to_plain(full).startswith(kept)
+
+
+def test_only_so_much_of_a_huge_field_is_read(nh3_inputs: list[str]) -> None:
+    huge = "<p>" + "word " * 2_000_000 + "</p>"  # 10 MB
+    cleaned = clean_field(huge, max_bytes=64 * 1024)
+    assert len(str(cleaned.html).encode()) <= 64 * 1024 and cleaned.cut_from >= 10_000_000
+    assert max(map(len, nh3_inputs)) <= RAW_FACTOR * 64 * 1024

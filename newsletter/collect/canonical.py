@@ -4,8 +4,10 @@ One story reached by `http://Example.com:80/post?utm_source=rss#comments`
 and by `https://example.com/post` must be one candidate, so every URL a feed
 gives is brought to one spelling before it becomes a `Story.url`: https,
 lowercase ASCII host, no default port, no fragment, no tracking parameters.
-The story id is a hash of that spelling, so it is stable across fetches and
-feeds. Pure functions: no network, no clock.
+The fragment is kept only when asked (`keep_fragment`): a feed whose entries
+are anchors on one page (`26.html#a080605`) names a story by it. The story
+id is a hash of that spelling, so it is stable across fetches and feeds.
+Pure functions: no network, no clock.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters left as they are when re-quoting; "%" keeps existing escapes intact.
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "/%:@!$&'()*+,;=-._~?"
+_FRAGMENT_SAFE = _QUERY_SAFE
 _HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 _ID_LENGTH = 10
 
@@ -40,13 +43,15 @@ def story_id(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:_ID_LENGTH]
 
 
-def canonical_url(url: str, base: str | None = None) -> str | None:
+def canonical_url(url: str, base: str | None = None, *,
+                  keep_fragment: bool = False) -> str | None:
     """`url` (resolved against `base`) in canonical form, or None if it is not web.
 
     Only http(s) URLs with a valid host survive; `http` is upgraded to `https`
     unless an explicit non-default port says the server speaks plain http
-    there. Tracking parameters (`utm_*`, `mc_*`, `fbclid`, ...) and the
-    fragment are dropped; the other parameters keep their order and spelling.
+    there. Tracking parameters (`utm_*`, `mc_*`, `fbclid`, ...) are dropped,
+    and so is the fragment unless `keep_fragment` (an empty one always goes);
+    the other parameters keep their order and spelling.
     """
     try:
         parts = urlsplit(urljoin(base, url.strip()) if base else url.strip())
@@ -63,7 +68,8 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
         scheme = "https"
     netloc = f"{host}:{port}" if port is not None else host
     path = _normal_path(quote(parts.path, safe=_PATH_SAFE) or "/")
-    return urlunsplit((scheme, netloc, path, _without_tracking(parts.query), ""))
+    fragment = quote(parts.fragment, safe=_FRAGMENT_SAFE) if keep_fragment else ""
+    return urlunsplit((scheme, netloc, path, _without_tracking(parts.query), fragment))
 
 
 def _ascii_host(hostname: str) -> str | None:
@@ -120,8 +126,11 @@ def amp_canonical(html: str, base: str | None = None) -> str | None:
     """
     end = re.search(r"<body[\s>]", html, re.IGNORECASE)
     reader = _CanonicalLink()
-    reader.feed(html[: end.start()] if end else html)
-    reader.close()
+    try:
+        reader.feed(html[: end.start()] if end else html)
+        reader.close()
+    except AssertionError:  # the stdlib parser's answer to "<![" markup; keep what it read
+        pass
     if not reader.amp or reader.href is None:
         return None
     return canonical_url(reader.href, base)

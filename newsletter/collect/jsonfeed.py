@@ -2,8 +2,9 @@
 
 feedparser 6 cannot read JSON Feed, so this is our own small reader. It
 only reads and type-checks: a field of the wrong type is treated as absent
-(feeds in the wild put numbers in `id` or `null` in `title`), and turning
-items into stories is `parse`'s job, shared with RSS and Atom.
+(feeds in the wild put numbers in `id` or `null` in `title`) and named in
+the item's `problems` (`null` is absent, not a problem), and turning items
+into stories is `parse`'s job, shared with RSS and Atom.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class JsonItem:
     authors: tuple[str, ...]
     language: str
     image_attachments: tuple[str, ...]  # attachment URLs with an image/* type
+    date_published_text: str = ""  # as written, for a warning when it is not a date
+    date_modified_text: str = ""
+    #: Fields of the wrong type, each as 'field "url" is a number (5), not a string'.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,33 +103,60 @@ def _short(error: BaseException) -> str:
     return str(error).splitlines()[0][:200] if str(error) else type(error).__name__
 
 
+_TEXT_FIELDS = ("id", "url", "external_url", "title", "content_html", "content_text", "summary",
+                "image", "banner_image", "date_published", "date_modified", "language")
+
+
 def _item(raw: Mapping[str, Any], feed_authors: tuple[str, ...]) -> JsonItem:
+    problems: list[str] = []
+    text = {key: _text(raw, key, problems) for key in _TEXT_FIELDS}
     return JsonItem(
-        id=_text(raw, "id"),
-        url=_text(raw, "url"),
-        external_url=_text(raw, "external_url"),
-        title=_text(raw, "title"),
-        content_html=_text(raw, "content_html"),
-        content_text=_text(raw, "content_text"),
-        summary=_text(raw, "summary"),
-        image=_text(raw, "image"),
-        banner_image=_text(raw, "banner_image"),
-        date_published=_date(_text(raw, "date_published")),
-        date_modified=_date(_text(raw, "date_modified")),
+        id=text["id"],
+        url=text["url"],
+        external_url=text["external_url"],
+        title=text["title"],
+        content_html=text["content_html"],
+        content_text=text["content_text"],
+        summary=text["summary"],
+        image=text["image"],
+        banner_image=text["banner_image"],
+        date_published=_date(text["date_published"]),
+        date_modified=_date(text["date_modified"]),
         authors=_authors(raw) or feed_authors,
-        language=_text(raw, "language"),
+        language=text["language"],
         image_attachments=_image_attachments(raw.get("attachments")),
+        date_published_text=text["date_published"],
+        date_modified_text=text["date_modified"],
+        problems=tuple(problems),
     )
 
 
-def _text(raw: Mapping[str, Any], key: str) -> str:
-    """A string member; ids may be numbers (1.0 feeds did that), which read as text."""
+def _text(raw: Mapping[str, Any], key: str, problems: list[str] | None = None) -> str:
+    """A string member; ids may be numbers (1.0 feeds did that), which read as text.
+
+    Any other type reads as "" and, given `problems`, is named there.
+    """
     value = raw.get(key)
     if isinstance(value, str):
         return value
     if key == "id" and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
+    if value is not None and problems is not None:
+        problems.append(f"field {key!r} is {_kind(value)}, not a string")
     return ""
+
+
+def _kind(value: object) -> str:
+    """A JSON value's type, as a reader of the feed would say it."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r:.20})"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"
 
 
 def _authors(raw: Mapping[str, Any]) -> tuple[str, ...]:

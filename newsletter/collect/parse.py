@@ -13,44 +13,71 @@ The steps, and why each is here:
    that declares entities is refused (billion laughs, XXE), a plain DOCTYPE
    is cut out, and a root element `<html>` or `<opml>` is reported as what
    it is instead of as an empty feed.
-2. **Parse** with feedparser, given a file object (a `bytes` argument that
-   names an existing file would be *opened* by feedparser) and with its
-   sanitizer off: `sanitize.clean_html` is our single sanitizer, so no
-   markup is cleaned twice by two different rules.
-3. **Build stories**: canonical https links (entries without a usable web
-   link are dropped and counted), plain-text titles, sanitized summaries
-   with absolute URLs, UTC dates that are never missing or in the future, a
-   picture, and one story per guid, link and content within the feed.
+2. **Decode.** The charset is decided here and handed to feedparser: a BOM,
+   else the declared charset (HTTP, then the XML declaration) when the bytes
+   are valid in it, else UTF-8 when they are valid UTF-8, else
+   charset-normalizer's guess, reported in a warning. feedparser alone would
+   read undeclared Big5 or KOI8-R as windows-1252 (mojibake).
+3. **Parse** with feedparser, given a file object (a `bytes` argument that
+   names an existing file would be *opened* by feedparser), with its
+   sanitizer off (`sanitize` is our single sanitizer, so no markup is
+   cleaned twice by two different rules) and its relative-URI pass off
+   (an sgmllib walk over every summary that took 18 s on deeply nested
+   markup): `sanitize.clean_field` resolves `href` and `src` itself, against
+   the base feedparser records for each field (xml:base, else the feed's URL).
+4. **Build stories**: canonical https links (an entry whose own link is not
+   a web address uses another of its links, else is dropped and counted),
+   plain-text titles, sanitized summaries and contents with absolute URLs and
+   bounded size and depth, UTC dates that are never before `DATE_FLOOR` nor in
+   the future, a picture, and one story per guid, link and content within
+   the feed. Anything an entry loses on the way is said in a warning naming
+   the feed and the entry.
 """
 
 from __future__ import annotations
 
+import calendar
+import codecs
 import datetime as dt
 import hashlib
 import html
 import io
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import charset_normalizer
 import feedparser
 from markupsafe import escape
 
 from ..errors import FeedError
 from ..model import Image, Story
-from ..sanitize import clean_html, html_to_plain
+from ..sanitize import MAX_DEPTH, Cleaned, clean_field, html_to_plain
 from .canonical import canonical_url, story_id
 from .jsonfeed import JsonFeed, JsonFeedError, read_json_feed
 
-__all__ = ["MAX_TITLE", "ParsedFeed", "parse_feed"]
+__all__ = ["DATE_FLOOR", "MAX_CONTENT", "MAX_SUMMARY", "MAX_TITLE", "ParsedFeed", "parse_feed"]
 
-MAX_TITLE = 300
+MAX_TITLE = 300  # characters of plain text; a longer title ends in an ellipsis
+#: A story's summary and content are cut to these sizes (bytes of sanitized
+#: HTML as UTF-8), between tags and words, with a warning: a summary is a
+#: teaser (Gmail clips a whole email at 102 KB), a content a long article.
+MAX_SUMMARY = 64 * 1024
+MAX_CONTENT = 512 * 1024
 #: How far after the fetch a date may lie before it counts as "in the future"
 #: (clocks drift; a feed stamped a minute ahead is not lying).
 FUTURE_SLACK = dt.timedelta(minutes=5)
+#: Dates before this are not believed (an epoch counted in the wrong unit,
+#: 0000-00-00, 1970-01-01 from a zero timestamp): no news feed is older.
+DATE_FLOOR = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
+#: Warnings about single entries, at most this many of each kind per feed
+#: (then one line saying how many more).
+MAX_ENTRY_WARNINGS = 5
+_RAW_TITLE = 16 * 1024  # characters of a title's markup read at most
 _FALLBACK_TITLE_CHARS = 80
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})  # channel: CDF
 _WEB_PAGE_ROOTS = frozenset({"html", "head", "body"})
@@ -101,10 +128,12 @@ def parse_feed(data: bytes, *, feed: str, url: str, content_type: str | None = N
     `language` is the desk's setting for the feed, used when neither the
     entry nor the feed declares one.
 
-    Dates: `published` and `updated` are aware UTC. A missing or unreadable
-    date falls back to the other one, then to `fetched_at`; a date more than
-    `FUTURE_SLACK` after `fetched_at` is clamped to `fetched_at`, so a feed
-    cannot pin its stories to the top by dating them next year.
+    Dates: `published` and `updated` are aware UTC, or None when the entry
+    gives no usable date: the store then dates the story by when it first
+    saw it, and keeps that date on later fetches. A date before `DATE_FLOOR`,
+    more than `FUTURE_SLACK` after `fetched_at`, or not a real date
+    (`0000-00-00`, `2026-13-45`) is not used, with a warning; `updated`
+    falls back to `published` and the other way round.
 
     Raises FeedError(message, feed=feed, hint=...) when the bytes are not a
     feed (a web page, an OPML list, unreadable JSON or XML) or are refused
@@ -127,10 +156,12 @@ def parse_feed(data: bytes, *, feed: str, url: str, content_type: str | None = N
     if prolog.root == "opml":
         raise FeedError("this is an OPML subscription list, not a feed", feed=feed,
                         hint='add the feeds it lists with "newsletter feeds import"')
+    charset, charset_warnings = _charset(data, head, content_type, feed)
     for start, end in reversed(prolog.doctypes):
         data = data[:head.offset(start)] + data[head.offset(end):]
-    read = _read_xml(data, root=prolog.root, feed=feed, url=url, content_type=content_type)
-    return _build(read, context)
+    read = _read_xml(data, root=prolog.root, feed=feed, url=url, content_type=content_type,
+                     charset=charset)
+    return _build(read, context, charset_warnings)
 
 
 # --- sniffing --------------------------------------------------------------
@@ -281,6 +312,73 @@ def _web_page(feed: str) -> FeedError:
                      hint="look for the feed's address on the page (an RSS or Atom link)")
 
 
+# --- the charset ---------------------------------------------------------------
+
+_XML_ENCODING = re.compile(
+    r"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# feedparser's reading of gb2312: the superset that Chinese feeds really use
+_WIDER = {"gb2312": "gb18030"}
+
+
+def _charset(data: bytes, head: _Head, content_type: str | None,
+             feed: str) -> tuple[str, tuple[str, ...]]:
+    """The charset to read the XML with, and a warning when it is not the declared one.
+
+    A BOM (or UTF-16/32's zero bytes) decides. Else the declared charset (the
+    HTTP header's, then the XML declaration's) when the bytes are valid in
+    it; else UTF-8 when they are valid UTF-8; else charset-normalizer's
+    guess. windows-1252, feedparser's last resort, turns Big5 or KOI8-R into
+    mojibake that nobody is told about.
+    """
+    if head.codec != "latin-1":
+        return head.codec, ()
+    if head.start:  # a UTF-8 byte order mark
+        return "utf-8", ()
+    body = data[head.start:]
+    found = _CHARSET.search(content_type or "") or _XML_ENCODING.match(head.text)
+    declared = found.group(1) if found else ""
+    codec = _codec(declared)
+    # UTF-16 and -32 markup has zero bytes, which _Head saw (or not): never the declaration
+    if codec and not codec.startswith(("utf-16", "utf-32")) and _decodes(body, codec):
+        return codec, ()
+    if codec != "utf-8" and _decodes(body, "utf-8"):
+        why = (f"declares the unknown charset {declared[:40]!r}" if codec is None
+               else f"is declared as {declared[:40]} but is not")
+        return "utf-8", ((f"{feed}: the feed {why}; read as UTF-8",) if declared else ())
+    guess = _guess(body)
+    why = ("declares no charset and is not UTF-8" if not declared else
+           f"declares the unknown charset {declared[:40]!r} and is not UTF-8" if codec is None
+           else "is declared as utf-8 but is not" if codec == "utf-8"
+           else f"is declared as {declared[:40]} but is neither that nor UTF-8")
+    return guess, (f"{feed}: the feed {why}; read as {guess}, a guess (ask its publisher "
+                   "to declare its charset)",)
+
+
+def _codec(name: str) -> str | None:
+    """Python's name for a declared charset, or None if Python knows no such charset."""
+    if not name:
+        return None
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return None
+    return _WIDER.get(codec, codec)
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def _guess(data: bytes) -> str:
+    """charset-normalizer's best reading of `data`; windows-1252 when it has none."""
+    best = charset_normalizer.from_bytes(data).best()
+    return (_codec(best.encoding) if best else None) or "windows-1252"
+
+
 # --- reading: feedparser or JSON Feed -> neutral entries ------------------
 
 
@@ -297,7 +395,8 @@ class _Entry:
 
     link: str
     guid: str
-    title: str  # plain text
+    title: str
+    title_is_html: bool  # else plain text
     summary: str  # HTML
     content: str  # HTML
     published: dt.datetime | None
@@ -305,6 +404,15 @@ class _Entry:
     authors: tuple[str, ...]
     language: str
     pictures: tuple[_Picture, ...]  # media, thumbnails, enclosures: before <img> in the text
+    # Where relative URLs in the summary and content point from (xml:base, else the
+    # feed's URL); "" for JSON Feed, whose relative URLs are the item's.
+    summary_base: str = ""
+    content_base: str = ""
+    other_links: tuple[str, ...] = ()  # alternate links, for when `link` is not a web address
+    published_text: str = ""  # the dates as written, for warnings
+    updated_text: str = ""
+    problems: tuple[str, ...] = ()  # fields of the wrong type (JSON Feed)
+    kind: str = "entry"  # how warnings name it: "entry" or "item"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -340,17 +448,24 @@ def _json_entries(parsed: JsonFeed) -> Iterator[_Entry]:
     for item in parsed.items:
         pictures = (item.image, item.banner_image, *item.image_attachments)
         permalink = item.id if item.id.startswith(("https://", "http://")) else ""
+        links = [link for link in (item.url, permalink, item.external_url) if link.strip()]
         yield _Entry(
-            link=item.url or permalink or item.external_url,
+            link=links[0] if links else "",
+            other_links=tuple(links[1:]),
             guid=item.id,
             title=html.unescape(item.title),  # plain text by the spec, yet often escaped
+            title_is_html=False,
             summary=str(escape(html.unescape(item.summary))),
             content=item.content_html or _paragraphs(item.content_text),
             published=item.date_published,
             updated=item.date_modified,
+            published_text=item.date_published_text,
+            updated_text=item.date_modified_text,
             authors=item.authors,
             language=item.language,
             pictures=tuple(_Picture(src=p) for p in pictures if p),
+            problems=item.problems,
+            kind="item",
         )
 
 
@@ -360,13 +475,17 @@ def _paragraphs(text: str) -> str:
     return "".join(f"<p>{escape(b)}</p>" for b in blocks if b)
 
 
-def _read_xml(data: bytes, *, root: str, feed: str, url: str,
-              content_type: str | None) -> _Read:
+def _read_xml(data: bytes, *, root: str, feed: str, url: str, content_type: str | None,
+              charset: str) -> _Read:
     parsed = feedparser.parse(
         io.BytesIO(data),  # never bytes: feedparser opens a bytes "path" that exists
-        response_headers=_response_headers(content_type, url),
+        # application/xml: once the body is known to be XML, the server's label
+        # (text/plain, text/html) says nothing more, and RFC 7303 retired the rule
+        # that text/xml without a charset is US-ASCII. The charset is ours (_charset).
+        response_headers={"content-type": f"application/xml; charset={charset}",
+                          "content-location": url},
         sanitize_html=False,
-        resolve_relative_uris=True,
+        resolve_relative_uris=False,  # clean_field resolves them, in linear time
     )
     version = _str(parsed, "version")
     entries = parsed.get("entries") or []
@@ -391,19 +510,6 @@ def _read_xml(data: bytes, *, root: str, feed: str, url: str,
     )
 
 
-def _response_headers(content_type: str | None, url: str) -> dict[str, str]:
-    """Headers for feedparser: the base URL, and the charset the server declared.
-
-    The media type is always given as application/xml: once the body is known
-    to be XML, the server's label (text/plain, text/html, octet-stream) says
-    nothing more, and RFC 7303 retired RFC 3023's rule that text/xml without a
-    charset is US-ASCII, which made feedparser flag every UTF-8 feed served so.
-    """
-    charset = _CHARSET.search(content_type or "")
-    media = f"application/xml; charset={charset.group(1)}" if charset else "application/xml"
-    return {"content-type": media, "content-location": url}
-
-
 def _bozo_reason(parsed: Mapping[str, Any]) -> str:
     if not parsed.get("bozo"):
         return ""
@@ -415,16 +521,23 @@ def _bozo_reason(parsed: Mapping[str, Any]) -> str:
 def _xml_entry(entry: Mapping[str, Any]) -> _Entry:
     details = (entry.get("title_detail"), entry.get("summary_detail"), *_contents(entry))
     authors = [_str(a, "name") for a in entry.get("authors") or () if isinstance(a, Mapping)]
+    link = _str(entry, "link")
+    content, content_base = _content_of(entry)
+    title_detail = entry.get("title_detail")
     return _Entry(
-        link=_str(entry, "link"),
+        link=link,
+        other_links=tuple(_alternates(entry, link)),
         guid=_str(entry, "id"),
-        title=_title_of(entry),
+        title=_str(entry, "title"),
+        title_is_html=_is_html(_str(title_detail, "type")),
         summary=_html_of(entry.get("summary_detail"), _str(entry, "summary")),
-        content=_content_of(entry),
+        summary_base=_str(entry.get("summary_detail"), "base"),
+        content=content,
+        content_base=content_base,
         published=_struct_time(entry.get("published_parsed") or entry.get("created_parsed")),
-        # dict.get: FeedParserDict.get falls back to published_parsed, with a warning
-        updated=_struct_time(dict.get(entry, "updated_parsed") if isinstance(entry, dict)
-                             else None),
+        published_text=_str(entry, "published") or _str(entry, "created"),
+        updated=_struct_time(_own(entry, "updated_parsed")),
+        updated_text=text if isinstance(text := _own(entry, "updated"), str) else "",
         authors=tuple(authors) if any(authors) else (_str(entry, "author"),),
         language=_str(entry, "language") or next(
             (_str(d, "language") for d in details if isinstance(d, Mapping)
@@ -433,17 +546,33 @@ def _xml_entry(entry: Mapping[str, Any]) -> _Entry:
     )
 
 
+def _own(entry: Mapping[str, Any], key: str) -> object:
+    """An entry's own value: dict.get, since FeedParserDict.get("updated") falls back
+    to "published", with a DeprecationWarning."""
+    return dict.get(entry, key) if isinstance(entry, dict) else None
+
+
+def _alternates(entry: Mapping[str, Any], link: str) -> Iterator[str]:
+    """The entry's other rel="alternate" links: stand-ins for an unusable `link`."""
+    for found in entry.get("links") or ():
+        href = _str(found, "href")
+        if href and href != link and _str(found, "rel") in ("", "alternate"):
+            yield href
+
+
 def _contents(entry: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     found = entry.get("content") or []
     return [c for c in found if isinstance(c, Mapping)]
 
 
-def _content_of(entry: Mapping[str, Any]) -> str:
-    """The first HTML content element, else the first of any type."""
+def _content_of(entry: Mapping[str, Any]) -> tuple[str, str]:
+    """The first HTML content element (else the first of any type), and its base URL."""
     contents = _contents(entry)
     chosen = next((c for c in contents if _is_html(_str(c, "type"))), None)
     chosen = chosen or (contents[0] if contents else None)
-    return _html_of(chosen, _str(chosen, "value")) if chosen else ""
+    if chosen is None:
+        return "", ""
+    return _html_of(chosen, _str(chosen, "value")), _str(chosen, "base")
 
 
 def _title_of(about: Mapping[str, Any]) -> str:
@@ -451,7 +580,7 @@ def _title_of(about: Mapping[str, Any]) -> str:
     title = _str(about, "title")
     detail = about.get("title_detail")
     kind = _str(detail, "type") if isinstance(detail, Mapping) else ""
-    return html_to_plain(_scrub(title)) if _is_html(kind) else title
+    return html_to_plain(_scrub(title[:_RAW_TITLE])) if _is_html(kind) else title
 
 
 def _html_of(detail: object, value: str) -> str:
@@ -519,68 +648,242 @@ class _Context:
     language: str
 
 
-def _build(read: _Read, context: _Context) -> ParsedFeed:
-    stories: list[Story] = []
-    seen: set[str] = set()
-    no_link: list[str] = []
-    unsafe: list[str] = []
-    duplicates = 0
-    feed_language = _language(read.language) or context.language
-    for entry in read.entries:
-        link = _scrub(entry.link).strip()
-        if not link:  # joined with the feed's URL, "" would become the feed itself
-            no_link.append(link)
-            continue
-        absolute = _join(context.url, link)
-        url = canonical_url(absolute) if absolute else None
-        if url is None:
-            unsafe.append(link)
-            continue
-        story = _story(entry, url=url, base=absolute or url, context=context,
-                       language=feed_language)
-        keys = _identity(story)
-        if seen.intersection(keys):
-            duplicates += 1
-            continue
-        seen.update(keys)
-        stories.append(story)
-    warnings = [*read.warnings, *_drop_warnings(context.feed, no_link, unsafe, duplicates)]
+class _Notes:
+    """Warnings about single entries, each naming the feed and the entry.
+
+    At most MAX_ENTRY_WARNINGS of one kind are spelled out; the rest are
+    counted, so a feed of 500 entries with broken dates gives six lines.
+    """
+
+    def __init__(self, feed: str) -> None:
+        self.feed = feed
+        self._by_kind: dict[str, list[str]] = {}
+
+    def add(self, kind: str, text: str) -> None:
+        self._by_kind.setdefault(kind, []).append(text)
+
+    def warnings(self) -> Iterator[str]:
+        for kind, texts in self._by_kind.items():
+            for text in texts[:MAX_ENTRY_WARNINGS]:
+                yield f"{self.feed}: {text}"
+            if len(texts) > MAX_ENTRY_WARNINGS:
+                yield f"{self.feed}: and {len(texts) - MAX_ENTRY_WARNINGS} more {kind}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Ready:
+    """An entry with a web link, its fields cleaned: a story but for its URL and dates."""
+
+    entry: _Entry
+    label: str  # "entry 3 'Title'": how warnings name it
+    link: str  # absolute, with its fragment
+    title: str
+    summary: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Dropped:
+    label: str
+    link: str  # "" when the entry had none
+    problems: tuple[str, ...] = ()
+
+
+def _build(read: _Read, context: _Context, warnings: Iterable[str] = ()) -> ParsedFeed:
+    notes = _Notes(context.feed)
+    ready: list[_Ready] = []
+    dropped: list[_Dropped] = []
+    for index, entry in enumerate(read.entries):
+        prepared = _prepare(entry, index, context, notes)
+        if isinstance(prepared, _Ready):
+            ready.append(prepared)
+        else:
+            dropped.append(prepared)
+    stories, duplicates = _stories(ready, context, _language(read.language) or context.language,
+                                   notes)
+    kind = read.entries[0].kind if read.entries else "entry"
     return ParsedFeed(
         title=_plain_title(read.title),
-        stories=tuple(stories),
-        warnings=tuple(warnings),
+        stories=stories,
+        warnings=(*read.warnings, *warnings, *_drop_warnings(context.feed, kind, dropped),
+                  *_duplicate_warnings(context.feed, duplicates), *notes.warnings()),
         best_effort=read.best_effort,
-        dropped=len(no_link) + len(unsafe) + duplicates + read.skipped,
+        dropped=len(dropped) + sum(duplicates.values()) + read.skipped,
         link=canonical_url(_join(context.url, read.link) or "") or "",
     )
 
 
-def _identity(story: Story) -> tuple[str, ...]:
-    """What makes two entries of one feed the same: guid, link, or all their text.
+def _prepare(entry: _Entry, index: int, context: _Context,
+             notes: _Notes) -> _Ready | _Dropped:
+    """Choose the entry's link and clean its fields; or say why it cannot be a story."""
+    title, title_empty = _entry_title(entry)
+    label = _label(entry, index, title)
+    own = _scrub(entry.link).strip()
+    if not own:  # joined with the feed's URL, "" would become the feed itself
+        return _Dropped(label=label, link="", problems=entry.problems)
+    joined = _join(context.url, own)
+    web = joined if joined and canonical_url(joined) else ""
+    summary = _clean(entry.summary, base=entry.summary_base or web or context.url,
+                     limit=MAX_SUMMARY, what="summary", label=label, notes=notes)
+    content = _clean(entry.content, base=entry.content_base or web or context.url,
+                     limit=MAX_CONTENT, what="content", label=label, notes=notes)
+    if not web:
+        web, how = _stand_in(entry, (content, summary), context)
+        if not web:
+            return _Dropped(label=label, link=own, problems=entry.problems)
+        notes.add("entries whose link is not a web address",
+                  f"{label}: its link {own[:100]!r} is not a web address; "
+                  f"{how} {web[:100]} stands in for it")
+    for problem in entry.problems:
+        notes.add(f"{entry.kind}s with fields of the wrong type", f"{label}: {problem}")
+    if title_empty:
+        notes.add("titles without text", f"{label}: its title has no text once its markup "
+                                          "is removed; its first words stand in")
+    return _Ready(entry=entry, label=label, link=web, summary=summary, content=content,
+                  title=title or _first_words(html_to_plain(summary or content))
+                  or _host_and_path(web))
+
+
+def _entry_title(entry: _Entry) -> tuple[str, bool]:
+    """The title as one line of plain text, and whether markup was all it had."""
+    raw = _scrub(entry.title[:_RAW_TITLE])
+    plain = _plain_title(html_to_plain(raw) if entry.title_is_html else raw)
+    return plain, bool(raw.strip()) and not plain
+
+
+def _label(entry: _Entry, index: int, title: str) -> str:
+    """How a warning names an entry: its position, and its title or guid."""
+    number = f"{entry.kind} {index + 1}"
+    guid = _scrub(entry.guid).strip()
+    if title:
+        return f"{number} {title[:60]!r}"
+    if guid:
+        return f"{number} ({'id' if entry.kind == 'item' else 'guid'} {guid[:60]!r})"
+    return number
+
+
+def _clean(text: str, *, base: str, limit: int, what: str, label: str, notes: _Notes) -> str:
+    """A summary or content sanitized, its URLs absolute, its size and depth bounded."""
+    def rewrite(found: str) -> str | None:  # clean_field then drops what is not http(s)/mailto
+        return _join(base, found)
+
+    def rewrite_src(found: str) -> str | None:  # a picture is never a mailto: link
+        joined = _join(base, found)
+        return joined if joined and _is_web(joined) else None
+
+    cleaned: Cleaned = clean_field(_scrub(text), rewrite, rewrite_src, max_bytes=limit)
+    if cleaned.too_deep:
+        notes.add("fields nested too deeply",
+                  f"{label}: its {what} nests elements more than {MAX_DEPTH} deep; the "
+                  "deeper ones were dropped, their text kept")
+    if cleaned.cut_from:
+        notes.add("fields cut to size", f"{label}: its {what} was cut from "
+                                        f"{_kb(cleaned.cut_from)} to {_kb(limit)}")
+    return str(cleaned.html).strip()
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:,.0f} KB"
+
+
+_LINK_IN_TEXT = re.compile(r'<a\b[^>]*?\shref="([^"]+)"')
+
+
+def _stand_in(entry: _Entry, cleaned: Iterable[str], context: _Context) -> tuple[str, str]:
+    """(a web link, what it is) to use instead of an entry's own unusable link.
+
+    In order: another alternate link, a guid that is a web address, the first
+    link of the content (then of the summary). ("", "") when there is none.
+    """
+    candidates = [("its other link", _join(context.url, _scrub(link)) or "")
+                  for link in entry.other_links]
+    candidates.append(("its guid", _scrub(entry.guid).strip()))
+    candidates += [("the first link of its text", html.unescape(found.group(1)))
+                   for text in cleaned if (found := _LINK_IN_TEXT.search(text))]
+    for how, link in candidates:
+        if _is_web(link) and canonical_url(link):
+            return link, how
+    return "", ""
+
+
+def _stories(ready: list[_Ready], context: _Context, language: str,
+             notes: _Notes) -> tuple[tuple[Story, ...], Counter[str]]:
+    """One story per entry, but for repeats within the feed (counted by rule)."""
+    keep_fragment = _anchored_pages(ready)
+    stories: list[Story] = []
+    seen: set[tuple[str, str]] = set()
+    duplicates: Counter[str] = Counter()
+    for one in ready:
+        page = canonical_url(one.link) or ""
+        url = canonical_url(one.link, keep_fragment=page in keep_fragment) or page
+        story = _story(one, url=url, context=context, language=language, notes=notes)
+        keys = _identity(story)
+        repeated = next((rule for rule, key in keys if (rule, key) in seen), None)
+        if repeated:
+            duplicates[repeated] += 1
+            continue
+        seen.update(keys)
+        stories.append(story)
+    return tuple(stories), duplicates
+
+
+def _anchored_pages(ready: Iterable[_Ready]) -> set[str]:
+    """Pages (canonical URLs) that entries link to at two or more different anchors.
+
+    On such a page (a blog's day page, `26.html#a080605`) the fragment names
+    the story, so it stays in the story's URL; elsewhere it goes (`#comments`
+    is the post), and the canonical URL meets the same story from other feeds.
+    """
+    fragments: dict[str, set[str]] = {}
+    for one in ready:
+        fragment = urlsplit(one.link).fragment
+        if fragment:
+            fragments.setdefault(canonical_url(one.link) or "", set()).add(fragment)
+    return {page for page, found in fragments.items() if len(found) > 1}
+
+
+def _identity(story: Story) -> tuple[tuple[str, str], ...]:
+    """What makes two entries of one feed the same, by rule: guid, link, or all their text.
 
     The text hash covers title, summary and content together, because feeds
     that repeat one boilerplate summary on every entry are common; entries
     with a title and no text at all are told apart by guid and link only.
     """
-    keys = [f"url {story.url}"]
-    if story.guid:
-        keys.append(f"guid {story.guid}")
+    keys = [("guid", story.guid)] if story.guid else []
+    keys.append(("link", story.url))
     if story.summary or story.content:  # a title alone is not enough to call two entries one
         text = "\0".join((story.title, story.summary, story.content))
-        keys.append(f"text {hashlib.sha256(text.encode('utf-8')).hexdigest()}")
+        keys.append(("text", hashlib.sha256(text.encode("utf-8")).hexdigest()))
     return tuple(keys)
 
 
-def _drop_warnings(feed: str, no_link: list[str], unsafe: list[str],
-                   duplicates: int) -> Iterator[str]:
-    if no_link:
-        yield f"{feed}: dropped {_count(len(no_link), 'entry')} without a link"
+def _drop_warnings(feed: str, kind: str, dropped: list[_Dropped]) -> Iterator[str]:
+    """One line for the entries without a link, one for those whose link is not web."""
+    without = [d for d in dropped if not d.link]
+    unsafe = [d for d in dropped if d.link]
+    if without:
+        why = [f"{d.label}: {'; '.join(d.problems)}" for d in without if d.problems]
+        yield (f"{feed}: dropped {_count(len(without), kind)} without a link"
+               + (f" ({_some(why)})" if why else ""))
     if unsafe:
-        yield (f"{feed}: dropped {_count(len(unsafe), 'entry')} whose link is not a web "
-               f"address (http or https), e.g. {unsafe[0][:100]!r}")
+        yield (f"{feed}: dropped {_count(len(unsafe), kind)} whose link is not a web address "
+               "(http or https), with no other link to stand in: "
+               + _some(f"{d.label} ({d.link[:100]!r})" for d in unsafe))
+
+
+def _some(texts: Iterable[str], most: int = 3) -> str:
+    """The first few of `texts`, and how many more."""
+    listed = list(texts)
+    more = f", and {len(listed) - most} more" if len(listed) > most else ""
+    return ", ".join(listed[:most]) + more
+
+
+def _duplicate_warnings(feed: str, duplicates: Counter[str]) -> Iterator[str]:
     if duplicates:
-        yield (f"{feed}: dropped {_count(duplicates, 'duplicate entry')} "
-               "(same guid, link or text as an earlier one)")
+        rules = ", ".join(f"{duplicates[rule]} with the same {rule}"
+                          for rule in ("guid", "link", "text") if duplicates[rule])
+        yield (f"{feed}: dropped {_count(sum(duplicates.values()), 'duplicate entry')} "
+               f"({rules} as an earlier entry)")
 
 
 def _count(n: int, noun: str) -> str:
@@ -588,26 +891,18 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun if n == 1 else plural}"
 
 
-def _story(entry: _Entry, *, url: str, base: str, context: _Context, language: str) -> Story:
-    def rewrite(found: str) -> str | None:  # clean_html then drops what is not http(s)/mailto
-        return _join(base, found)
-
-    def rewrite_src(found: str) -> str | None:  # a picture is never a mailto: link
-        joined = _join(base, found)
-        return joined if joined and _is_web(joined) else None
-
-    summary = str(clean_html(_scrub(entry.summary), rewrite, rewrite_src)).strip()
-    content = str(clean_html(_scrub(entry.content), rewrite, rewrite_src)).strip()
-    title = (_plain_title(entry.title) or _first_words(html_to_plain(summary or content))
-             or _host_and_path(url))
-    published, updated = _dates(entry.published, entry.updated, context.fetched_at)
+def _story(ready: _Ready, *, url: str, context: _Context, language: str,
+           notes: _Notes) -> Story:
+    entry = ready.entry
+    published, updated = _dates(entry, context.fetched_at, ready.label, notes)
     return Story(
         id=story_id(url),
         url=url,
-        title=title,
-        summary=summary,
-        content=content,
-        image=_picture(entry.pictures, (content, summary), base=base, alt=title),
+        title=ready.title,
+        summary=ready.summary,
+        content=ready.content,
+        image=_picture(entry.pictures, (ready.content, ready.summary), base=ready.link,
+                       alt=ready.title),
         source=context.feed,
         sources=(context.feed,),
         language=_language(entry.language) or language or None,
@@ -634,20 +929,61 @@ def _is_web(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _dates(published: dt.datetime | None, updated: dt.datetime | None,
-           fetched_at: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """(published, updated): each falls back to the other, then to the fetch time."""
-    published = _not_future(published, fetched_at)
-    updated = _not_future(updated, fetched_at)
-    first = published or updated or fetched_at
+# --- dates -------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"\s*(\d{4})-(\d{1,2})(?:-(\d{1,2}))?")
+
+
+def _dates(entry: _Entry, fetched_at: dt.datetime, label: str,
+           notes: _Notes) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(published, updated): each falls back to the other; None when neither is usable.
+
+    None is the documented fallback: the store dates such a story by when it
+    first saw it, and that date does not move when the feed changes.
+    """
+    usable: list[dt.datetime | None] = []
+    noted: set[str] = set()  # an Atom entry may give one date as both
+    for when, text in ((entry.published, entry.published_text),
+                       (entry.updated, entry.updated_text)):
+        problem = _date_problem(when, text, fetched_at)
+        if problem and text not in noted:
+            noted.add(text)
+            notes.add("entries with dates that cannot be used",
+                      f"{label}: its date {text.strip()[:40]!r} {problem}; it is dated by "
+                      "when it was first fetched")
+        usable.append(None if problem or when is None else when.astimezone(dt.UTC))
+    published, updated = usable
+    first = published or updated
     return first, updated or first
 
 
-def _not_future(when: dt.datetime | None, fetched_at: dt.datetime) -> dt.datetime | None:
+def _date_problem(when: dt.datetime | None, text: str, fetched_at: dt.datetime) -> str:
+    """Why a date cannot be used ("" if it can, or if there is none)."""
+    if not _real_date(text):
+        return "is not a real date"
     if when is None:
-        return None
-    when = when.astimezone(dt.UTC)
-    return fetched_at if when > fetched_at + FUTURE_SLACK else when
+        return "is not a date" if text.strip() else ""
+    if when < DATE_FLOOR:
+        return f"is before {DATE_FLOOR:%Y-%m-%d}"
+    if when > fetched_at + FUTURE_SLACK:
+        return "is in the future"
+    return ""
+
+
+def _real_date(text: str) -> bool:
+    """False for an ISO 8601 date whose month or day does not exist (feedparser
+    reads `2026-13-45` as 2027-01-01, and `0000-00-00` as 30 November)."""
+    found = _ISO_DATE.match(text)
+    if not found:
+        return True
+    year, month = int(found.group(1)), int(found.group(2))
+    if not (year >= 1 and 1 <= month <= 12):
+        return False
+    return found.group(3) is None or 1 <= int(found.group(3)) <= calendar.monthrange(
+        year, month)[1]
+
+
+# --- pictures ----------------------------------------------------------------
 
 
 def _picture(pictures: Iterable[_Picture], texts: Iterable[str], *, base: str,
