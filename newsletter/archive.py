@@ -33,7 +33,7 @@ from .config import SETTINGS_FILE
 from .editorial import load_issue
 from .errors import BuildError, IssueFileError, NewsletterError
 from .lockfile import lock_path, read_lock, write_lock
-from .model import Asset, Issue, Settings, SiteEntry, Status, Story
+from .model import GMAIL_CLIP_BYTES, Asset, Issue, Settings, SiteEntry, Status, Story
 from .render import DEFAULT_THEME, NAV_MARKER, Renderer, issue_url
 from .site import FEED_SIZE, IssueNav, StagedSite, issue_navs, site_build_id, site_pages, write_file
 
@@ -56,6 +56,8 @@ class SiteReport:
     skipped_drafts: int
     entries: tuple[SiteEntry, ...]  # every issue on the site, drafts included
     unchanged: bool = False  # nothing was written: the site already matched its inputs
+    # issue files rendered this time whose email passes Gmail's clip -> its size in bytes
+    clipped: Mapping[Path, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +70,7 @@ class _Rendered:
     feed_html: str = ""  # only for issues likely to be in the feed
     pictures: tuple[str, ...] = ()  # desk files it read
     stories: tuple[Story, ...] = ()
+    email_bytes: int = 0
     error: NewsletterError | None = None
 
 
@@ -143,7 +146,9 @@ def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest
     return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
                       kept=len(plan.kept),
                       skipped_drafts=len(plan.skipped) + sum(not r.entry for r in done.values()),
-                      entries=tuple(entries.values()))
+                      entries=tuple(entries.values()),
+                      clipped={p: r.email_bytes for p, r in done.items()
+                               if r.email_bytes > GMAIL_CLIP_BYTES})
 
 
 def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, shared: str,
@@ -185,7 +190,8 @@ def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, share
         pages = site_pages(list(entries.values()), renderer, feed_content)
         for name, data in pages.items():
             staged.write(name, data)
-        # unchanged folders leave the live site only now, a moment before the swap
+        # unchanged folders are carried over last: links to the live site's files, or
+        # one rename each from the site the last build replaced
         for record in plan.kept.values():
             staged.keep(f"issues/{record['entry']['slug']}")
         staged.commit()
@@ -344,7 +350,8 @@ class _Worker:
         feed = self.renderer.render_feed_entry(issue, assets) if path in self.feeds_for else ""
         return _Rendered(
             source=path, entry=_site_entry(issue, assets.images), web_html=rendered.web_html,
-            feed_html=feed, pictures=self._pictures(issue), stories=issue.stories)
+            feed_html=feed, pictures=self._pictures(issue), stories=issue.stories,
+            email_bytes=rendered.email_bytes)
 
     def feed_entry(self, path: Path) -> str:
         """The feed entry alone, for an issue the feed needs that was not rendered."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 __all__ = [
+    "GMAIL_CLIP_BYTES",
     "Asset",
     "CallToAction",
     "CatchUp",
@@ -475,6 +476,11 @@ class IssueAssets:
     files: tuple[tuple[str, bytes | Path], ...] = ()
 
 
+#: Gmail cuts an email's HTML after this many bytes ("[Message clipped]"),
+#: hiding the end of the issue and its unsubscribe link.
+GMAIL_CLIP_BYTES = 102 * 1024
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RenderedIssue:
     """The three outputs of one issue, plus the files they refer to."""
@@ -483,6 +489,11 @@ class RenderedIssue:
     text: str
     web_html: str
     assets: tuple[tuple[str, bytes | Path], ...] = ()
+
+    @property
+    def email_bytes(self) -> int:
+        """The email's size as sent (what Gmail's clipping limit counts)."""
+        return len(self.email_html.encode("utf-8"))
 
 
 # --- the archive site ------------------------------------------------------

@@ -20,14 +20,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .config import find_settings, load_settings, relative_to_cwd
 from .errors import InputError, NewsletterError
 from .lockfile import lock_path, read_lock
-from .model import Issue, Paths, RenderedIssue, Settings
+from .model import GMAIL_CLIP_BYTES, Issue, Paths, RenderedIssue, Settings
 from .preview import Page
 from .render import DEFAULT_THEME, NAV_MARKER, Renderer
 
-__all__ = ["GMAIL_CLIP_BYTES", "DeskPreview"]
+__all__ = ["DeskPreview"]
 
-#: Gmail cuts an email's HTML after this many bytes ("[Message clipped]").
-GMAIL_CLIP_BYTES = 102 * 1024
 _HTML = "text/html; charset=utf-8"
 _IMG = re.compile(r'(<img\b[^>]*?)\ssrc="[^"]*"', re.IGNORECASE)
 _PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
@@ -109,13 +107,14 @@ class DeskPreview:
         watched alone, for newsletter.yaml: see `watched_flat`)."""
         settings = self._settings
         paths = Paths() if settings is None else settings.paths  # settings may be fixed later
-        return [DEFAULT_THEME, self.root / paths.issues, self.root / paths.templates,
-                self.root / ".newsletter"]
+        return [DEFAULT_THEME, self.root / paths.issues, self.root / paths.templates]
 
     def watched_flat(self) -> list[Path]:
         """The desk folder itself, not below it: editors that save by writing a new
-        file and renaming it would leave a watch on newsletter.yaml itself behind."""
-        return [self.root]
+        file and renaming it would leave a watch on newsletter.yaml itself behind.
+        And `.newsletter/` for the candidate store, not below it: the site a
+        build replaced is kept there, thousands of folders the preview ignores."""
+        return [self.root, self.root / ".newsletter"]
 
     def wants(self, _change: Any, path: str) -> bool:
         """The watch filter: issue files, templates, settings, the candidate store."""

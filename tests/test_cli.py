@@ -128,3 +128,19 @@ def test_scaffold_and_repository_workflows_run_the_documented_build() -> None:
         assert any(u.startswith("actions/deploy-pages") for u in uses)
 
 
+
+
+def test_build_warns_when_an_email_passes_gmails_clip(desk: Path) -> None:
+    issue = desk / "issues" / "2026-11-27.yaml"
+    text = issue.read_text(encoding="utf-8")
+    # long body paragraphs: what a pasted feed article does to an email
+    paragraph = " ".join(["The tide came in over the salt marsh again."] * 400)
+    text = text.replace("  body:\n", "  body:\n" + f"    - text: {paragraph}\n" * 8, 1)
+    issue.write_text(text, encoding="utf-8")
+    result = run("build", "--out", "out", cwd=desk)
+    assert result.returncode == 0, result.stderr
+    size = len((desk / "out" / "issues" / "2026-11-27" / "email.html").read_bytes())
+    assert size > 102 * 1024
+    assert f"issues/2026-11-27.yaml: the email is {size / 1024:,.0f} KB" in result.stderr
+    assert "Gmail clips emails after 102 KB" in result.stderr
+    assert "2026-11-20.yaml" not in result.stderr  # the short issue is not named

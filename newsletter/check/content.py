@@ -8,13 +8,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ..model import Asset, Issue, SourceLocation
+from ..model import GMAIL_CLIP_BYTES, Asset, Issue, SourceLocation
 from . import Finding, Severity
 
 __all__ = ["CLIP_BYTES", "SUBJECT_MAX", "WARN_BYTES", "content_findings", "line_of",
            "urls_in"]
 
-CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" past this much HTML
+CLIP_BYTES = GMAIL_CLIP_BYTES
 WARN_BYTES = 90 * 1024
 SUBJECT_MAX = 60  # inboxes on phones cut the subject around here
 WIDE_PICTURE = 1200

@@ -119,6 +119,12 @@ def _report(report: SiteReport) -> None:
     if report.skipped_drafts:
         click.echo(f"skipped {_count(report.skipped_drafts, 'draft')}; "
                    "build them with --drafts")
+    for source, size in report.clipped.items():
+        click.echo(f"{click.style('warning', fg='yellow')}: {_shown(source)}: the email is "
+                   f"{size / 1024:,.0f} KB; Gmail clips emails after 102 KB, hiding the end "
+                   "and the unsubscribe link", err=True)
+        click.echo("  hint: shorten the issue (fewer deep dives, shorter blurbs); "
+                   '"newsletter check" says more', err=True)
 
 
 def _count(n: int, word: str) -> str:
