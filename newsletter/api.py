@@ -40,6 +40,7 @@ __all__ = [
     "build_site",
     "check_issue",
     "email_message",
+    "enable_feed",
     "export_feeds",
     "fetch",
     "find_issue_files",
@@ -551,6 +552,22 @@ def import_feeds(settings: Settings, opml_file: Path) -> list[FeedSpec]:
 
     return add_feeds(settings.root / SETTINGS_FILE, feeds_from_opml(opml_file.read_bytes()),
                      read_back=load_settings, source=opml_file.name)
+
+
+def enable_feed(settings: Settings, name: str) -> tuple[FeedSpec, bool]:
+    """Ask a feed again that its server said was gone (HTTP 410).
+
+    Returns the feed (named case-insensitively) and whether it was marked gone.
+    """
+    spec = next((f for f in settings.feeds if f.name.casefold() == name.casefold()), None)
+    if spec is None:
+        names = ", ".join(f.name for f in settings.feeds) or "none yet"
+        raise NewsletterError(f'the desk has no feed "{name}"',
+                              hint=f"its feeds are: {names}")
+    if not store_path(settings).is_file():
+        return spec, False
+    with open_store(settings) as store:
+        return spec, store.enable_feed(spec.name)
 
 
 def export_feeds(settings: Settings) -> str:

@@ -209,6 +209,9 @@ class FeedState:
     last_modified: str | None = None
     body_hash: str | None = None  # for servers that send neither validator
     fresh_until: dt.datetime | None = None  # Cache-Control max-age or Retry-After
+    # when the server said the feed is gone for good (HTTP 410): not asked again
+    # until the editor enables it (or gives it another address)
+    gone_since: dt.datetime | None = None
 
 
 class FetchOutcome(StrEnum):
@@ -216,6 +219,7 @@ class FetchOutcome(StrEnum):
     NOT_MODIFIED = "not modified"  # 304: nothing parsed
     UNCHANGED = "unchanged"  # same bytes as last time: nothing parsed
     FRESH = "fresh"  # not asked: the server said it would not change yet
+    GONE = "gone"  # not asked: the server said the feed was removed (HTTP 410)
     FAILED = "failed"
 
 

@@ -320,9 +320,14 @@ def _v2_search(conn: sqlite3.Connection) -> None:
         ((pk, title, _plain(summary, content)) for pk, title, summary, content in rows))
 
 
+def _v3_gone_feeds(conn: sqlite3.Connection) -> None:
+    """When a feed's server said it was removed (HTTP 410): it is not asked again."""
+    conn.execute("ALTER TABLE feeds ADD COLUMN gone_since TEXT")
+
+
 #: Applied in order; `PRAGMA user_version` counts how many a file has had.
 #: Append only: a released migration never changes.
-_MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_search)
+_MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_search, _v3_gone_feeds)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -483,6 +488,7 @@ class Store:
         states = {row["name"]: (row["configured"], FeedState(
             url=row["url"], etag=row["etag"], last_modified=row["last_modified"],
             body_hash=row["body_hash"], fresh_until=_time(row["fresh_until"]),
+            gone_since=_time(row["gone_since"]),
         )) for row in rows}
         if current is None:
             return {name: state for name, (_, state) in states.items()}
@@ -511,18 +517,21 @@ class Store:
         state = result.state
         conn.execute(
             """INSERT INTO feeds (name, configured, url, etag, last_modified, body_hash,
-                                  fresh_until, last_checked, last_outcome, last_error)
+                                  fresh_until, gone_since, last_checked, last_outcome,
+                                  last_error)
                VALUES (:name, :configured, :url, :etag, :last_modified, :body_hash,
-                       :fresh_until, :last_checked, :last_outcome, :last_error)
+                       :fresh_until, :gone_since, :last_checked, :last_outcome, :last_error)
                ON CONFLICT (name) DO UPDATE SET
                    configured = excluded.configured, url = excluded.url,
                    etag = excluded.etag, last_modified = excluded.last_modified,
                    body_hash = excluded.body_hash, fresh_until = excluded.fresh_until,
+                   gone_since = excluded.gone_since,
                    last_checked = excluded.last_checked, last_outcome = excluded.last_outcome,
                    last_error = excluded.last_error""",
             {"name": result.feed.name, "configured": _address(result.feed), "url": state.url,
              "etag": state.etag, "last_modified": state.last_modified,
              "body_hash": state.body_hash, "fresh_until": _iso_or_none(state.fresh_until),
+             "gone_since": _iso_or_none(state.gone_since),
              "last_checked": _iso(now), "last_outcome": result.outcome.value,
              "last_error": result.error})
 
@@ -601,6 +610,14 @@ class Store:
                                      WHERE story_id = ?1))
                ON CONFLICT (story_id, feed) DO UPDATE SET guid = excluded.guid""",
             (story_id, source, guid))
+
+    def enable_feed(self, name: str) -> bool:
+        """Ask a feed again on the next fetch although its server said it was gone;
+        False when it was not marked gone."""
+        with self._write() as conn:
+            changed = conn.execute("UPDATE feeds SET gone_since = NULL, fresh_until = NULL "
+                                   "WHERE name = ? AND gone_since IS NOT NULL", (name,))
+            return changed.rowcount > 0
 
     def feed_status(self) -> dict[str, FeedStatus]:
         """Every feed the store has seen, with its last fetch and how many stories it gave."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,9 +19,10 @@ from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
 
 
-def run(desk: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(desk: Path, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "newsletter", *args], cwd=desk,
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "COLUMNS": str(columns)})
 
 
 @pytest.fixture()
@@ -199,3 +202,40 @@ def test_imports_one_after_another_keep_the_desk_loading(desk: Path, tmp_path: P
                                                 encoding="utf-8")
         api.import_feeds(api.load_desk(desk), tmp_path / f"{count}.opml")
         load_settings(desk / "newsletter.yaml")
+
+
+class _GoneHandler(http.server.BaseHTTPRequestHandler):
+    """Answers 410 Gone and counts how often it was asked."""
+
+    asked = 0
+
+    def do_GET(self) -> None:
+        type(self).asked += 1
+        self.send_response(410)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_feed_gone_for_good_is_not_asked_until_enabled(fed_desk: Path) -> None:
+    site = LocalSite(handler=_GoneHandler)
+    try:
+        settings = fed_desk / "newsletter.yaml"
+        settings.write_text(settings.read_text(encoding="utf-8").replace(
+            "feeds:\n", f"feeds:\n  - name: Old-Wire\n    url: {site.url}feed.xml\n", 1),
+            encoding="utf-8")
+        first = run(fed_desk, "fetch", columns=300)
+        assert "the feed was removed (HTTP 410 Gone)" in first.stdout, first.stdout
+        second = run(fed_desk, "fetch", columns=300)
+        assert _GoneHandler.asked == 1
+        assert "gone" in second.stdout and "feeds enable Old-Wire" in second.stdout
+        enabled = run(fed_desk, "feeds", "enable", "old-wire")  # any case
+        assert enabled.returncode == 0 and "asked again" in enabled.stdout
+        run(fed_desk, "fetch")
+        assert _GoneHandler.asked == 2
+        unknown = run(fed_desk, "feeds", "enable", "nope")
+        assert unknown.returncode == 1 and "Old-Wire, ocean-science" in unknown.stderr
+    finally:
+        site.close()

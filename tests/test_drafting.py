@@ -164,3 +164,10 @@ def test_a_page_becomes_a_story_from_its_metadata() -> None:
 def test_a_page_without_a_title_is_refused() -> None:
     with pytest.raises(FeedError, match="no title"):
         story_from_page("<html><body>x</body></html>", url="https://e.org/", fetched_at=NOW)
+
+
+def test_markup_that_breaks_the_stdlib_parser_keeps_what_was_read() -> None:
+    head, _, _ = PAGE.partition("</head>")
+    hostile = head + '<![><img src="]><img src=x onerror=alert(39)//"></head></html>'
+    found = story_from_page(hostile, url="https://news.example.org/p?id=1", fetched_at=NOW)
+    assert found.title == "The harbour that moved"

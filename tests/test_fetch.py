@@ -27,7 +27,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -446,7 +446,8 @@ def test_permanent_redirect_to_a_web_page_does_not_move_the_feed(site: Site) -> 
 
 @pytest.mark.parametrize(("status", "error", "hint"), [
     (404, "there is no feed at this address (HTTP 404 Not Found)", "delete it from newsletter"),
-    (410, "the feed was removed (HTTP 410 Gone)", "find its new address"),
+    (410, "the feed was removed (HTTP 410 Gone); newsletter will not ask for it again",
+     "find its new address"),
     (500, "the server failed (HTTP 500 Internal Server Error)", "try again later"),
     (503, "the server failed (HTTP 503 Service Unavailable)", "try again later"),
     (403, "the server refuses to give the feed (HTTP 403 Forbidden)", "browser"),
@@ -458,7 +459,21 @@ def test_http_errors_fail_with_a_hint(site: Site, status: int, error: str, hint:
     result = fetch_one(spec("broken", site.url("/feed.xml")), old)
     assert result.outcome == FetchOutcome.FAILED
     assert result.error.startswith(error) and hint in result.hint
-    assert result.state == old  # a failure keeps what the last good fetch left
+    # a failure keeps what the last good fetch left (and a 410 says when it was gone)
+    assert result.state == (replace(old, gone_since=NOW) if status == 410 else old)
+
+
+def test_a_gone_feed_is_not_asked_again(site: Site) -> None:
+    site.routes["/feed.xml"] = serve(b"", status=410)
+    feed = spec("gone", site.url("/feed.xml"))
+    first = fetch_one(feed)
+    assert first.outcome == FetchOutcome.FAILED and first.state.gone_since == NOW
+    later = fetch_one(feed, first.state, now=NOW + dt.timedelta(days=30))
+    assert later.outcome == FetchOutcome.GONE
+    assert site.hits("/feed.xml") == 1
+    assert "2026-11-20" in later.error and "410" in later.error
+    assert 'newsletter feeds enable gone' in later.hint
+    assert later.state == first.state  # still gone, still dated by the first 410
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -214,6 +214,17 @@ def test_feed_state_and_status_round_trip(store: Store) -> None:
         "news", state.url, NOW, FetchOutcome.UPDATED, "", 3)
 
 
+def test_a_gone_feed_stays_gone_until_it_is_enabled(store: Store) -> None:
+    gone = replace(fetched("news", outcome=FetchOutcome.FAILED, error="removed"),
+                   state=FeedState(url="https://news.example.org/feed.xml", gone_since=day(20)))
+    store.save(gone, now=day(20))
+    store.save(fetched("blog"), now=day(20))
+    assert store.feed_states()["news"].gone_since == day(20)
+    assert store.enable_feed("news") and not store.enable_feed("news")
+    assert not store.enable_feed("blog")  # never gone: nothing to do
+    assert store.feed_states()["news"].gone_since is None
+
+
 def test_a_feed_whose_address_changed_starts_afresh(store: Store) -> None:
     store.save(fetched("news"), now=NOW)
     store.save(fetched("blog"), now=NOW)
@@ -490,6 +501,24 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="newer") as caught:
         Store(path)
     assert "upgrade" in caught.value.hint
+
+
+def test_a_version_2_store_is_migrated_and_keeps_its_feeds(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in store_module._MIGRATIONS[:2]:  # the schema as version 2 released it
+        migration(conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO feeds (name, configured, url, etag) VALUES "
+                 "('news', 'https://news.example.org/feed.xml', "
+                 "'https://news.example.org/feed.xml', '\"v2\"')")
+    conn.close()
+    with Store(path) as migrated:
+        assert migrated.feed_states() == {"news": FeedState(
+            url="https://news.example.org/feed.xml", etag='"v2"')}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
 
 
 def test_a_version_1_store_is_migrated_and_its_stories_become_searchable(tmp_path: Path) -> None:

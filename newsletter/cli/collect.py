@@ -70,7 +70,7 @@ def _fetch_table(reports: list[FetchReport]) -> object:
     table = Table("feed", "result", "new", "updated", "unchanged", "what to do")
     for report in sorted(reports, key=lambda r: r.result.feed.name):
         result, saved = report.result, report.saved
-        failed = result.outcome == "failed"
+        failed = result.outcome in ("failed", "gone")
         notes = [*result.warnings[:2], *([result.hint] if result.hint else [])]
         todo = f"{result.error} — {result.hint}" if failed else "; ".join(notes)
         table.add_row(
@@ -93,6 +93,7 @@ def feeds(context: click.Context) -> None:
       newsletter feeds
       newsletter feeds import subscriptions.opml
       newsletter feeds export > tideline.opml
+      newsletter feeds enable coastal-desk
     """
     if context.invoked_subcommand is not None:
         return
@@ -130,6 +131,25 @@ def import_feeds(opml_file: Path) -> None:
         click.echo(f"{click.style('added', fg='green')} {feed.name}  {feed.url}")
     click.echo(f"{len(added)} new feed{'s' * (len(added) != 1)}; "
                'next: "newsletter fetch"')
+
+
+@feeds.command("enable")
+@click.argument("name")
+@user_errors
+def enable_feed(name: str) -> None:
+    """Ask a feed again whose server said it was removed (HTTP 410 Gone).
+
+    \b
+    Example:
+      newsletter feeds enable coastal-desk
+    """
+    from .. import api
+
+    spec, was_gone = api.enable_feed(_desk(), name)
+    if was_gone:
+        click.echo(f'{spec.name} will be asked again on the next "newsletter fetch"')
+    else:
+        click.echo(f"{spec.name} was not marked gone; nothing to do")
 
 
 @feeds.command("export")

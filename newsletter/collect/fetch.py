@@ -146,7 +146,7 @@ def fetch_feeds(feeds: Sequence[FeedSpec], states: Mapping[str, FeedState], *, r
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    asking = sum(1 for spec in feeds if not _is_fresh(spec, states.get(spec.name), now))
+    asking = sum(1 for spec in feeds if _will_ask(spec, states.get(spec.name), now))
     parser = _Parser(parse, workers=min(options.workers, asking) if asking > 1 else 0,
                      limit=options.parse_timeout)
     try:
@@ -192,11 +192,13 @@ def _new_client(options: FetchOptions) -> httpx.AsyncClient:
 class _Failure(Exception):
     """A feed's problem as the editor reads it; `fresh_until` when the server asked us to wait."""
 
-    def __init__(self, message: str, hint: str, fresh_until: dt.datetime | None = None) -> None:
+    def __init__(self, message: str, hint: str, fresh_until: dt.datetime | None = None,
+                 *, gone: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.fresh_until = fresh_until
+        self.gone = gone  # the server said the feed was removed for good (410)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,12 +233,16 @@ class _Run:
     async def fetch(self, spec: FeedSpec) -> FetchResult:
         """One feed, start to end: a `FetchResult` whatever happens to it."""
         state = _first_state(spec, self.states.get(spec.name), self.root)
+        if state.gone_since is not None:
+            return _gone(spec, state, state.gone_since)
         if state.fresh_until is not None and _is_fresh(spec, state, self.now):
             return FetchResult(feed=spec, outcome=FetchOutcome.FRESH, state=state,
                                hint=_fresh_hint(state.fresh_until))
         try:
             got = await (self._read_local(spec.path) if spec.path else self._download(state))
         except _Failure as failure:
+            if failure.gone:
+                state = dataclasses.replace(state, gone_since=self.now)
             return _failed(spec, state, failure)
         return await self._conclude(spec, state, got)
 
@@ -306,6 +312,11 @@ def _first_state(spec: FeedSpec, stored: FeedState | None, root: Path) -> FeedSt
         return FeedState(url=(root / spec.path).as_uri(),
                          body_hash=stored.body_hash if stored else None)
     return stored or FeedState(url=spec.url or "")
+
+
+def _will_ask(spec: FeedSpec, state: FeedState | None, now: dt.datetime) -> bool:
+    gone = state is not None and state.gone_since is not None and not spec.path
+    return not gone and not _is_fresh(spec, state, now)
 
 
 def _is_fresh(spec: FeedSpec, state: FeedState | None, now: dt.datetime) -> bool:
@@ -383,9 +394,11 @@ def _permanent_target(start: str, hops: Sequence[tuple[int, str]]) -> str | None
 def _status_failure(status: int, reason: str, headers: Mapping[str, str], now: dt.datetime,
                     max_fresh: dt.timedelta) -> _Failure:
     said = f"HTTP {status} {reason}".strip()
-    if status in (404, 410):
-        what = "the feed was removed" if status == 410 else "there is no feed at this address"
-        return _Failure(f"{what} ({said})", _REMOVED)
+    if status == 410:
+        return _Failure(f"the feed was removed ({said}); newsletter will not ask for it again",
+                        _REMOVED, gone=True)
+    if status == 404:
+        return _Failure(f"there is no feed at this address ({said})", _REMOVED)
     until = _retry_after(headers, now, max_fresh) if status in (429, 503) else None
     if until is not None:
         return _Failure(f"the server asked newsletter to wait ({said})",
@@ -408,6 +421,16 @@ def _status_failure(status: int, reason: str, headers: Mapping[str, str], now: d
 def _fresh_hint(until: dt.datetime) -> str:
     return (f"the server asked newsletter to wait (Retry-After or Cache-Control: max-age); "
             f"it will be asked again after {until.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def _gone(spec: FeedSpec, state: FeedState, since: dt.datetime) -> FetchResult:
+    """A feed whose server said it was removed is not asked again."""
+    return FetchResult(
+        feed=spec, outcome=FetchOutcome.GONE, state=state,
+        error=f"not asked: the server said on {since:%Y-%m-%d} that the feed was "
+              "removed (HTTP 410 Gone)",
+        hint=f"delete it from newsletter.yaml, give it a new address, or, if it is back, "
+             f'run "newsletter feeds enable {spec.name}"')
 
 
 def _not_a_feed(exc: FeedError, got: _Download) -> _Failure:

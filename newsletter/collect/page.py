@@ -64,8 +64,11 @@ class _MetaReader(HTMLParser):
 def story_from_page(html: str, *, url: str, fetched_at: dt.datetime) -> Story:
     """Raises FeedError when the page says too little to be a story (no title)."""
     reader = _MetaReader()
-    reader.feed(html)
-    reader.close()
+    try:
+        reader.feed(html)
+        reader.close()
+    except AssertionError:  # the stdlib parser's answer to "<![" markup; keep what it read
+        pass
     article = _json_ld_article(reader.json_ld)
     meta = reader.meta
     link = (canonical_url(reader.canonical, url) or canonical_url(meta.get("og:url", ""), url)
