@@ -44,7 +44,7 @@ response end (resource timing) and ``load`` events, and the paint of the text,
 email and web views. Also, as context: the server-side rebuild of the issue
 alone (``DeskPreview.changed`` on the issue file, in-process, one warm-up then
 the median of 20), the watchfiles ``step``/``debounce`` the server uses
-(``newsletter.preview``), and what the four iframes load again on each repaint
+(``newsletter.preview.server``), and what the four iframes load again on each repaint
 (pictures, nested video iframes). The server shares this interpreter with
 Playwright's client, which only waits on the browser while an edit is timed.
 
@@ -79,10 +79,10 @@ from urllib.parse import urlsplit
 from _common import BenchError, Figure, table, time_calls
 
 import newsletter
-import newsletter.preview
+import newsletter.preview.server
 from newsletter import api
-from newsletter.preview import PreviewServer
-from newsletter.preview_desk import DeskPreview
+from newsletter.preview.desk import DeskPreview
+from newsletter.preview.server import PreviewServer
 
 REPO = Path(__file__).resolve().parent.parent
 ISSUE = Path("issues") / "2026-11-27.yaml"
@@ -276,7 +276,7 @@ def edited(seed: str, number: int) -> str:
 
 def time_rebuild(desk: Path) -> dict[str, Any]:
     """DeskPreview.changed on the issue file alone, as the watcher calls it."""
-    preview = DeskPreview(desk, "http://127.0.0.1:9/")
+    preview = DeskPreview(desk, "http://127.0.0.1:9/", render=api.render_with_stories)
     issue = desk / ISSUE
     timing = time_calls(lambda: preview.changed({issue}), REBUILD_RUNS)
     return asdict(timing)
@@ -570,8 +570,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     report: dict[str, Any] = {
         "edits": args.edits, "issue": str(ISSUE), "viewport": f"{WIDTH}x{HEIGHT}",
-        "watch_step_ms": newsletter.preview._STEP_MS,
-        "watch_debounce_ms": newsletter.preview._DEBOUNCE_MS,
+        "watch_step_ms": newsletter.preview.server._STEP_MS,
+        "watch_debounce_ms": newsletter.preview.server._DEBOUNCE_MS,
         "cpu_count": os.cpu_count(), "load_average": os.getloadavg()[0],
     }
     if report["load_average"] > 0.5 * len(os.sched_getaffinity(0)):

@@ -6,41 +6,48 @@ import datetime as dt
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from ._folders import replace_folder
-from .assets import resolve_assets
-from .config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
-from .editorial import NO_STORE, StaticLookup, StoryLookup, load_issue
+from .desk.config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
+from .desk.editorial import issue_status, load_issue
+from .desk.lockfile import lock_path, read_lock, story_to_json, write_lock
+from .desk.lookup import NO_STORE, PinnedLookup, StoryLookup, store_path
 from .errors import NewsletterError
-from .lockfile import lock_path, read_lock, write_lock
 from .model import FeedSpec, FetchResult, Issue, RenderedIssue, Settings, Status, Story
+from .publish._folders import replace_folder
+from .render.assets import resolve_assets
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from .archive import SiteReport
     from .check import Finding
     from .check.links import LinkChecker
-    from .preview import PreviewServer
-    from .store import SaveCounts, Store
+    from .collect.store import SaveCounts, Store
+    from .preview.server import PreviewServer
+    from .publish.archive import SiteReport
 from .render import NAV_MARKER, Renderer, issue_url
 
 __all__ = [
     "BuiltIssue",
     "CheckReport",
+    "CheckRun",
     "FetchReport",
     "PinnedLookup",
+    "SiteReport",
+    "StoreOpener",
     "add_page",
     "build_issue",
     "build_issues",
     "build_site",
     "check_issue",
+    "check_issues",
     "email_message",
     "enable_feed",
+    "export_eml",
     "export_feeds",
     "fetch",
     "find_issue_files",
@@ -52,9 +59,12 @@ __all__ = [
     "open_store",
     "pick",
     "preview_server",
+    "relative_to_cwd",
     "render_issue",
+    "render_with_stories",
     "send_test",
     "store_path",
+    "story_to_json",
 ]
 
 
@@ -151,7 +161,7 @@ def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | N
     """
     renderer = Renderer(settings)
     built_from: dict[str, Path] = {}
-    store = open_store(settings) if store_path(settings).is_file() else None
+    store = StoreOpener(settings)()
     try:
         for path in paths:
             built = build_issue(path, settings, out_dir=out_dir, renderer=renderer,
@@ -173,28 +183,14 @@ def build_site(settings: Settings, *, out_dir: Path | None = None, drafts: bool 
 
     `named` issue files are built even when they are drafts.
     """
-    from .archive import build_site as build
+    from .publish.archive import build_site as build
 
     chosen = {relative_to_cwd(p.resolve()) for p in named}  # ../issues/x.yaml is issues/x.yaml
     sources = sorted({*(relative_to_cwd(p.resolve()) for p in find_issue_files(settings)),
                       *chosen})
-    return build(settings, sources, out_dir=out_dir, drafts=drafts,
-                 named=chosen, force=force, refresh=refresh,
+    return build(settings, sources, stores=StoreOpener(settings), out_dir=out_dir,
+                 drafts=drafts, named=chosen, force=force, refresh=refresh,
                  jobs=jobs, on_planned=on_planned, on_rendered=on_rendered)
-
-
-class PinnedLookup:
-    """Stories pinned in an issue's lock file first, then the candidate store."""
-
-    def __init__(self, pinned: Iterable[Story], store: StoryLookup | None) -> None:
-        self.pinned = StaticLookup(pinned)
-        self.store = store or NO_STORE
-
-    def find(self, ref: str) -> Story | None:
-        return self.pinned.find(ref) or self.store.find(ref)
-
-    def suggest(self, ref: str) -> Sequence[str]:
-        return self.store.suggest(ref) or self.pinned.suggest(ref)
 
 
 def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
@@ -204,8 +200,8 @@ def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
 
     `on_change` hears the files that changed and the problems they left.
     """
-    from .preview import PreviewServer
-    from .preview_desk import DeskPreview
+    from .preview.desk import DeskPreview
+    from .preview.server import PreviewServer
 
     try:
         server = PreviewServer(host=host, port=port)
@@ -213,7 +209,7 @@ def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
         raise NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                               hint="another program uses that port: pass --port with "
                                    "another number (or --port 0 for any free one)") from exc
-    desk = DeskPreview(start, server.url)
+    desk = DeskPreview(start, server.url, render=render_with_stories)
 
     def changed(paths: set[Path]) -> None:
         if on_change:
@@ -234,6 +230,33 @@ class CheckReport:
     findings: tuple[Finding, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckRun:
+    """`check_issues`: a report per issue, and how many distinct links were asked."""
+
+    reports: tuple[CheckReport, ...]
+    links_checked: int = 0
+
+    @property
+    def all_links_unreachable(self) -> bool:
+        """Every link asked was unreachable (two or more): most likely no network."""
+        unreachable = {f.subject for r in self.reports for f in r.findings
+                       if f.code == "link-unreachable"}
+        return len(unreachable) >= 2 and len(unreachable) == self.links_checked
+
+
+def check_issues(paths: Sequence[Path], settings: Settings, *,
+                 offline: bool = False) -> CheckRun:
+    """`check_issue` for each path, sharing one link checker (each URL asked once)."""
+    links = None
+    if not offline:
+        from .check.links import LinkChecker
+
+        links = LinkChecker(allow=settings.check.skip_links)
+    reports = tuple(check_issue(p, settings, offline=offline, links=links) for p in paths)
+    return CheckRun(reports=reports, links_checked=links.checked() if links else 0)
+
+
 def check_issue(path: Path, settings: Settings, *, offline: bool = False,
                 links: LinkChecker | None = None) -> CheckReport:
     """Everything that would embarrass the desk if `path` went out as it is.
@@ -248,10 +271,9 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
     from .check.markup import markup_findings
     from .errors import InputError
 
-    store = open_store(settings) if store_path(settings).is_file() else None
     try:
-        lookup = PinnedLookup(read_lock(lock_path(path)), store)
-        issue = load_issue(path, settings, lookup)
+        with _stories_for(path, settings) as lookup:
+            issue = load_issue(path, settings, lookup)
         assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo)
         rendered = Renderer(settings).render(issue, assets)
     except InputError as exc:
@@ -262,9 +284,6 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
         return CheckReport(source=path, findings=(Finding(
             severity=Severity.ERROR, code="build", message=exc.message, hint=exc.hint,
             location=exc.location),))
-    finally:
-        if store is not None:
-            store.close()
     text = path.read_text(encoding="utf-8")
     findings = content_findings(issue, source_text=text, email_html=rendered.email_html,
                                 pictures=assets.images, earlier=_earlier(path, settings),
@@ -333,14 +352,21 @@ def email_message(path: Path, settings: Settings, *, to: Sequence[str] = (),
     """The issue as one email (text part, then HTML), as an ESP or a test send gets it."""
     from .send import build_message
 
-    store = open_store(settings) if store_path(settings).is_file() else None
-    try:
-        issue, rendered = render_issue(path, settings,
-                                       lookup=PinnedLookup(read_lock(lock_path(path)), store))
-    finally:
-        if store is not None:
-            store.close()
+    issue, rendered = render_with_stories(path, settings)
     return build_message(issue, rendered, settings, to=to, test=test)
+
+
+def export_eml(path: Path, settings: Settings, eml: Path) -> None:
+    """Write the issue as one .eml file (both parts and the headers)."""
+    from .send import export_eml as eml_bytes
+
+    data = eml_bytes(email_message(path, settings))
+    try:
+        eml.write_bytes(data)
+    except OSError as exc:
+        raise NewsletterError(f"cannot write {eml}: {exc.strerror or exc}",
+                              hint="choose a file in a folder that exists and you can "
+                                   "write to") from exc
 
 
 def send_test(path: Path, settings: Settings, to: Sequence[str]) -> EmailMessage:
@@ -366,15 +392,41 @@ def send_test(path: Path, settings: Settings, to: Sequence[str]) -> EmailMessage
 # --- collecting --------------------------------------------------------------
 
 
-def store_path(settings: Settings) -> Path:
-    """The desk's candidate store: one SQLite file, no server."""
-    return settings.root / ".newsletter" / "candidates.sqlite"
-
-
 def open_store(settings: Settings) -> Store:
-    from .store import Store
+    from .collect.store import Store
 
     return Store(store_path(settings))
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOpener:
+    """Opens the desk's candidate store, if it has one: handed to the stages
+    that resolve `story:` references (the site build, in every worker
+    process, and the preview), which never import the store themselves."""
+
+    settings: Settings
+
+    def __call__(self) -> Store | None:
+        return open_store(self.settings) if store_path(self.settings).is_file() else None
+
+
+@contextmanager
+def _stories_for(path: Path, settings: Settings) -> Iterator[PinnedLookup]:
+    """How a build resolves `path`'s `story:` references: its lock file, then the store."""
+    store = StoreOpener(settings)()
+    try:
+        yield PinnedLookup(read_lock(lock_path(path)), store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def render_with_stories(path: Path, settings: Settings, *,
+                        renderer: Renderer | None = None) -> tuple[Issue, RenderedIssue]:
+    """`render_issue` with `story:` references resolved as a build resolves them
+    (nothing is written)."""
+    with _stories_for(path, settings) as lookup:
+        return render_issue(path, settings, renderer=renderer, lookup=lookup)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -469,7 +521,7 @@ def _scaffold_files() -> Iterator[tuple[str, bytes]]:
 
 def new_issue(settings: Settings, *, date: dt.date | None = None) -> Path:
     """Write the next issue as a draft, offering the best unused candidates."""
-    from .drafts import draft_text, rank_candidates
+    from .desk.drafts import draft_text, rank_candidates
 
     date = date or dt.datetime.now(dt.UTC).date()
     path = settings.issues_dir / f"{date.isoformat()}.yaml"
@@ -491,7 +543,7 @@ def new_issue(settings: Settings, *, date: dt.date | None = None) -> Path:
 def pick(settings: Settings, ref: str, *, into: str, issue_file: Path | None = None
          ) -> tuple[Path, Story]:
     """Add a candidate to an issue (the newest one unless named)."""
-    from .drafts import add_pick
+    from .desk.drafts import add_pick
 
     target = issue_file or next(reversed(find_issue_files(settings)), None)
     if target is None:
@@ -510,17 +562,8 @@ def pick(settings: Settings, ref: str, *, into: str, issue_file: Path | None = N
     return target, story
 
 
-def issue_status(path: Path) -> str:
-    """An issue's status read without validating the rest: a draft may be half-written."""
-    from ._yaml import load_yaml
-
-    doc = load_yaml(path, [])
-    status = doc.data.get("status", "draft") if doc and isinstance(doc.data, dict) else None
-    return status if isinstance(status, str) else ""
-
-
 def _issue_number(path: Path) -> int | None:
-    from ._yaml import load_yaml
+    from .desk._yaml import load_yaml
 
     doc = load_yaml(path, [])
     number = doc.data.get("number") if doc and isinstance(doc.data, dict) else None
@@ -547,8 +590,8 @@ def import_feeds(settings: Settings, opml_file: Path) -> list[FeedSpec]:
     addresses, languages, the file's size) by the very same code; an import
     that would leave a desk no command loads is refused and writes nothing.
     """
-    from .drafts import add_feeds
-    from .opml import feeds_from_opml
+    from .collect.opml import feeds_from_opml
+    from .desk.drafts import add_feeds
 
     return add_feeds(settings.root / SETTINGS_FILE, feeds_from_opml(opml_file.read_bytes()),
                      read_back=load_settings, source=opml_file.name)
@@ -571,6 +614,6 @@ def enable_feed(settings: Settings, name: str) -> tuple[FeedSpec, bool]:
 
 
 def export_feeds(settings: Settings) -> str:
-    from .opml import feeds_to_opml
+    from .collect.opml import feeds_to_opml
 
     return feeds_to_opml(settings.feeds, title=settings.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +28,7 @@ __all__ = [
     "FeedState",
     "FetchOutcome",
     "FetchResult",
+    "Finding",
     "Image",
     "Issue",
     "IssueAssets",
@@ -40,6 +41,7 @@ __all__ = [
     "RenderedIssue",
     "Sender",
     "Settings",
+    "Severity",
     "SiteEntry",
     "Smtp",
     "SourceLocation",
@@ -523,3 +525,33 @@ class SiteEntry:
     image: Asset | None = None
     image_alt: str = ""
     search_text: str = ""
+
+
+# --- checking ----------------------------------------------------------------
+
+
+class Severity(IntEnum):
+    NOTE = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One thing to look at: what, where (the YAML line it comes from, when
+    there is one) and what to do about it."""
+
+    severity: Severity
+    code: str  # stable and short, e.g. "link-dead", "email-size"
+    message: str
+    hint: str = ""
+    location: SourceLocation | None = None
+    subject: str = ""  # the URL, picture or CSS property it is about
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        head = f"{where}{self.severity}: {self.message} [{self.code}]"
+        return f"{head}\n  hint: {self.hint}" if self.hint else head

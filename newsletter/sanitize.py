@@ -45,6 +45,7 @@ __all__ = [
     "clean_field",
     "clean_html",
     "html_to_plain",
+    "is_remote",
     "is_safe_url",
 ]
 
@@ -83,6 +84,11 @@ _BREAKS = {
 _SPACE = re.compile(r"\s+")
 _TAG_IN_CLEAN = re.compile(r"<[^>]*>")  # nh3 escapes "<" in text: each match is a tag
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_remote(src: str) -> bool:
+    """Whether a picture source names a web address rather than a desk file."""
+    return "://" in src or src.startswith("//")
 
 
 def is_safe_url(url: str) -> bool:

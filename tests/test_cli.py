@@ -13,7 +13,7 @@ from conftest import REPO
 
 from newsletter import api
 from newsletter.cli import main
-from newsletter.editorial import load_issue
+from newsletter.desk.editorial import load_issue
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import DATA, REPO, LocalSite
 
 from newsletter import api
-from newsletter.config import load_settings
+from newsletter.desk.config import load_settings
 from newsletter.errors import NewsletterError
 
 

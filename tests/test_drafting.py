@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from newsletter.collect.opml import feeds_from_opml, feeds_to_opml
 from newsletter.collect.page import story_from_page
-from newsletter.drafts import add_feeds, add_pick, draft_text, rank_candidates
+from newsletter.desk.drafts import add_feeds, add_pick, draft_text, rank_candidates
+from newsletter.desk.lockfile import read_lock, story_from_json, story_to_json, write_lock
 from newsletter.errors import FeedError, NewsletterError
-from newsletter.lockfile import read_lock, story_from_json, story_to_json, write_lock
 from newsletter.model import FeedSpec, Image, Story
-from newsletter.opml import feeds_from_opml, feeds_to_opml
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 

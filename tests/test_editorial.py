@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from newsletter import api
-from newsletter.editorial import StaticLookup, load_issue
+from newsletter.desk.editorial import load_issue
+from newsletter.desk.lookup import StaticLookup
 from newsletter.errors import IssueFileError, SettingsError
 from newsletter.model import Image, Story
 from newsletter.render.locale import locale_for

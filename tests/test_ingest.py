@@ -27,7 +27,8 @@ from test_sanitize import script_risks
 
 from newsletter import api
 from newsletter.collect.parse import parse_feed
-from newsletter.editorial import StaticLookup, load_issue
+from newsletter.desk.editorial import load_issue
+from newsletter.desk.lookup import StaticLookup
 from newsletter.errors import FeedError
 from newsletter.model import FetchOutcome, Story
 

@@ -37,8 +37,8 @@ from conftest import ARTIFACTS, CHINESE_ISSUE, EXAMPLE_ISSUE
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from newsletter import api
-from newsletter.preview import EVENTS_PATH, PreviewServer, ServerLimits, clean_request_path
-from newsletter.preview_desk import DeskPreview
+from newsletter.preview.desk import DeskPreview
+from newsletter.preview.server import EVENTS_PATH, PreviewServer, ServerLimits, clean_request_path
 
 ENGLISH = EXAMPLE_ISSUE.stem
 CHINESE = CHINESE_ISSUE.stem
@@ -442,7 +442,7 @@ def _limited_preview(desk: Path, limits: ServerLimits) -> Iterator[PreviewServer
     """The desk's preview under other limits than `api.preview_server`'s defaults
     (its pages only: nothing is watched)."""
     server = PreviewServer(host="127.0.0.1", port=0, limits=limits)
-    server.attach(DeskPreview(desk, server.url), ())
+    server.attach(DeskPreview(desk, server.url, render=api.render_with_stories), ())
     with _serving(server):
         yield server
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import CHINESE_ISSUE, DATA, EXAMPLE_ISSUE, REPO
 
 from newsletter import api
-from newsletter.config import UNSUBSCRIBE_DIALECTS
+from newsletter.desk.config import UNSUBSCRIBE_DIALECTS
 from newsletter.model import Lead, RenderedIssue, Settings, Utm
 from newsletter.render.links import LinkPolicy, add_utm, embed_url
 from newsletter.render.text import WIDTH

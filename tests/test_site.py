@@ -23,9 +23,9 @@ import pytest
 from conftest import REPO
 
 from newsletter import api
-from newsletter.archive import SiteReport
 from newsletter.errors import BuildError, NewsletterError, RenderError
-from newsletter.site import StagedSite, link_tree, write_file
+from newsletter.publish.archive import SiteReport
+from newsletter.publish.site import StagedSite, link_tree, write_file
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -506,7 +506,7 @@ def test_an_issue_named_through_another_folder_is_the_same_issue(
 # moment is chosen by wrapping StagedSite.keep in this driver, not by timing.
 _KILLED_DURING_CARRY_OVER = """\
 import os, signal, sys
-from newsletter import site
+from newsletter.publish import site
 from newsletter.cli import main
 
 carried = 0

@@ -31,20 +31,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newsletter import store as store_module
+from newsletter.collect import store as store_module
 from newsletter.collect.parse import parse_feed
-from newsletter.editorial import StoryLookup
-from newsletter.errors import StoreError
-from newsletter.model import (
-    FeedSpec,
-    FeedState,
-    FetchOutcome,
-    FetchResult,
-    Image,
-    SourceLocation,
-    Story,
-)
-from newsletter.store import (
+from newsletter.collect.store import (
     BY_HAND,
     SCHEMA_VERSION,
     SaveCounts,
@@ -54,6 +43,17 @@ from newsletter.store import (
     default_path,
     has_term,
     search_terms,
+)
+from newsletter.desk.lookup import StoryLookup
+from newsletter.errors import StoreError
+from newsletter.model import (
+    FeedSpec,
+    FeedState,
+    FetchOutcome,
+    FetchResult,
+    Image,
+    SourceLocation,
+    Story,
 )
 
 NOW = dt.datetime(2026, 11, 27, 9, 30, tzinfo=dt.UTC)
@@ -617,7 +617,7 @@ import datetime as dt, sqlite3, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 import test_store
-from newsletter.store import Store
+from newsletter.collect.store import Store
 
 path, block_at = Path(sys.argv[1]), int(sys.argv[2])
 def block():

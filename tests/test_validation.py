@@ -37,9 +37,10 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from newsletter import api
-from newsletter._yaml import load_yaml
-from newsletter.config import load_settings
-from newsletter.editorial import StaticLookup, load_issue
+from newsletter.desk._yaml import load_yaml
+from newsletter.desk.config import load_settings
+from newsletter.desk.editorial import load_issue
+from newsletter.desk.lookup import StaticLookup
 from newsletter.errors import AssetError, InputError, IssueFileError, Problem, SettingsError
 from newsletter.model import Settings, Story
 

@@ -15,7 +15,7 @@ from .. import __version__
 from ..errors import NewsletterError
 
 if TYPE_CHECKING:
-    from ..archive import SiteReport
+    from ..api import SiteReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,7 +185,7 @@ def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, no
     import json
 
     from .. import api
-    from ..check import Severity
+    from ..model import Severity
 
     settings = api.load_desk(issues[0] if issues else Path.cwd())
     files = api.find_issue_files(settings)
@@ -196,12 +196,8 @@ def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, no
         paths = list(issues) or files[-1:]
     if not paths:
         raise NewsletterError("no issue to check", hint='start one with "newsletter new"')
-    links = None
-    if not offline:
-        from ..check.links import LinkChecker
-
-        links = LinkChecker(allow=settings.check.skip_links)
-    reports = [api.check_issue(p, settings, offline=offline, links=links) for p in paths]
+    run = api.check_issues(paths, settings, offline=offline)
+    reports = run.reports
     found = [f for r in reports for f in r.findings]
     if as_json:
         click.echo(json.dumps([{
@@ -219,9 +215,7 @@ def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, no
                    f"{_count(counts[Severity.WARNING], 'warning')}, "
                    f"{_count(counts[Severity.NOTE], 'note')}{shown} in "
                    f"{_count(len(reports), 'issue')}")
-    unreachable = {f.subject for f in found if f.code == "link-unreachable"}
-    if len(unreachable) >= 2 and not as_json and links is not None and \
-            len(unreachable) == links.checked():
+    if run.all_links_unreachable and not as_json:
         click.echo("every link was unreachable: is this computer offline? "
                    "(--offline skips the links)", err=True)
     if counts[Severity.ERROR] or (strict and counts[Severity.WARNING]):
@@ -229,7 +223,7 @@ def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, no
 
 
 def _print_report(report: Any, *, notes: bool) -> None:
-    from ..check import Severity
+    from ..model import Severity
 
     colours = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTE: "blue"}
     loud = [f for f in report.findings if f.severity > Severity.NOTE]
@@ -292,18 +286,11 @@ def export(issue: Path, eml: Path | None, html: bool, text: bool) -> None:
     if [bool(eml), html, text].count(True) != 1:
         raise NewsletterError("say what to export", hint="pass one of --eml FILE, --html, --text")
     settings = api.load_desk(issue)
-    message = api.email_message(issue, settings)
     if eml is not None:
-        from ..send import export_eml
-
-        try:
-            eml.write_bytes(export_eml(message))
-        except OSError as exc:
-            raise NewsletterError(f"cannot write {eml}: {exc.strerror or exc}",
-                                  hint="choose a file in a folder that exists and you can "
-                                       "write to") from exc
+        api.export_eml(issue, settings, eml)
         click.echo(f"{click.style('wrote', fg='green')} {_shown(eml)}")
         return
+    message = api.email_message(issue, settings)
     part = message.get_body(("html",) if html else ("plain",))
     assert part is not None
     click.echo(part.get_content(), nl=False)
@@ -371,9 +358,9 @@ def init(folder: Path) -> None:
 
 
 def _shown(path: Path) -> str:
-    from ..config import relative_to_cwd
+    from .. import api
 
-    return str(relative_to_cwd(path.resolve()))
+    return str(api.relative_to_cwd(path.resolve()))
 
 
 from . import collect  # noqa: E402 - registers the collecting commands on `main`

@@ -215,9 +215,9 @@ def _cutoff(age: str | None) -> dt.datetime | None:
 
 
 def _story_json(story: Story) -> dict[str, object]:
-    from ..lockfile import story_to_json
+    from .. import api
 
-    return story_to_json(story)
+    return api.story_to_json(story)
 
 
 def _story_table(stories: list[Story]) -> None:

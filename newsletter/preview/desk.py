@@ -13,16 +13,15 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .config import find_settings, load_settings, relative_to_cwd
-from .errors import InputError, NewsletterError
-from .lockfile import lock_path, read_lock
-from .model import GMAIL_CLIP_BYTES, Issue, Paths, RenderedIssue, Settings
-from .preview import Page
-from .render import DEFAULT_THEME, NAV_MARKER, Renderer
+from ..desk.config import find_settings, load_settings, relative_to_cwd
+from ..errors import InputError, NewsletterError
+from ..model import GMAIL_CLIP_BYTES, Issue, Paths, RenderedIssue, Settings
+from ..render import DEFAULT_THEME, NAV_MARKER, Renderer
+from .server import Page
 
 __all__ = ["DeskPreview"]
 
@@ -64,7 +63,7 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 
 def _read_listing(source: Path) -> _Listing:
-    from ._yaml import load_yaml
+    from ..desk._yaml import load_yaml
 
     doc = load_yaml(source, [])
     data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
@@ -80,10 +79,19 @@ def _read_listing(source: Path) -> _Listing:
                     status=text("status", "draft") if doc is not None else "cannot read")
 
 
+class IssueRenderer(Protocol):
+    """`api.render_with_stories`: an issue file rendered in memory, `story:`
+    references resolved as a build resolves them."""
+
+    def __call__(self, path: Path, settings: Settings, *,
+                 renderer: Renderer | None = ...) -> tuple[Issue, RenderedIssue]: ...
+
+
 class DeskPreview:
     """Renders the desk's issues on demand and again when their files change."""
 
-    def __init__(self, root: Path, server_url: str) -> None:
+    def __init__(self, root: Path, server_url: str, *, render: IssueRenderer) -> None:
+        self.render = render
         self.settings_file = find_settings(root)
         self.root = self.settings_file.parent
         self.server_url = server_url
@@ -95,7 +103,7 @@ class DeskPreview:
         self._real_base = ""
         self._settings_error: NewsletterError | None = None
         self._renderer: Renderer | None = None
-        self._ui = Environment(loader=PackageLoader("newsletter", "preview_ui"),
+        self._ui = Environment(loader=PackageLoader("newsletter.preview", "ui"),
                                autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         self._load_settings()
@@ -195,22 +203,14 @@ class DeskPreview:
         return built
 
     def _build(self, source: Path) -> _Built:
-        from .api import PinnedLookup, open_store, render_issue, store_path
-
         settings, renderer = self._settings, self._renderer
         if settings is None or renderer is None:
             return _Built(source=source, key=source.stem, error=self._settings_error)
-        store = open_store(settings) if store_path(settings).is_file() else None
         try:
-            lookup = PinnedLookup(read_lock(lock_path(source)), store)
             # named as the editor would type it, so errors read issues/x.yaml:12
-            issue, rendered = render_issue(relative_to_cwd(source), settings, lookup=lookup,
-                                           renderer=renderer)
+            issue, rendered = self.render(relative_to_cwd(source), settings, renderer=renderer)
         except NewsletterError as exc:
             return _Built(source=source, key=source.stem, error=exc)
-        finally:
-            if store is not None:
-                store.close()
         self._slugs[source] = issue.slug
         sent = rendered.email_html.replace(self.server_url, self._real_base)
         return _Built(source=source, key=issue.slug, issue=issue, rendered=rendered,

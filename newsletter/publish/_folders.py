@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import NewsletterError
+from ..errors import NewsletterError
 
 __all__ = ["MARKER", "replace_folder"]
 

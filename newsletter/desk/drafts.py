@@ -21,8 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from .errors import InputError, NewsletterError, Problem
-from .model import FeedSpec, SourceLocation, Story
+from ..errors import InputError, NewsletterError, Problem
+from ..model import FeedSpec, SourceLocation, Story
 
 __all__ = ["PLACEHOLDER_URL", "SECTIONS", "add_feeds", "add_pick", "draft_text",
            "rank_candidates"]

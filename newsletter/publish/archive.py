@@ -24,17 +24,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import __version__
-from ._cache import store_in_cache
-from ._fields import is_remote
-from ._workers import start_worker
-from .assets import resolve_assets
-from .config import SETTINGS_FILE
-from .editorial import load_issue
-from .errors import BuildError, IssueFileError, NewsletterError
-from .lockfile import lock_path, read_lock, write_lock
-from .model import GMAIL_CLIP_BYTES, Asset, Issue, Settings, SiteEntry, Status, Story
-from .render import DEFAULT_THEME, NAV_MARKER, Renderer, issue_url
+from .. import __version__
+from .._cache import store_in_cache
+from .._workers import start_worker
+from ..desk.config import SETTINGS_FILE
+from ..desk.editorial import issue_status, load_issue
+from ..desk.lockfile import lock_path, read_lock, write_lock
+from ..desk.lookup import PinnedLookup, StoreOpener, StoryStore
+from ..errors import BuildError, IssueFileError, NewsletterError
+from ..model import GMAIL_CLIP_BYTES, Asset, Issue, Settings, SiteEntry, Status, Story
+from ..render import DEFAULT_THEME, NAV_MARKER, Renderer, issue_url
+from ..render.assets import resolve_assets
+from ..sanitize import is_remote
 from .site import FEED_SIZE, IssueNav, StagedSite, issue_navs, site_build_id, site_pages, write_file
 
 __all__ = ["POOL_FROM", "SiteReport", "build_site"]
@@ -84,7 +85,8 @@ class _Plan:
     site_pages: str = ""  # digest of the theme's own pages (index, 404, search)
 
 
-def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | None = None,
+def build_site(settings: Settings, sources: Sequence[Path], *, stores: StoreOpener,
+               out_dir: Path | None = None,
                drafts: bool = False, named: Iterable[Path] = (), force: bool = False,
                refresh: bool = False, jobs: int | None = None,
                on_rendered: Callable[[Path], None] | None = None,
@@ -95,12 +97,15 @@ def build_site(settings: Settings, sources: Sequence[Path], *, out_dir: Path | N
     out of the index, feed, sitemap and search. `force` ignores the manifest;
     `refresh` also re-resolves `story:` references from the candidate store.
     `on_planned` hears how many issues will be rendered, `on_rendered` each one.
+    `stores` opens the candidate store (in each worker process too): it
+    resolves `story:` references and records the stories an issue used.
     """
     out = out_dir or settings.output_dir
     named_set = frozenset(named)
     manifest_file = _manifest_path(settings, out)
     with _one_build_at_a_time(manifest_file):
-        return _build_site(settings, sources, out, manifest_file, named_set, drafts=drafts,
+        return _build_site(settings, sources, out, manifest_file, named_set, stores,
+                           drafts=drafts,
                            force=force, refresh=refresh, jobs=jobs, on_rendered=on_rendered,
                            on_planned=on_planned)
 
@@ -121,8 +126,9 @@ def _one_build_at_a_time(manifest_file: Path) -> Iterator[None]:
 
 
 def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest_file: Path,
-                named_set: frozenset[Path], *, drafts: bool, force: bool, refresh: bool,
-                jobs: int | None, on_rendered: Callable[[Path], None] | None,
+                named_set: frozenset[Path], stores: StoreOpener, *, drafts: bool,
+                force: bool, refresh: bool, jobs: int | None,
+                on_rendered: Callable[[Path], None] | None,
                 on_planned: Callable[[int], None] | None) -> SiteReport:
     manifest = {} if force or refresh else _load_manifest(manifest_file, out)
     shared = _shared_digest(settings)
@@ -135,13 +141,14 @@ def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest
     renderer = Renderer(settings)
     try:
         done, entries, navs, feeds = _build(settings, plan, out, renderer, shared, drafts,
-                                            named_set, refresh, jobs, on_planned, on_rendered)
+                                            named_set, refresh, stores, jobs, on_planned,
+                                            on_rendered)
     except OSError as exc:
         raise NewsletterError(
             f"could not write the site next to {out}: {exc.strerror or exc}",
             hint="free some disk space (or fix the folder's permissions) and build again; "
                  "the previous site was left as it was") from exc
-    records = _after_commit(settings, done, plan, navs, shared, feeds)
+    records = _after_commit(settings, done, plan, navs, shared, feeds, stores)
     _save_manifest(manifest_file, records, site_build_id(out) or "")
     return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
                       kept=len(plan.kept),
@@ -152,13 +159,14 @@ def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest
 
 
 def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, shared: str,
-           drafts: bool, named_set: frozenset[Path], refresh: bool, jobs: int | None,
-           on_planned: Callable[[int], None] | None, on_rendered: Callable[[Path], None] | None
+           drafts: bool, named_set: frozenset[Path], refresh: bool, stores: StoreOpener,
+           jobs: int | None, on_planned: Callable[[int], None] | None,
+           on_rendered: Callable[[Path], None] | None
            ) -> tuple[dict[Path, _Rendered], dict[Path, SiteEntry], dict[str, IssueNav],
                       dict[Path, str]]:
     """Render what changed, assemble the next site beside `out`, and swap it in."""
     with StagedSite(out, _build_id(plan, shared, drafts, named_set)) as staged:
-        worker = _Worker(settings, staged.root, refresh, drafts, named_set, renderer,
+        worker = _Worker(settings, staged.root, refresh, drafts, named_set, stores, renderer,
                          feeds_for=_likely_in_feed(plan.render))
         if on_planned:
             on_planned(len(plan.render))
@@ -303,20 +311,23 @@ class _Worker:
     """Renders one issue into the staging folder; one per process."""
 
     def __init__(self, settings: Settings, staging: Path, refresh: bool, drafts: bool,
-                 named: frozenset[Path], renderer: Renderer | None = None,
+                 named: frozenset[Path], stores: StoreOpener, renderer: Renderer | None = None,
                  feeds_for: frozenset[Path] = frozenset()) -> None:
         self.settings = settings
+        self.stores = stores
         self.feeds_for = feeds_for
         self.staging = staging
         self.refresh = refresh
         self.drafts = drafts
         self.named = named
         self.renderer = renderer or Renderer(settings)
-        self._store: Any = None
+        self._store: StoryStore | None = None
+        self._opened = False
 
     def __getstate__(self) -> dict[str, Any]:
         # a worker process makes its own renderer and store connection
-        return {k: v for k, v in vars(self).items() if k not in ("renderer", "_store")}
+        return {k: v for k, v in vars(self).items()
+                if k not in ("renderer", "_store", "_opened")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -328,8 +339,6 @@ class _Worker:
             return _Rendered(source=path, error=exc)
 
     def _render(self, path: Path) -> _Rendered:
-        from .api import PinnedLookup, issue_status
-
         include_draft = self.drafts or path in self.named
         pinned = () if self.refresh else read_lock(lock_path(path))
         try:
@@ -355,19 +364,16 @@ class _Worker:
 
     def feed_entry(self, path: Path) -> str:
         """The feed entry alone, for an issue the feed needs that was not rendered."""
-        from .api import PinnedLookup
-
         pinned = () if self.refresh else read_lock(lock_path(path))
         issue = load_issue(path, self.settings, PinnedLookup(pinned, self.store()))
         assets = resolve_assets(issue, self.settings.root, issue_url(self.settings, issue),
                                 self.settings.logo)
         return self.renderer.render_feed_entry(issue, assets)
 
-    def store(self) -> Any:
-        from .api import open_store, store_path
-
-        if self._store is None and store_path(self.settings).is_file():
-            self._store = open_store(self.settings)
+    def store(self) -> StoryStore | None:
+        """The candidate store, opened once per process (None: the desk has none)."""
+        if not self._opened:
+            self._store, self._opened = self.stores(), True
         return self._store
 
     def _pictures(self, issue: Issue) -> tuple[str, ...]:
@@ -493,22 +499,23 @@ def _refuse_shared_slugs(entries: dict[Path, SiteEntry]) -> None:
 
 
 def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
-                  navs: dict[str, IssueNav], shared: str, feeds: dict[Path, str]
-                  ) -> dict[str, Any]:
+                  navs: dict[str, IssueNav], shared: str, feeds: dict[Path, str],
+                  stores: StoreOpener) -> dict[str, Any]:
     """Pin stories, mark them used, and describe the site for the next build."""
-    from .api import open_store, store_path
-
     records = {_key(settings, p): r for p, r in plan.kept.items()}
     records |= {_key(settings, p): r for p, r in plan.skipped.items()}
     used = [r for r in done.values() if r.entry and r.stories]
     for result in used:
         write_lock(lock_path(result.source), result.stories)
-    if used and store_path(settings).is_file():
-        with open_store(settings) as store:
+    store = stores() if used else None
+    if store is not None:
+        try:
             for result in used:
                 assert result.entry is not None
                 store.mark_used((s.id for s in result.stories), issue_number=result.entry.number,
                                 issue_date=result.entry.date)
+        finally:
+            store.close()
     for path, result in done.items():
         digest = _issue_digest(shared, path)  # the lock may have just been written
         if hashlib.sha256(path.read_bytes()).hexdigest() != plan.read.get(path):

@@ -20,8 +20,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from .errors import Problem
-from .model import SourceLocation
+from ..errors import Problem
+from ..model import SourceLocation
 
 __all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "YamlDocument", "field_name", "load_yaml"]
 

@@ -18,10 +18,10 @@ import PIL
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from ._cache import cache_dir, store_in_cache
-from ._fields import is_remote
-from .errors import AssetError, Problem
-from .model import Asset, Image, Issue, IssueAssets, Logo, SourceLocation, Video
+from .._cache import cache_dir, store_in_cache
+from ..errors import AssetError, Problem
+from ..model import Asset, Image, Issue, IssueAssets, Logo, SourceLocation, Video
+from ..sanitize import is_remote
 
 __all__ = ["resolve_assets"]
 

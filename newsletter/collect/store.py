@@ -51,9 +51,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from .errors import StoreError
-from .model import FeedSpec, FeedState, FetchOutcome, FetchResult, Image, SourceLocation, Story
-from .sanitize import html_to_plain
+from ..errors import StoreError
+from ..model import FeedSpec, FeedState, FetchOutcome, FetchResult, Image, SourceLocation, Story
+from ..sanitize import html_to_plain
 
 __all__ = [
     "BY_HAND",

@@ -28,10 +28,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import NewsletterError
-from .model import SiteEntry, Status
-from .render import Renderer
-from .render.locale import locale_for
+from ..errors import NewsletterError
+from ..model import SiteEntry, Status
+from ..render import Renderer
+from ..render.locale import locale_for
 
 __all__ = ["FEED_SIZE", "MARKER", "IssueNav", "StagedSite", "issue_navs", "link_tree",
            "site_pages", "write_file"]

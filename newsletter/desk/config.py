@@ -8,10 +8,8 @@ import string
 from pathlib import Path
 from typing import Any
 
-from ._fields import LONG, PROSE, Fields, is_picture_source, is_remote
-from ._yaml import KeyPath, load_yaml
-from .errors import Problem, SettingsError
-from .model import (
+from ..errors import Problem, SettingsError
+from ..model import (
     CheckSettings,
     Colors,
     FeedSpec,
@@ -23,6 +21,9 @@ from .model import (
     SourceLocation,
     Utm,
 )
+from ..sanitize import is_remote
+from ._fields import LONG, PROSE, Fields, is_picture_source
+from ._yaml import KeyPath, load_yaml
 
 __all__ = ["MAX_FEEDS", "SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings",
            "relative_to_cwd"]

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from ._fields import LONG, PROSE, Fields, is_picture_source
-from ._yaml import KeyPath, field_name, load_yaml
-from .errors import IssueFileError, Problem
-from .model import (
+from ..errors import IssueFileError, Problem
+from ..model import (
     CallToAction,
     CatchUp,
     CatchUpItem,
@@ -39,9 +36,12 @@ from .model import (
     TextBlock,
     Video,
 )
-from .sanitize import html_to_plain
+from ..sanitize import html_to_plain
+from ._fields import LONG, PROSE, Fields, is_picture_source
+from ._yaml import KeyPath, field_name, load_yaml
+from .lookup import NO_STORE, StoryLookup
 
-__all__ = ["NO_STORE", "StaticLookup", "StoryLookup", "load_issue"]
+__all__ = ["issue_status", "load_issue"]
 
 _TOP = ("number", "date", "status", "slug", "lang", "subject", "preheader", "topic", "intro",
         "lead", "catch_up", "deep_dives", "sponsors", "cta", "corrections")
@@ -53,34 +53,14 @@ _DURATION = re.compile(r"^(\d{1,2}:)?\d{1,2}:\d{2}$")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
-class StoryLookup(Protocol):
-    """Finds candidate stories by id (or unique id prefix) or by URL."""
+def issue_status(path: Path) -> str:
+    """An issue's status read without validating the rest: a draft may be half-written.
 
-    def find(self, ref: str) -> Story | None: ...
-
-    def suggest(self, ref: str) -> Sequence[str]: ...
-
-
-class StaticLookup:
-    """A lookup over stories held in memory."""
-
-    def __init__(self, stories: Iterable[Story] = ()) -> None:
-        self._stories = tuple(stories)
-
-    def find(self, ref: str) -> Story | None:
-        exact = [s for s in self._stories if ref in (s.id, s.url)]
-        prefixed = [s for s in self._stories if s.id.startswith(ref)]
-        if exact:
-            return exact[0]
-        return prefixed[0] if len(prefixed) == 1 else None
-
-    def suggest(self, ref: str) -> Sequence[str]:
-        import difflib
-
-        return difflib.get_close_matches(ref, [s.id for s in self._stories], n=3, cutoff=0.5)
-
-
-NO_STORE = StaticLookup()
+    "" when the file cannot be read or its status is not text.
+    """
+    doc = load_yaml(path, [])
+    status = doc.data.get("status", "draft") if doc and isinstance(doc.data, dict) else None
+    return status if isinstance(status, str) else ""
 
 
 def load_issue(path: Path, settings: Settings, lookup: StoryLookup = NO_STORE) -> Issue:

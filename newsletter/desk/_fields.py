@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from ..errors import Problem
+from ..model import SourceLocation
+from ..sanitize import is_remote, is_safe_url
 from ._yaml import KeyPath, YamlDocument, field_name
-from .errors import Problem
-from .model import SourceLocation
-from .sanitize import is_safe_url
 
 __all__ = ["LONG", "PROSE", "SHORT", "Fields"]
 
@@ -211,11 +211,6 @@ class Fields:
         texts = (self.text(holder, (*key_path, i), max_len=max_len, required=True)
                  for i in range(len(items)))
         return tuple(t for t in texts if t)
-
-
-def is_remote(src: str) -> bool:
-    """Whether a picture source names a web address rather than a desk file."""
-    return "://" in src or src.startswith("//")
 
 
 def is_picture_source(src: str) -> bool:

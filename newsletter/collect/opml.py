@@ -7,9 +7,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from xml.sax.saxutils import quoteattr
 
-from .errors import NewsletterError
-from .model import FeedSpec
-from .sanitize import is_safe_url
+from ..errors import NewsletterError
+from ..model import FeedSpec
+from ..sanitize import is_safe_url
 
 __all__ = ["feeds_from_opml", "feeds_to_opml"]
 

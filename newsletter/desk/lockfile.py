@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import NewsletterError
-from .model import Image, SourceLocation, Story
+from ..errors import NewsletterError
+from ..model import Image, SourceLocation, Story
 
 __all__ = ["LOCK_VERSION", "lock_path", "read_lock", "story_from_json", "story_to_json",
            "write_lock"]
