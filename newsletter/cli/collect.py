@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import NewsletterError
-from . import main, user_errors
+from ._base import main, user_errors
 
 if TYPE_CHECKING:
     from ..api import FetchReport
