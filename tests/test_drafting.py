@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import datetime as dt
+import http.server
+import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
+import brotli  # type: ignore[import-untyped]  # no stubs
 import pytest
+from conftest import LocalSite
 from hypothesis import given
 from hypothesis import strategies as st
 
 from newsletter.collect.opml import feeds_from_opml, feeds_to_opml
 from newsletter.collect.page import story_from_page
+from newsletter.collect.web import get_page
 from newsletter.desk.drafts import add_feeds, add_pick, draft_text, rank_candidates
 from newsletter.desk.lockfile import read_lock, story_from_json, story_to_json, write_lock
 from newsletter.errors import FeedError, NewsletterError
@@ -171,3 +180,97 @@ def test_markup_that_breaks_the_stdlib_parser_keeps_what_was_read() -> None:
     hostile = head + '<![><img src="]><img src=x onerror=alert(39)//"></head></html>'
     found = story_from_page(hostile, url="https://news.example.org/p?id=1", fetched_at=NOW)
     assert found.title == "The harbour that moved"
+
+
+# --- a page fetched for "newsletter add": decoded as a browser would, bounded ------------
+
+
+Served = dict[str, tuple[bytes, dict[str, str]]]
+Pages = tuple[str, Served]  # the site's address, and what it serves by path
+
+
+class _PageHandler(http.server.BaseHTTPRequestHandler):
+    """Serves `pages[path]` = (body, headers) exactly as given."""
+
+    pages: ClassVar[Served] = {}
+
+    def do_GET(self) -> None:
+        body, headers = self.pages.get(self.path, (b"", {}))
+        self.send_response(200 if self.path in self.pages else 404)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)  # the client may stop reading at its cap
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def pages() -> Iterator[Pages]:
+    served: Served = {}
+    handler = type("Handler", (_PageHandler,), {"pages": served})
+    site = LocalSite(handler=handler)
+    try:
+        yield site.url, served
+    finally:
+        site.close()
+
+
+JAPANESE_TITLE = "港が動いた日"
+SHIFT_JIS_PAGE = (f'<html lang="ja"><head><meta charset="Shift_JIS">'
+                  f'<meta property="og:title" content="{JAPANESE_TITLE}">'
+                  f"<title>{JAPANESE_TITLE}</title></head><body>本文</body></html>")
+
+
+def test_a_page_is_decoded_by_its_meta_charset_when_http_says_none(pages: Pages) -> None:
+    url, served = pages
+    served["/sjis.html"] = (SHIFT_JIS_PAGE.encode("shift_jis"),
+                            {"Content-Type": "text/html"})  # no charset: only the page says
+    text, final = get_page(f"{url}sjis.html")
+    assert final == f"{url}sjis.html"
+    story = story_from_page(text, url=final, fetched_at=NOW)
+    assert story.title == JAPANESE_TITLE and story.language == "ja"
+
+
+def test_a_byte_order_mark_wins_over_the_http_charset(pages: Pages) -> None:
+    url, served = pages
+    page = f"<html><head><title>{JAPANESE_TITLE} — café</title></head></html>"
+    served["/bom.html"] = (codecs.BOM_UTF8 + page.encode("utf-8"),
+                           {"Content-Type": "text/html; charset=iso-8859-1"})
+    served["/http.html"] = (page.encode("utf-8"),  # no BOM: the HTTP charset is obeyed
+                            {"Content-Type": "text/html; charset=utf-8"})
+    text, _ = get_page(f"{url}bom.html")
+    assert text == page  # the BOM itself is not part of the text
+    assert get_page(f"{url}http.html")[0] == page
+
+
+def test_a_compressed_page_is_read_and_a_bomb_stops_at_the_cap(pages: Pages) -> None:
+    """Inflated by the fetcher's bounded decoders: 36 KB of brotli that would inflate to
+    200 MB stops at the 5 MB cap (httpx's own decoder, before, held 385 MB at once)."""
+    url, served = pages
+    served["/packed.html"] = (brotli.compress(SHIFT_JIS_PAGE.encode("utf-8")),
+                              {"Content-Type": "text/html; charset=utf-8",
+                               "Content-Encoding": "br"})
+    assert JAPANESE_TITLE in get_page(f"{url}packed.html")[0]
+    packer = brotli.Compressor(quality=1)
+    bomb = b"".join(packer.process(b"\0" * (16 << 20)) for _ in range(12)) + packer.finish()
+    served["/bomb.html"] = (bomb, {"Content-Type": "text/html", "Content-Encoding": "br"})
+    tracemalloc.start()
+    try:
+        with pytest.raises(FeedError, match="larger than 5,000,000 bytes"):
+            get_page(f"{url}bomb.html")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 60 * 1024 * 1024  # the capped body and its copies: about 18 MB
+
+
+def test_a_page_that_is_not_there_says_so(pages: Pages) -> None:
+    url, _ = pages
+    with pytest.raises(FeedError, match="answered 404") as caught:
+        get_page(f"{url}missing.html")
+    assert caught.value.hint
+    with pytest.raises(FeedError, match="not a web address"):
+        get_page("javascript:alert(1)")

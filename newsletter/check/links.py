@@ -4,8 +4,9 @@
 from) and returns `Finding`s in the order of the targets, none for a good
 link. Three layers, outermost first, as in `collect.fetch`:
 
-- the run (`_Run`): one `httpx.AsyncClient`, a global semaphore and one per
-  origin (scheme, host, port), one task per distinct URL;
+- the run (`_Run`): one `httpx.AsyncClient`, a global limit and one per
+  origin (scheme, host, port), one task per distinct URL (the client, the
+  limits and gather-and-cancel are `newsletter._http`'s, shared with `collect`);
 - one link (`_Run.follow`): HEAD (GET where HEAD is refused), redirect by
   redirect, each hop its own bounded request, so every hop is seen;
 - what the answers mean, decided in pure functions over `_Hop`s
@@ -42,19 +43,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
-from .. import __version__
+from .._http import NETWORK_ERRORS, USER_AGENT, Slots, error_chain, gather_or_cancel, new_client
 from ..model import SourceLocation
 from . import Finding, Severity
 
 __all__ = ["USER_AGENT", "LinkChecker", "LinkTarget"]
 
-USER_AGENT = f"newsletter/{__version__} (+https://github.com/newsletter-desk/newsletter)"
 ACCEPT = "text/html,application/xhtml+xml,*/*;q=0.8"
 
 _PERMANENT = frozenset({301, 308})
@@ -62,7 +62,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # answers to HEAD that say "not this way" rather than "not here": ask again with GET
 _HEAD_REFUSED = frozenset({400, 403, 405, 501})
 _LOCATION = "newsletter.location"  # where `_take_location` keeps a redirect's Location
-_MAPPED: tuple[type[Exception], ...] = (TimeoutError, httpx.HTTPError, httpx.InvalidURL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,25 +176,17 @@ async def _check_all(urls: Sequence[str], limits: _Limits,
                      allow: _Allowlist) -> dict[str, _Verdict | None]:
     async with _new_client(limits) as client:
         run = _Run(client, limits, allow)
-        tasks = [asyncio.create_task(run.follow(url)) for url in urls]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # after a bug (or Ctrl-C) stop the others before the client closes
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-    return {url: task.result() for url, task in zip(urls, tasks, strict=True)}
+        verdicts = await gather_or_cancel(run.follow(url) for url in urls)
+    return dict(zip(urls, verdicts, strict=True))
 
 
 def _new_client(limits: _Limits) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        headers={"User-Agent": limits.user_agent, "Accept": ACCEPT},
-        timeout=httpx.Timeout(limits.timeout),
-        # `concurrency` requests in flight (our semaphores), plus idle connections kept
-        # for sites with more links to come: a full pool would close them for a new site
-        limits=httpx.Limits(max_connections=limits.concurrency * 3,
-                            max_keepalive_connections=limits.concurrency * 2),
-        follow_redirects=False,  # followed here, hop by hop, to see each one
+    return new_client(
+        accept=ACCEPT, user_agent=limits.user_agent, timeout=httpx.Timeout(limits.timeout),
+        # `concurrency` requests in flight (our slots), plus idle connections kept for
+        # sites with more links to come: a full pool would close them for a new site
+        connections=limits.concurrency * 3, keepalive=limits.concurrency * 2,
+        max_redirects=None,  # followed here, hop by hop, to see each one
         event_hooks={"response": [_take_location]})
 
 
@@ -224,14 +215,13 @@ class _Hop:
 
 
 class _Run:
-    """One `check` call: the client, the global slots and one semaphore per origin."""
+    """One `check` call: the client, and slots overall and per origin."""
 
     def __init__(self, client: httpx.AsyncClient, limits: _Limits, allow: _Allowlist) -> None:
         self.client = client
         self.limits = limits
         self.allow = allow
-        self.slots = asyncio.Semaphore(limits.concurrency)
-        self.origins: dict[tuple[str, str, int | None], asyncio.Semaphore] = {}
+        self.slots = Slots(concurrency=limits.concurrency, per_host=limits.per_host)
 
     async def follow(self, url: str) -> _Verdict | None:
         """One link, from its first request to its last redirect: a verdict, or None if fine."""
@@ -240,7 +230,7 @@ class _Run:
         while True:
             try:
                 hop = await self._ask(at)
-            except _MAPPED as exc:
+            except NETWORK_ERRORS as exc:
                 return _failure(exc, start=url, at=at, timeout=self.limits.timeout)
             hops.append(hop)
             if hop.to is None:
@@ -260,17 +250,16 @@ class _Run:
         return await self._request("GET", url) if hop.status in _HEAD_REFUSED else hop
 
     async def _request(self, method: str, url: str) -> _Hop:
-        # the origin's slot first: a link waiting for a busy site holds no global slot
-        async with (self._origin(url), self.slots, asyncio.timeout(self.limits.timeout),
+        async with (self.slots(_origin(url)), asyncio.timeout(self.limits.timeout),
                     self.client.stream(method, url) as response):
             if method == "HEAD":  # empty by protocol; read, so the connection is reused
                 await response.aread()
             return _hop(response)  # a GET's body is never read: closing drops it
 
-    def _origin(self, url: str) -> asyncio.Semaphore:
-        parsed = httpx.URL(url)
-        key = (parsed.scheme, parsed.host, parsed.port)
-        return self.origins.setdefault(key, asyncio.Semaphore(self.limits.per_host))
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = httpx.URL(url)
+    return parsed.scheme, parsed.host, parsed.port
 
 
 def _hop(response: httpx.Response) -> _Hop:
@@ -413,7 +402,7 @@ def _failure(exc: Exception, *, start: str, at: str, timeout: float) -> _Verdict
 
 
 def _unreachable(exc: httpx.ConnectError, where: str) -> _Verdict:
-    causes = list(_causes(exc))
+    causes = list(error_chain(exc))
     says, hint = f"could not be reached{where} ({exc})", _DOWN
     if any(isinstance(cause, socket.gaierror) for cause in causes):
         says, hint = f'has a host, "{exc.request.url.host}", that was not found{where}', _TYPO
@@ -426,14 +415,6 @@ def _unreachable(exc: httpx.ConnectError, where: str) -> _Verdict:
         says = f"failed to set up a secure (TLS) connection{where} ({tls.reason or tls})"
         hint = "check whether the site really serves https://; try http:// in a browser"
     return _Verdict(severity=Severity.ERROR, code="link-unreachable", says=says, hint=hint)
-
-
-def _causes(exc: BaseException | None) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
 
 
 _FIX_ADDRESS = "fix the address in the issue"

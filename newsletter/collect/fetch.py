@@ -15,10 +15,9 @@ problem. Three layers, outermost first:
 Every third-party error becomes a `_Failure` (message + hint) in one place:
 `_mapped_errors` for the network and the decoders, `_read_file` for the disk.
 
-The size cap counts both the bytes received and the bytes they inflate to,
-checked chunk by chunk. Content-Encoding is undone here with bounded
-decoders rather than by httpx, whose decoders inflate each chunk in full:
-329 bytes of brotli inflate to 200 MB, before any cap could look.
+The client, the slots, gather-and-cancel and the capped, bounded reading of
+a body (size cap while streaming, decompression that stops at the cap) are
+shared with `collect.web` and `check.links` in `newsletter._http`.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ import signal
 import socket
 import ssl
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
@@ -51,20 +49,26 @@ from urllib.parse import urlsplit
 import httpx
 import pebble
 
-from .. import __version__
+from .._http import (
+    CODINGS,
+    DECODE_ERRORS,
+    NETWORK_ERRORS,
+    USER_AGENT,
+    BodyTooLarge,
+    Slots,
+    UnknownCoding,
+    error_chain,
+    gather_or_cancel,
+    new_client,
+    read_body,
+)
 from .._workers import start_worker
 from ..errors import FeedError
 from ..model import FeedSpec, FeedState, FetchOutcome, FetchResult, Story
 from .parse import parse_feed
 
-try:
-    import brotli  # type: ignore[import-untyped]  # no stubs; C bindings, httpx[brotli]
-except ImportError:  # pragma: no cover - PyPy uses brotlicffi, which we do not bound
-    brotli = None
-
 __all__ = ["USER_AGENT", "FetchOptions", "ParseFn", "ParsedLike", "fetch_feeds"]
 
-USER_AGENT = f"newsletter/{__version__} (+https://github.com/newsletter-desk/newsletter)"
 ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
           "application/feed+json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
 
@@ -159,34 +163,24 @@ def fetch_feeds(feeds: Sequence[FeedSpec], states: Mapping[str, FeedState], *, r
 
 async def _fetch_all(feeds: Sequence[FeedSpec], on_result: Callable[[FetchResult], None] | None,
                      make_run: Callable[..., _Run], options: FetchOptions) -> list[FetchResult]:
-    results: list[FetchResult | None] = [None] * len(feeds)
     async with _new_client(options) as client:
         run = make_run(client=client)
 
-        async def one(index: int, spec: FeedSpec) -> None:
-            results[index] = result = await run.fetch(spec)
+        async def one(spec: FeedSpec) -> FetchResult:
+            result = await run.fetch(spec)
             if on_result is not None:
                 on_result(result)
+            return result
 
-        tasks = [asyncio.create_task(one(i, spec)) for i, spec in enumerate(feeds)]
-        try:
-            await asyncio.gather(*tasks)
-        finally:  # after an error (or Ctrl-C) stop the others before the client closes
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-    return [result for result in results if result is not None]
+        return await gather_or_cancel(one(spec) for spec in feeds)
 
 
 def _new_client(options: FetchOptions) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        headers={"User-Agent": options.user_agent, "Accept": ACCEPT,
-                 "Accept-Encoding": ", ".join(_CODINGS)},
+    return new_client(
+        accept=ACCEPT, user_agent=options.user_agent, connections=options.concurrency,
         timeout=httpx.Timeout(connect=options.connect_timeout, read=options.read_timeout,
                               write=options.read_timeout, pool=options.total_timeout),
-        limits=httpx.Limits(max_connections=options.concurrency,
-                            max_keepalive_connections=options.concurrency),
-        follow_redirects=True, max_redirects=options.max_redirects)
+        max_redirects=options.max_redirects)
 
 
 class _Failure(Exception):
@@ -227,8 +221,7 @@ class _Run:
         self.now = now
         self.options = options
         self.parser = parser
-        self.slots = asyncio.Semaphore(options.concurrency)
-        self.hosts: dict[str, asyncio.Semaphore] = {}
+        self.slots = Slots(concurrency=options.concurrency, per_host=options.per_host)
 
     async def fetch(self, spec: FeedSpec) -> FetchResult:
         """One feed, start to end: a `FetchResult` whatever happens to it."""
@@ -270,10 +263,7 @@ class _Run:
                            moved_to=got.moved_to)
 
     async def _download(self, state: FeedState) -> _Download:
-        host = _checked_host(state.url)
-        slot = self.hosts.setdefault(host, asyncio.Semaphore(self.options.per_host))
-        # the host's slot first: a feed waiting for a busy host holds no global slot
-        async with slot, self.slots:
+        async with self.slots(_checked_host(state.url)):
             with _mapped_errors(self.options):
                 async with asyncio.timeout(self.options.total_timeout), self.client.stream(
                         "GET", state.url, headers=_conditional_headers(state)) as response:
@@ -471,6 +461,9 @@ def _checked_host(url: str) -> str:
     return host
 
 
+_MAPPED = (*NETWORK_ERRORS, *DECODE_ERRORS)
+
+
 @contextmanager
 def _mapped_errors(options: FetchOptions) -> Iterator[None]:
     """The one place where the network's (and the decoders') errors become `_Failure`s."""
@@ -503,13 +496,13 @@ def _describe(exc: BaseException, options: FetchOptions) -> _Failure:
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return _Failure(f"the connection dropped before the feed was complete ({_detail(exc)})",
                         _DROPPED)
-    if isinstance(exc, (zlib.error, *_BROTLI_ERRORS)):
+    if isinstance(exc, DECODE_ERRORS):
         return _Failure(f"the server sent a damaged compressed feed ({_detail(exc)})", _DROPPED)
     return _Failure(f"the fetch failed ({type(exc).__name__}: {_detail(exc)})", _LATER)
 
 
 def _connect_failure(exc: httpx.ConnectError) -> _Failure:
-    causes = list(_causes(exc))
+    causes = list(error_chain(exc))
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return _Failure(f"the site's certificate is not valid ({cause.verify_message})",
@@ -532,19 +525,11 @@ def _detail(exc: BaseException) -> str:
     `ReadError` with no message, caused by one with none either, caused by
     `ConnectionResetError` ("Connection reset by peer").
     """
-    for cause in _causes(exc):
+    for cause in error_chain(exc):
         said = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
         if said.strip():
             return said.strip()
-    return " from ".join(type(cause).__name__ for cause in _causes(exc))
-
-
-def _causes(exc: BaseException | None) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    return " from ".join(type(cause).__name__ for cause in error_chain(exc))
 
 
 def _too_large(cap: int, declared: int | None = None) -> _Failure:
@@ -587,85 +572,19 @@ def _read_file(path: Path, shown: str, cap: int) -> bytes:
 _LOCAL = "check path: in newsletter.yaml; it is relative to the folder holding newsletter.yaml"
 
 
-# --- reading the body: capped while it streams -------------------------------------
-
-
-class _Decoder(Protocol):
-    def __call__(self, data: bytes, limit: int) -> bytes: ...
-
-
-class _Inflate:
-    """gzip, or deflate (zlib-wrapped, or raw as some servers send it); at most `limit` out."""
-
-    def __init__(self, coding: str) -> None:
-        self._raw_fallback = coding == "deflate"
-        self._inflater = zlib.decompressobj(zlib.MAX_WBITS | (0 if self._raw_fallback else 16))
-
-    def __call__(self, data: bytes, limit: int) -> bytes:
-        if self._raw_fallback and data:
-            self._raw_fallback = False
-            try:
-                return self._inflater.decompress(data, limit)
-            except zlib.error:
-                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._inflater.decompress(data, limit)
-
-
-class _Unbrotli:
-    """brotli, with an output limit (brotli >= 1.2)."""
-
-    def __init__(self) -> None:
-        self._decompressor = brotli.Decompressor()
-
-    def __call__(self, data: bytes, limit: int) -> bytes:
-        return bytes(self._decompressor.process(data, output_buffer_limit=limit))
-
-
-def _brotli_bounded() -> bool:
-    try:
-        brotli.Decompressor().process(b"", output_buffer_limit=1)
-    except (AttributeError, TypeError):  # no brotli, or one without output limits
-        return False
-    return True
-
-
-_BROTLI = brotli is not None and _brotli_bounded()
-_BROTLI_ERRORS: tuple[type[Exception], ...] = (brotli.error,) if _BROTLI else ()
-_CODINGS = ("gzip", "deflate", "br") if _BROTLI else ("gzip", "deflate")
-_MAPPED: tuple[type[Exception], ...] = (
-    TimeoutError, httpx.HTTPError, httpx.InvalidURL, zlib.error, *_BROTLI_ERRORS)
-
-
-def _decoders(content_encoding: str) -> list[_Decoder]:
-    """One decoder per coding, in the order they are undone (the last applied first)."""
-    chain: list[_Decoder] = []
-    for coding in reversed([c.strip().lower() for c in content_encoding.split(",")]):
-        if coding in ("gzip", "x-gzip", "deflate"):
-            chain.append(_Inflate("deflate" if coding == "deflate" else "gzip"))
-        elif coding == "br" and _BROTLI:
-            chain.append(_Unbrotli())
-        elif coding not in ("", "identity"):
-            raise _Failure(f'the server sent the feed encoded as "{coding}", which newsletter '
-                           "cannot read", f"tell the site's owner; newsletter asks for "
-                           f"{', '.join(_CODINGS)}")
-    return chain
+# --- reading the body: capped while it streams (newsletter._http) -----------------
 
 
 async def _read_body(response: httpx.Response, cap: int) -> bytes:
     """The decoded body, or a _Failure as soon as what came or what it inflates to passes `cap`."""
-    declared = response.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > cap:
-        raise _too_large(cap, int(declared))
-    chain = _decoders(response.headers.get("content-encoding", ""))
-    body, received = bytearray(), 0
-    async for chunk in response.aiter_raw():
-        received += len(chunk)
-        for decode in chain:
-            chunk = decode(chunk, cap - len(body) + 1)
-        body += chunk
-        if received > cap or len(body) > cap:
-            raise _too_large(cap)
-    return bytes(body)
+    try:
+        return await read_body(response, cap)
+    except BodyTooLarge as exc:
+        raise _too_large(cap, exc.declared) from exc
+    except UnknownCoding as exc:
+        raise _Failure(f'the server sent the feed encoded as "{exc.coding}", which newsletter '
+                       "cannot read", f"tell the site's owner; newsletter asks for "
+                       f"{', '.join(CODINGS)}") from exc
 
 
 # --- parsing: in a process pool while the network goes on, each feed in its time ---

@@ -171,6 +171,8 @@ def _append_new(listed: CommentedSeq, feeds: Iterable[FeedSpec]) -> list[FeedSpe
         entry = CommentedMap(name=name, url=feed.url)
         if feed.language:
             entry["language"] = feed.language
+        if feed.section:  # the OPML folder it was in
+            entry["section"] = feed.section
         listed.append(entry)
         known.add(str(feed.url))
         names.add(name)
