@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,14 +18,25 @@ from .desk.editorial import issue_status, load_issue
 from .desk.lockfile import lock_path, read_lock, story_to_json, write_lock
 from .desk.lookup import NO_STORE, PinnedLookup, StoryLookup, store_path
 from .errors import NewsletterError
-from .model import FeedSpec, FetchResult, Issue, RenderedIssue, Settings, Status, Story
+from .model import (
+    FeedSpec,
+    FetchOutcome,
+    FetchResult,
+    Finding,
+    Issue,
+    RenderedIssue,
+    Settings,
+    Severity,
+    SourceLocation,
+    Status,
+    Story,
+)
 from .publish._folders import replace_folder
 from .render.assets import resolve_assets
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from .check import Finding
     from .check.links import LinkChecker
     from .collect.store import SaveCounts, Store
     from .preview.server import PreviewServer
@@ -32,9 +44,11 @@ if TYPE_CHECKING:
 from .render import NAV_MARKER, Renderer, issue_url
 
 __all__ = [
+    "CHECK_JSON_VERSION",
     "BuiltIssue",
     "CheckReport",
     "CheckRun",
+    "FeedRow",
     "FetchReport",
     "PinnedLookup",
     "SiteReport",
@@ -43,22 +57,26 @@ __all__ = [
     "build_issue",
     "build_issues",
     "build_site",
+    "candidates",
     "check_issue",
     "check_issues",
     "email_message",
     "enable_feed",
     "export_eml",
     "export_feeds",
+    "feed_rows",
     "fetch",
     "find_issue_files",
     "import_feeds",
     "init_desk",
     "issue_status",
+    "issues_to_check",
     "load_desk",
     "new_issue",
     "open_store",
     "pick",
     "preview_server",
+    "prune",
     "relative_to_cwd",
     "render_issue",
     "render_with_stories",
@@ -66,6 +84,9 @@ __all__ = [
     "store_path",
     "story_to_json",
 ]
+
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +112,9 @@ class BuiltIssue:
 def load_desk(start: Path) -> Settings:
     """Settings of the desk holding `start` (a folder or a file inside the desk)."""
     folder = start if start.is_dir() else start.parent
-    return load_settings(find_settings(folder))
+    path = find_settings(folder)
+    _log.info("desk: %s", path)
+    return load_settings(path)
 
 
 def find_issue_files(settings: Settings) -> list[Path]:
@@ -222,6 +245,11 @@ def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
 # --- checking ----------------------------------------------------------------
 
 
+#: `schema_version` of `CheckRun.to_json`: raised when a field changes meaning or
+#: goes away (a new field does not raise it). README.md, "Output for scripts", documents it.
+CHECK_JSON_VERSION = 1
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckReport:
     """What `check_issue` found in one issue file."""
@@ -244,6 +272,66 @@ class CheckRun:
                        if f.code == "link-unreachable"}
         return len(unreachable) >= 2 and len(unreachable) == self.links_checked
 
+    @property
+    def counts(self) -> dict[Severity, int]:
+        """How many findings of each severity, in every issue."""
+        return _counts(f for r in self.reports for f in r.findings)
+
+    def to_json(self) -> dict[str, object]:
+        """`newsletter check --json`: a versioned document for scripts and CI."""
+        return {
+            "schema_version": CHECK_JSON_VERSION,
+            "issues": [{
+                "path": _shown_path(report.source),
+                "findings": [_finding_json(f) for f in report.findings],
+                "counts": _counts_json(_counts(report.findings)),
+            } for report in self.reports],
+            "counts": _counts_json(self.counts),
+            "links_checked": self.links_checked,
+        }
+
+
+def _counts(findings: Iterable[Finding]) -> dict[Severity, int]:
+    counts = dict.fromkeys(sorted(Severity, reverse=True), 0)
+    for finding in findings:
+        counts[finding.severity] += 1
+    return counts
+
+
+def _counts_json(counts: dict[Severity, int]) -> dict[str, int]:
+    return {str(severity): n for severity, n in counts.items()}
+
+
+def _finding_json(finding: Finding) -> dict[str, object]:
+    return {"severity": str(finding.severity), "code": finding.code,
+            "message": finding.message, "hint": finding.hint,
+            "location": _location_json(finding.location), "subject": finding.subject}
+
+
+def _location_json(location: SourceLocation | None) -> dict[str, object] | None:
+    if location is None:
+        return None
+    return {"path": _shown_path(location.path), "line": location.line,
+            "column": location.column}
+
+
+def _shown_path(path: Path) -> str:
+    """A path as the CLI prints it: relative to the working folder when inside it."""
+    return relative_to_cwd(path.resolve()).as_posix()
+
+
+def issues_to_check(settings: Settings, named: Sequence[Path] = (), *,
+                    every: bool = False) -> list[Path]:
+    """The issue files `newsletter check` looks at: every ready one (`every`), the
+    `named` ones, or else the newest."""
+    files = find_issue_files(settings)
+    # with `every`, a file whose status cannot even be read is checked, so its problems show
+    paths = [p for p in files if issue_status(p) != "draft"] if every else \
+        list(named) or files[-1:]
+    if not paths:
+        raise NewsletterError("no issue to check", hint='start one with "newsletter new"')
+    return paths
+
 
 def check_issues(paths: Sequence[Path], settings: Settings, *,
                  offline: bool = False) -> CheckRun:
@@ -265,7 +353,6 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
     `links` (shared across issues, so each URL is fetched once a run) checks
     every link and remote picture unless `offline`.
     """
-    from .check import Finding, Severity
     from .check.clients import client_support
     from .check.content import content_findings, line_of
     from .check.markup import markup_findings
@@ -305,8 +392,6 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
 def _accepted(finding: Finding, accept: Sequence[str]) -> Finding:
     """A finding the desk has accepted (check.accept) stays visible, as a note."""
     from dataclasses import replace
-
-    from .check import Severity
 
     if finding.code in accept or f"{finding.code}:{finding.subject}" in accept:
         return replace(finding, severity=Severity.NOTE,
@@ -436,6 +521,89 @@ class FetchReport:
     result: FetchResult
     saved: SaveCounts | None
 
+    def to_json(self) -> dict[str, object]:
+        """One object of `newsletter fetch --json`."""
+        result, saved = self.result, self.saved
+        return {
+            "feed": result.feed.name, "address": _address(result.feed),
+            "result": str(result.outcome),
+            "new": saved.new if saved else 0, "updated": saved.updated if saved else 0,
+            "unchanged": saved.unchanged if saved else 0,
+            "warnings": list(result.warnings), "error": result.error, "hint": result.hint,
+            "moved_to": result.moved_to,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedRow:
+    """One feed of the desk and its last fetch: a line of `newsletter feeds`."""
+
+    name: str
+    address: str  # the url or path in newsletter.yaml
+    last_fetch: dt.datetime | None
+    result: FetchOutcome | None
+    error: str
+    stories: int
+
+    def to_json(self) -> dict[str, object]:
+        """One object of `newsletter feeds --json`."""
+        return {
+            "name": self.name, "address": self.address,
+            "last_fetch": self.last_fetch.astimezone(dt.UTC).isoformat()
+            if self.last_fetch else None,
+            "result": str(self.result) if self.result else None,
+            "error": self.error, "stories": self.stories,
+        }
+
+
+def _address(feed: FeedSpec) -> str:
+    return feed.url or feed.path or ""
+
+
+def feed_rows(settings: Settings) -> list[FeedRow]:
+    """Every feed in newsletter.yaml, in its order, with its last fetch (none before
+    the first)."""
+    status = {}
+    if store_path(settings).is_file():
+        with open_store(settings) as store:
+            status = store.feed_status()
+    rows = []
+    for feed in settings.feeds:
+        seen = status.get(feed.name)
+        rows.append(FeedRow(
+            name=feed.name, address=_address(feed),
+            last_fetch=seen.last_checked if seen else None,
+            result=seen.last_outcome if seen else None,
+            error=seen.last_error if seen else "", stories=seen.stories if seen else 0))
+    return rows
+
+
+def candidates(settings: Settings, *, since: dt.datetime | None = None,
+               since_last_issue: bool = False, feed: str | None = None,
+               words: str | None = None, unused: bool = False, limit: int = 50
+               ) -> list[Story]:
+    """Candidate stories matching every filter, newest first.
+
+    `since_last_issue` starts from the date of the last issue that used a story
+    (and from `since` while there is none).
+    """
+    if not store_path(settings).is_file():
+        raise NewsletterError("there are no candidates yet", hint='run "newsletter fetch" first')
+    with open_store(settings) as store:
+        last = store.last_issue_date() if since_last_issue else None
+        if last is not None:
+            since = dt.datetime.combine(last, dt.time(), dt.UTC)
+        return store.search(words=words, since=since, feed=feed, unused=unused, limit=limit)
+
+
+def prune(settings: Settings, *, older_than: dt.datetime) -> int | None:
+    """Remove candidates published before `older_than` that no issue used; how many
+    went (None: the desk has no store yet)."""
+    if not store_path(settings).is_file():
+        return None
+    with open_store(settings) as store:
+        return store.prune(older_than=older_than)
+
 
 def fetch(settings: Settings, *, now: dt.datetime | None = None,
           on_report: Callable[[FetchReport], None] | None = None) -> list[FetchReport]:
@@ -458,6 +626,8 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
             with open_store(settings) as writer:
                 while (result := results.get()) is not None:
                     report = FetchReport(result=result, saved=writer.save(result, now=now))
+                    _log.debug("%s: %s (%s)", result.feed.name, result.outcome,
+                               _address(result.feed))
                     reports.append(report)
                     if on_report:
                         on_report(report)
@@ -466,6 +636,7 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
             while results.get() is not None:
                 pass  # keep draining so the fetch never blocks on a dead writer
 
+    _log.info("fetching %d feeds", len(settings.feeds))
     thread = threading.Thread(target=write, name="newsletter-store-writer")
     thread.start()
     try:

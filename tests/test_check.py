@@ -184,8 +184,8 @@ def test_cli_check_reports_and_exits_by_severity(desk: Path) -> None:
     assert "error (1)" in broken.stdout and "[placeholder]" in broken.stdout
     assert "issues/2026-12-04.yaml:13:" in broken.stdout
     warned = run("--offline", "--json", "issues/2026-12-04.yaml")
-    rows = json.loads(warned.stdout)
-    assert {r["code"] for r in rows} >= {"placeholder"}
+    report = json.loads(warned.stdout)
+    assert {f["code"] for i in report["issues"] for f in i["findings"]} >= {"placeholder"}
     long_subject = SMALL.replace("subject: Short and clear", "subject: " + "Long words " * 8)
     write(desk, long_subject)
     assert run("--offline", "issues/2026-12-04.yaml").returncode == 0

@@ -1,34 +1,28 @@
-"""Commands over the candidate store: fetch, feeds, candidates, prune."""
+"""Commands over the candidate store: fetch, feeds, candidates, new, pick, add, prune."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import NewsletterError
-from ._base import main, user_errors
+from ._base import desk_settings, echo_json, hint, main, options, user_errors
+from ._params import Age, IsoDate
 
 if TYPE_CHECKING:
-    from ..api import FetchReport
-    from ..model import Settings, Story
+    import datetime as dt
 
-_AGE = re.compile(r"^(\d+)\s*([dwh])$")
-
-
-def _desk() -> Settings:
-    from .. import api
-
-    return api.load_desk(Path.cwd())
+    from ..api import FeedRow, FetchReport
+    from ..model import Story
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list, one object per feed, instead of the table.")
 @user_errors
-def fetch() -> None:
+def fetch(as_json: bool) -> None:
     """Fetch every feed in newsletter.yaml into the candidate store.
 
     Unchanged feeds cost almost nothing: the tool asks the server whether the
@@ -39,28 +33,42 @@ def fetch() -> None:
     \b
     Example:
       newsletter fetch
+      newsletter fetch --json
     """
     from rich.console import Console
     from rich.progress import Progress
 
     from .. import api
 
-    settings = _desk()
+    settings = desk_settings()
     if not settings.feeds:
         raise NewsletterError("newsletter.yaml lists no feeds",
                               hint="add a feeds: list with a name and a url or path for each")
-    console = Console(highlight=False)
-    with Progress(console=console, transient=True) as progress:
+    # the bar goes to stderr, so stdout holds only the table (or the JSON)
+    with Progress(console=Console(stderr=True), transient=True,
+                  disable=options().quiet) as progress:
         task = progress.add_task("fetching feeds", total=len(settings.feeds))
         reports = api.fetch(settings, on_report=lambda _: progress.advance(task))
+    reports.sort(key=lambda r: r.result.feed.name)
+    if as_json:
+        echo_json([report.to_json() for report in reports])
+    else:
+        _print_fetch(reports)
+    if reports and all(r.result.outcome == "failed" for r in reports):
+        raise SystemExit(1)
+
+
+def _print_fetch(reports: list[FetchReport]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False)
     console.print(_fetch_table(reports))
     for report in reports:
         if report.result.moved_to:
-            console.print(f"[yellow]moved:[/] {report.result.feed.name} now lives at "
-                          f"{report.result.moved_to}; the store uses the new address "
+            console.print(f"[yellow]moved:[/] {escape(report.result.feed.name)} now lives at "
+                          f"{escape(report.result.moved_to)}; the store uses the new address "
                           "(update newsletter.yaml too)", markup=True)
-    if reports and all(r.result.outcome == "failed" for r in reports):
-        raise SystemExit(1)
 
 
 def _fetch_table(reports: list[FetchReport]) -> object:
@@ -82,40 +90,47 @@ def _fetch_table(reports: list[FetchReport]) -> object:
 
 
 @main.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list, one object per feed, instead of the table.")
 @click.pass_context
 @user_errors
-def feeds(context: click.Context) -> None:
+def feeds(context: click.Context, as_json: bool) -> None:
     """List the desk's feeds with the result of their last fetch;
     `feeds import` and `feeds export` move feed lists as OPML.
 
     \b
     Example:
       newsletter feeds
+      newsletter feeds --json
       newsletter feeds import subscriptions.opml
       newsletter feeds export > tideline.opml
       newsletter feeds enable coastal-desk
     """
     if context.invoked_subcommand is not None:
+        if as_json:
+            raise click.UsageError("--json lists the feeds: leave it out before "
+                                   f"{context.invoked_subcommand}")
         return
+    from .. import api
+
+    rows = api.feed_rows(desk_settings())
+    if as_json:
+        echo_json([row.to_json() for row in rows])
+    else:
+        _feed_table(rows)
+
+
+def _feed_table(rows: list[FeedRow]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from .. import api
-
-    settings = _desk()
-    status = {}
-    if api.store_path(settings).is_file():
-        with api.open_store(settings) as store:
-            status = store.feed_status()
     table = Table("feed", "address", "last fetch", "result", "stories")
-    for feed in settings.feeds:
-        seen = status.get(feed.name)
+    for row in rows:
         table.add_row(
-            escape(feed.name), escape(feed.url or feed.path or ""),
-            seen.last_checked.strftime("%Y-%m-%d %H:%M") if seen and seen.last_checked else "never",
-            escape(f"{seen.last_outcome} {seen.last_error}".strip()) if seen else "",
-            str(seen.stories) if seen else "0")
+            escape(row.name), escape(row.address),
+            row.last_fetch.strftime("%Y-%m-%d %H:%M") if row.last_fetch else "never",
+            escape(f"{row.result or ''} {row.error}".strip()), str(row.stories))
     Console(highlight=False).print(table)
 
 
@@ -123,14 +138,19 @@ def feeds(context: click.Context) -> None:
 @click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @user_errors
 def import_feeds(opml_file: Path) -> None:
-    """Add the feeds of an OPML file to newsletter.yaml (comments are kept)."""
+    """Add the feeds of an OPML file to newsletter.yaml (comments are kept).
+
+    \b
+    Example:
+      newsletter feeds import subscriptions.opml
+    """
     from .. import api
 
-    added = api.import_feeds(_desk(), opml_file)
+    added = api.import_feeds(desk_settings(), opml_file)
     for feed in added:
         click.echo(f"{click.style('added', fg='green')} {feed.name}  {feed.url}")
-    click.echo(f"{len(added)} new feed{'s' * (len(added) != 1)}; "
-               'next: "newsletter fetch"')
+    click.echo(f"{len(added)} new feed{'s' * (len(added) != 1)}")
+    hint('next: "newsletter fetch"')
 
 
 @feeds.command("enable")
@@ -145,7 +165,7 @@ def enable_feed(name: str) -> None:
     """
     from .. import api
 
-    spec, was_gone = api.enable_feed(_desk(), name)
+    spec, was_gone = api.enable_feed(desk_settings(), name)
     if was_gone:
         click.echo(f'{spec.name} will be asked again on the next "newsletter fetch"')
     else:
@@ -155,26 +175,32 @@ def enable_feed(name: str) -> None:
 @feeds.command("export")
 @user_errors
 def export_feeds() -> None:
-    """Print the desk's feeds as OPML."""
+    """Print the desk's feeds as OPML.
+
+    \b
+    Example:
+      newsletter feeds export > tideline.opml
+    """
     from .. import api
 
-    click.echo(api.export_feeds(_desk()), nl=False)
+    click.echo(api.export_feeds(desk_settings()), nl=False)
 
 
 @main.command()
-@click.option("--since", "since", metavar="AGE", help="Only stories published within AGE "
-              "(e.g. 7d, 2w, 12h).")
+@click.option("--since", type=Age(), metavar="AGE",
+              help="Only stories published within AGE (e.g. 7d, 2w, 12h).")
 @click.option("--since-last-issue", is_flag=True, help="Only stories newer than the last "
               "issue built from the store.")
 @click.option("--feed", metavar="NAME", help="Only stories from this feed.")
 @click.option("--search", "words", metavar="WORDS", help="Full-text search (any language, "
               "Chinese included).")
 @click.option("--unused", is_flag=True, help="Only stories no issue has used yet.")
-@click.option("--limit", default=50, show_default=True, help="At most this many stories.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="At most this many stories.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @user_errors
-def candidates(since: str | None, since_last_issue: bool, feed: str | None, words: str | None,
-               unused: bool, limit: int, as_json: bool) -> None:
+def candidates(since: dt.datetime | None, since_last_issue: bool, feed: str | None,
+               words: str | None, unused: bool, limit: int, as_json: bool) -> None:
     """List candidate stories: id, date, source and title, newest first.
 
     Put a story into an issue with its id (a unique start of it is enough):
@@ -186,38 +212,12 @@ def candidates(since: str | None, since_last_issue: bool, feed: str | None, word
     """
     from .. import api
 
-    settings = _desk()
-    if not api.store_path(settings).is_file():
-        raise NewsletterError("there are no candidates yet",
-                              hint='run "newsletter fetch" first')
-    with api.open_store(settings) as store:
-        cutoff = _cutoff(since)
-        if since_last_issue:
-            last = store.last_issue_date()
-            cutoff = dt.datetime.combine(last, dt.time(), dt.UTC) if last else cutoff
-        stories = store.search(words=words, since=cutoff, feed=feed, unused=unused, limit=limit)
+    stories = api.candidates(desk_settings(), since=since, since_last_issue=since_last_issue,
+                             feed=feed, words=words, unused=unused, limit=limit)
     if as_json:
-        click.echo(json.dumps([_story_json(s) for s in stories], ensure_ascii=False, indent=2))
+        echo_json([api.story_to_json(story) for story in stories])
     else:
         _story_table(stories)
-
-
-def _cutoff(age: str | None) -> dt.datetime | None:
-    if not age:
-        return None
-    match = _AGE.match(age.strip().lower())
-    if not match:
-        raise NewsletterError(f'"{age}" is not an age', hint="write it like 7d, 2w or 12h")
-    amount, unit = int(match.group(1)), match.group(2)
-    delta = {"h": dt.timedelta(hours=amount), "d": dt.timedelta(days=amount),
-             "w": dt.timedelta(weeks=amount)}[unit]
-    return dt.datetime.now(dt.UTC) - delta
-
-
-def _story_json(story: Story) -> dict[str, object]:
-    from .. import api
-
-    return api.story_to_json(story)
 
 
 def _story_table(stories: list[Story]) -> None:
@@ -235,10 +235,10 @@ def _story_table(stories: list[Story]) -> None:
 
 
 @main.command()
-@click.option("--older-than", "age", default="90d", show_default=True, metavar="AGE",
-              help="Remove stories published longer ago than this.")
+@click.option("--older-than", "cutoff", type=Age(), default="90d", show_default=True,
+              metavar="AGE", help="Remove stories published longer ago than this.")
 @user_errors
-def prune(age: str) -> None:
+def prune(cutoff: dt.datetime) -> None:
     """Remove old candidates; stories used in an issue are always kept.
 
     \b
@@ -247,23 +247,19 @@ def prune(age: str) -> None:
     """
     from .. import api
 
-    settings = _desk()
-    cutoff = _cutoff(age)
-    assert cutoff is not None
-    if not api.store_path(settings).is_file():
+    removed = api.prune(desk_settings(), older_than=cutoff)
+    if removed is None:
         click.echo("no candidate store yet: nothing to prune")
-        return
-    with api.open_store(settings) as store:
-        removed = store.prune(older_than=cutoff)
-    click.echo(f"removed {removed} stor{'y' if removed == 1 else 'ies'} published before "
-               f"{cutoff:%Y-%m-%d}")
+    else:
+        click.echo(f"removed {removed} stor{'y' if removed == 1 else 'ies'} published "
+                   f"before {cutoff.date().isoformat()}")
 
 
 @main.command()
-@click.option("--date", "date", type=click.DateTime(formats=["%Y-%m-%d"]),
+@click.option("--date", type=IsoDate(), metavar="YYYY-MM-DD",
               help="The new issue's date (default: today).")
 @user_errors
-def new(date: dt.datetime | None) -> None:
+def new(date: dt.date | None) -> None:
     """Draft the next issue: next number, placeholders, and the best unused
     candidates since the last issue listed as comments to pick from.
 
@@ -273,9 +269,9 @@ def new(date: dt.datetime | None) -> None:
     """
     from .. import api
 
-    path = api.new_issue(_desk(), date=date.date() if date else None)
+    path = api.new_issue(desk_settings(), date=date)
     click.echo(f"{click.style('wrote', fg='green')} {path}")
-    click.echo("next: newsletter pick ID --into lead (ids: newsletter candidates)")
+    hint("next: newsletter pick ID --into lead (ids: newsletter candidates)")
 
 
 @main.command()
@@ -297,7 +293,7 @@ def pick(ref: str, section: str, issue_file: Path | None) -> None:
     """
     from .. import api
 
-    path, story = api.pick(_desk(), ref, into=section, issue_file=issue_file)
+    path, story = api.pick(desk_settings(issue_file), ref, into=section, issue_file=issue_file)
     click.echo(f"{click.style('picked', fg='green')} {story.id} {story.title!r} into "
                f"{section} of {path}")
 
@@ -315,5 +311,5 @@ def add(url: str) -> None:
     """
     from .. import api
 
-    story = api.add_page(_desk(), url)
+    story = api.add_page(desk_settings(), url)
     click.echo(f"{click.style('added', fg='green')} {story.id} {story.title!r}")

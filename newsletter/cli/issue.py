@@ -10,10 +10,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import NewsletterError
-from ._base import count, main, shown, user_errors
+from ._base import (
+    count,
+    desk_folder,
+    desk_settings,
+    echo_json,
+    hint,
+    main,
+    options,
+    shown,
+    user_errors,
+)
 
 if TYPE_CHECKING:
-    from ..api import SiteReport
+    from ..api import CheckReport, CheckRun, SiteReport
 
 #: From this many issues on, a build shows a progress bar instead of a line per issue.
 PROGRESS_FROM = 6
@@ -50,7 +60,7 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: b
     """
     from .. import api
 
-    settings = api.load_desk(issues[0] if issues else Path.cwd())
+    settings = desk_settings(issues[0] if issues else None)
     if not issues and not api.find_issue_files(settings):
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
@@ -60,7 +70,7 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: b
     # a cancelled CI job sends SIGTERM: roll back as for Ctrl-C
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        with _BuildProgress() as progress:
+        with _BuildProgress(enabled=not options().quiet) as progress:
             report = api.build_site(settings, out_dir=out_dir, drafts=drafts, named=issues,
                                     force=force, refresh=refresh, jobs=jobs,
                                     on_planned=progress.planned, on_rendered=progress.rendered)
@@ -91,7 +101,7 @@ def _report(report: SiteReport) -> None:
                    f"{count(len(report.entries) - drafts, 'issue')}{with_drafts} "
                    f"({len(report.rendered)} rendered, {report.kept} unchanged), "
                    "index.html, feed.xml, sitemap.xml")
-        click.echo(f"  open {site}/index.html to read it")
+        hint(f"  open {site}/index.html to read it")
     if report.skipped_drafts:
         click.echo(f"skipped {count(report.skipped_drafts, 'draft')}; "
                    "build them with --drafts")
@@ -106,7 +116,8 @@ def _report(report: SiteReport) -> None:
 class _BuildProgress:
     """A progress bar while many issues render; quiet for a few."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enabled: bool = True) -> None:
+        self._enabled = enabled
         self._bar: Any = None
         self._task: Any = None
 
@@ -118,7 +129,7 @@ class _BuildProgress:
             self._bar.stop()
 
     def planned(self, count: int) -> None:
-        if count >= PROGRESS_FROM and sys.stderr.isatty():
+        if self._enabled and count >= PROGRESS_FROM and sys.stderr.isatty():
             # rich is imported only here: it costs ~20 ms, more than building one issue
             from rich.progress import Progress
 
@@ -139,7 +150,8 @@ class _BuildProgress:
 @click.option("--offline", is_flag=True, help="Do not check links and pictures on the web.")
 @click.option("--strict", is_flag=True, help="Fail on warnings too, not only on errors.")
 @click.option("--notes", is_flag=True, help="Also print the notes, not just their number.")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the findings as one JSON document (README: check --json).")
 @user_errors
 def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, notes: bool,
           as_json: bool) -> None:
@@ -153,48 +165,40 @@ def check(issues: tuple[Path, ...], every: bool, offline: bool, strict: bool, no
     Example:
       newsletter check
       newsletter check --all --strict --offline
+      newsletter check --offline --json
     """
-    import json
-
     from .. import api
     from ..model import Severity
 
-    settings = api.load_desk(issues[0] if issues else Path.cwd())
-    files = api.find_issue_files(settings)
-    if every:
-        # a file whose status cannot even be read is checked, so its problems show
-        paths = [p for p in files if api.issue_status(p) != "draft"]
-    else:
-        paths = list(issues) or files[-1:]
-    if not paths:
-        raise NewsletterError("no issue to check", hint='start one with "newsletter new"')
-    run = api.check_issues(paths, settings, offline=offline)
-    reports = run.reports
-    found = [f for r in reports for f in r.findings]
+    settings = desk_settings(issues[0] if issues else None)
+    run = api.check_issues(api.issues_to_check(settings, issues, every=every), settings,
+                           offline=offline)
     if as_json:
-        click.echo(json.dumps([{
-            "issue": str(r.source), "severity": str(f.severity), "code": f.code,
-            "message": f.message, "hint": f.hint, "subject": f.subject,
-            "location": str(f.location) if f.location else None,
-        } for r in reports for f in r.findings], ensure_ascii=False, indent=2))
+        echo_json(run.to_json())
     else:
-        for report in reports:
-            _print_report(report, notes=notes)
-    counts = {s: sum(f.severity == s for f in found) for s in Severity}
-    if not as_json:
-        shown = "" if notes or not counts[Severity.NOTE] else " (--notes shows them)"
-        click.echo(f"{count(counts[Severity.ERROR], 'error')}, "
-                   f"{count(counts[Severity.WARNING], 'warning')}, "
-                   f"{count(counts[Severity.NOTE], 'note')}{shown} in "
-                   f"{count(len(reports), 'issue')}")
-    if run.all_links_unreachable and not as_json:
-        click.echo("every link was unreachable: is this computer offline? "
-                   "(--offline skips the links)", err=True)
+        _print_run(run, notes=notes)
+    counts = run.counts
     if counts[Severity.ERROR] or (strict and counts[Severity.WARNING]):
         sys.exit(1)
 
 
-def _print_report(report: Any, *, notes: bool) -> None:
+def _print_run(run: CheckRun, *, notes: bool) -> None:
+    from ..model import Severity
+
+    for report in run.reports:
+        _print_report(report, notes=notes)
+    counts = run.counts
+    more = "" if notes or not counts[Severity.NOTE] else " (--notes shows them)"
+    click.echo(f"{count(counts[Severity.ERROR], 'error')}, "
+               f"{count(counts[Severity.WARNING], 'warning')}, "
+               f"{count(counts[Severity.NOTE], 'note')}{more} in "
+               f"{count(len(run.reports), 'issue')}")
+    if run.all_links_unreachable:
+        click.echo("every link was unreachable: is this computer offline? "
+                   "(--offline skips the links)", err=True)
+
+
+def _print_report(report: CheckReport, *, notes: bool) -> None:
     from ..model import Severity
 
     colours = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTE: "blue"}
@@ -230,8 +234,7 @@ def send_test(issue: Path, recipients: tuple[str, ...]) -> None:
     """
     from .. import api
 
-    settings = api.load_desk(issue)
-    message = api.send_test(issue, settings, list(recipients))
+    message = api.send_test(issue, desk_settings(issue), list(recipients))
     click.echo(f"{click.style('sent', fg='green')} \"{message['Subject']}\" to "
                f"{', '.join(recipients)}")
 
@@ -257,7 +260,7 @@ def export(issue: Path, eml: Path | None, html: bool, text: bool) -> None:
 
     if [bool(eml), html, text].count(True) != 1:
         raise NewsletterError("say what to export", hint="pass one of --eml FILE, --html, --text")
-    settings = api.load_desk(issue)
+    settings = desk_settings(issue)
     if eml is not None:
         api.export_eml(issue, settings, eml)
         click.echo(f"{click.style('wrote', fg='green')} {shown(eml)}")
@@ -299,7 +302,7 @@ def preview(port: int, host: str, open_browser: bool) -> None:
         for problem in problems:
             click.echo(f"{click.style('error:', fg='red', bold=True)} {problem}", err=True)
 
-    server = api.preview_server(Path.cwd(), host=host, port=port, on_change=changed)
+    server = api.preview_server(desk_folder(), host=host, port=port, on_change=changed)
     server.start()
     click.echo(f"previewing at {server.url}  (Ctrl-C to stop)")
     if open_browser:
@@ -326,4 +329,4 @@ def init(folder: Path) -> None:
 
     for path in api.init_desk(folder):
         click.echo(f"{click.style('wrote', fg='green')} {shown(path)}")
-    click.echo(f'next: cd {folder} and run "newsletter build"')
+    hint(f'next: cd {folder} and run "newsletter build"')
