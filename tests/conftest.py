@@ -1,14 +1,21 @@
-"""Shared fixtures: the example desk, a local build of it, and real Chromium."""
+"""Shared fixtures: the example desk, a local build of it, and real Chromium; the
+shared corpora (skipped when absent, failed in CI); the golden files' dependencies."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import http.server
+import importlib.util
+import json
+import os
 import shutil
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -103,9 +110,174 @@ def browser() -> Iterator[object]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/data/golden/ from the current output")
+                     help="rewrite tests/data/golden/ from the current output, and the "
+                          "versions of the packages it was made with")
+
+
+# --- the shared corpora --------------------------------------------------------------------
+# Third-party test data (feeds, XSS and XXE payloads, caniemail's data) that the repository
+# does not hold. Tests that read it are marked `corpus`. Where it is absent (a plain clone)
+# they are skipped, saying where the corpora come from; where it must be there (.ci/run
+# sets NEWSLETTER_REQUIRE_CORPORA=1 when ../shared/corpora exists) anything missing fails.
+
+CORPORA = REPO.parent / "shared" / "corpora"
+REQUIRE_CORPORA = "NEWSLETTER_REQUIRE_CORPORA"
+CORPORA_SOURCE = ("the shared test corpora in ../shared/corpora beside the repository "
+                  "(third-party feeds and payloads, not part of it; their SOURCES.md says "
+                  "where each came from)")
+_CORPUS_FAILURE = pytest.StashKey[str]()
+
+
+def corpora_required() -> bool:
+    return os.environ.get(REQUIRE_CORPORA, "") not in ("", "0")
+
+
+def corpus_file(relative: str) -> Path:
+    """A file of the corpora, for tests marked `corpus` (importing never fails on a plain
+    clone; with NEWSLETTER_REQUIRE_CORPORA set, a missing file stops the run here)."""
+    path = CORPORA / relative
+    if corpora_required() and not path.is_file():
+        raise FileNotFoundError(f"{path}: missing, and {REQUIRE_CORPORA} is set: the corpus "
+                                f"tests need {CORPORA_SOURCE}")
+    return path
+
+
+def corpus_json(relative: str, key: str) -> list[Any]:
+    """`key` of a JSON index in the corpora; [] when they are absent (the `corpus` tests
+    parametrized over it are then skipped)."""
+    path = corpus_file(relative)
+    if not path.is_file():
+        return []
+    return list(json.loads(path.read_text(encoding="utf-8"))[key])
+
+
+def corpus_files(folder: str, pattern: str = "*") -> list[Path]:
+    """The files in a folder of the corpora matching `pattern`, sorted; [] when absent."""
+    found = sorted(path for path in (CORPORA / folder).glob(pattern) if path.is_file())
+    if corpora_required() and not found:
+        raise FileNotFoundError(f"{CORPORA / folder}/{pattern}: no files, and "
+                                f"{REQUIRE_CORPORA} is set: the corpus tests need "
+                                f"{CORPORA_SOURCE}")
+    return found
+
+
+def _lacks_its_corpus(item: pytest.Item) -> bool:
+    """The corpora are absent, or what the test is parametrized over came out empty."""
+    return not CORPORA.is_dir() or any(
+        str(mark.kwargs.get("reason", "")).startswith("got empty parameter set")
+        for mark in item.iter_markers("skip"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    required = corpora_required()
+    for item in items:
+        if item.get_closest_marker("corpus") is None or not _lacks_its_corpus(item):
+            continue
+        if required:
+            # a failure, never a skip: take off pytest's skip of an empty parameter set
+            item.own_markers[:] = [mark for mark in item.own_markers if mark.name != "skip"]
+            item.stash[_CORPUS_FAILURE] = (
+                f"{REQUIRE_CORPORA} is set, but this corpus test found nothing to read in "
+                f"{CORPORA}: it needs {CORPORA_SOURCE}")
+        else:
+            item.add_marker(pytest.mark.skip(reason=f"corpus test: needs {CORPORA_SOURCE}"),
+                            append=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # at set-up: an empty parameter set has no value to set up (pytest reports an error)
+    if _CORPUS_FAILURE in item.stash:
+        pytest.fail(item.stash[_CORPUS_FAILURE], pytrace=False)
+
+
+# --- the golden files and the versions they were made with ----------------------------------
+# Byte-identical output depends on the exact versions of mjml-python, nh3, markdown-it-py
+# and the rest. `--update-golden` records them beside the golden files; a golden test that
+# fails names every package whose installed version differs from the record, and
+# tests/test_golden_deps.py holds the record equal to constraints.txt.
+
+GOLDEN_DEPENDENCIES = DATA / "golden" / "dependencies.txt"
+
+
+@functools.cache
+def constraints_tool() -> ModuleType:
+    """tools/constraints.py, which knows the runtime dependencies and reads pin files."""
+    spec = importlib.util.spec_from_file_location("constraints_tool",
+                                                  REPO / "tools" / "constraints.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def record_golden_dependencies(path: Path) -> None:
+    """Write the installed versions of every runtime dependency to `path`."""
+    tool = constraints_tool()
+    pins = tool.installed(tool.runtime_requirements())
+    path.write_text("\n".join([
+        "# The versions of the packages newsletter runs on, as installed when the golden",
+        "# files beside this file were made. Written by `pytest --update-golden`; the golden",
+        "# tests name any that differ now, and tests/test_golden_deps.py holds these equal",
+        "# to constraints.txt.",
+        *tool.pin_lines(pins), ""]), encoding="utf-8")
+
+
+def golden_dependency_changes(path: Path) -> list[str]:
+    """A line for each runtime dependency whose installed version is not the recorded one."""
+    tool = constraints_tool()
+    recorded = tool.read_pins(path.read_text(encoding="utf-8"))["runtime"] \
+        if path.is_file() else {}
+    now = tool.installed(tool.runtime_requirements())
+    changes = []
+    for name in sorted(recorded.keys() | now.keys()):
+        then = recorded[name].version if name in recorded else "not recorded"
+        version = now[name].version if name in now else "not needed now"
+        if then != version:
+            changes.append(f"{(recorded.get(name) or now[name]).name}: {then} then, "
+                           f"{version} now")
+    return changes
+
+
+def golden_note(path: Path) -> str:
+    """What a failed golden test adds to its report: which dependency, if any, changed."""
+    try:
+        changes = golden_dependency_changes(path)
+    except Exception as e:  # noqa: BLE001  # the note must never hide the test's own failure
+        return f"could not compare the installed packages with {path}: {e}"
+    if not changes:
+        return (f"every package newsletter runs on is at the version recorded in {path.name} "
+                f"when the golden files were made: the output moved because of our code, "
+                f"templates or data")
+    return "\n".join([
+        f"the golden files were made with other versions of these packages ({path.name}):",
+        *(f"  {change}" for change in changes),
+        "to build with the pinned versions: pip install -c constraints.txt -e '.[dev]'; to "
+        "move to these: pytest --update-golden (it records them too) and python "
+        "tools/constraints.py, then review the diff"])
+
+
+@pytest.fixture(scope="session")
+def _golden_dependencies_recorded(request: pytest.FixtureRequest) -> None:
+    if request.config.getoption("--update-golden"):
+        record_golden_dependencies(GOLDEN_DEPENDENCIES)
 
 
 @pytest.fixture()
-def update_golden(request: pytest.FixtureRequest) -> bool:
+def update_golden(request: pytest.FixtureRequest, _golden_dependencies_recorded: None) -> bool:
+    """Whether to rewrite the golden files (`--update-golden`); a test that asks for
+    this is a golden test, and its failure report says which dependency changed."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if (report.when == "call" and report.failed
+            and "update_golden" in getattr(item, "fixturenames", ())
+            and hasattr(report.longrepr, "addsection")):
+        report.longrepr.addsection("golden files and dependencies",
+                                   golden_note(GOLDEN_DEPENDENCIES))
+    return report

@@ -7,7 +7,7 @@ tests/test_parse.py; these are the normalizations and their invariants.
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from newsletter.collect.canonical import TRACKING_PARAMETERS, canonical_url, story_id
@@ -106,6 +106,8 @@ def spellings(draw: st.DrawFn) -> tuple[str, str]:
         one += "?" + "&".join(query)
     if other_query:
         other += "?" + "&".join(other_query)
+    # spaces around a URL are not part of it (WHATWG strips them), so "a " is "a", not "a%20"
+    assume(one == one.rstrip())
     return one, other + draw(st.sampled_from(["", "#", "#top", "#%7e"]))
 
 

@@ -106,6 +106,7 @@ def email(body: str, head: str = "") -> str:
 # --- the shipped data --------------------------------------------------------------
 
 
+@pytest.mark.corpus
 def test_shipped_subset_is_what_the_tool_makes_from_the_corpus(tool, caniemail) -> None:
     made = tool.dumps(tool.subset(caniemail, tool.source_name(str(CANIEMAIL))))
     assert SHIPPED.read_text(encoding="utf-8") == made, (
@@ -113,12 +114,14 @@ def test_shipped_subset_is_what_the_tool_makes_from_the_corpus(tool, caniemail) 
         "../shared/corpora/caniemail/caniemail.json newsletter/data/caniemail.json")
 
 
+@pytest.mark.corpus
 def test_tool_writes_the_file_from_the_command_line(tool, tmp_path: Path) -> None:
     out = tmp_path / "sub" / "caniemail.json"
     assert tool.main([str(CANIEMAIL), str(out)]) == 0
     assert out.read_bytes() == SHIPPED.read_bytes()
 
 
+@pytest.mark.corpus
 def test_shipped_subset_is_small_credited_and_complete(caniemail) -> None:
     assert SHIPPED.stat().st_size < MAX_SHIPPED_BYTES
     data = shipped_data()
@@ -133,6 +136,7 @@ def test_shipped_subset_is_small_credited_and_complete(caniemail) -> None:
             assert all(len(versions) == 1 for versions in platforms.values())
 
 
+@pytest.mark.corpus
 def test_the_data_knows_every_target_and_enhancement(caniemail) -> None:
     slugs = {f["slug"] for f in caniemail["data"]}
     assert set(ENHANCEMENTS) <= slugs
@@ -207,6 +211,7 @@ USES = [
 ]
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(("html", "uses", "absent"), USES, ids=[case[0][:40] for case in USES])
 def test_features_used(caniemail, html: str, uses: set[str], absent: set[str]) -> None:
     features = {f["slug"]: f for f in caniemail["data"]}
@@ -226,6 +231,7 @@ def test_a_finding_says_where_the_feature_is_used() -> None:
 # --- findings -------------------------------------------------------------------------
 
 
+@pytest.mark.corpus
 def test_flex_and_video_warn_naming_the_clients_the_data_names(caniemail) -> None:
     html = email('<div style="display:flex"><video src="https://example.org/a.mp4" controls>'
                  "</video></div>")
@@ -242,6 +248,7 @@ def test_flex_and_video_warn_naming_the_clients_the_data_names(caniemail) -> Non
         "Gmail", "Outlook"}
 
 
+@pytest.mark.corpus
 def test_the_full_data_and_the_shipped_subset_say_the_same(caniemail) -> None:
     html = email('<div style="display:flex;background-image:url(a.png)"><video></video>'
                  "<svg></svg></div>",

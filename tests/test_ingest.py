@@ -54,6 +54,7 @@ def sanitize_case_stories() -> list[Story]:
     return stories
 
 
+@pytest.mark.corpus
 def test_feed_payloads_picked_into_an_issue_cannot_run(desk: Path) -> None:
     stories = sanitize_case_stories()
     assert len(stories) > 500
@@ -75,6 +76,7 @@ def test_feed_payloads_picked_into_an_issue_cannot_run(desk: Path) -> None:
                             allowed_forms=(settings.signup_url,)) == []
 
 
+@pytest.mark.corpus
 def test_a_referenced_story_brings_its_fields_into_all_three_outputs(desk: Path) -> None:
     [story] = [s for s in sanitize_case_stories() if s.title][:1]
     path = desk / "issues" / "2026-12-04.yaml"

@@ -13,8 +13,11 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
+from email.message import Message
+from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,11 @@ BUILD_TIMEOUT = 300
 VENV_TIMEOUT = 120
 INSTALL_TIMEOUT = 600
 RUN_TIMEOUT = 120
+
+HOMEPAGE = "https://github.com/newsletter-desk/newsletter"  # also in the User-Agent
+LICENSE = REPO / "LICENSE"
+CONSTRAINTS = REPO / "constraints.txt"
+EXTRAS = {"test", "lint", "browser", "bench", "dev"}
 
 PACKAGED_TEMPLATES = (
     "newsletter/templates/email/issue.mjml",
@@ -64,11 +72,19 @@ def _clean_env(venv: Path | None = None) -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class Dists:
+    sdist: Path
+    wheel: Path
+
+
 @pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's wheel, built the way a release would build it (isolated)."""
-    out = tmp_path_factory.mktemp("wheel")
-    command = [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(REPO)]
+def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
+    """The project's sdist, and the wheel built from that sdist, the way a release
+    builds them (`python -m build`, isolated): a file the sdist lacks is missing
+    from the wheel too."""
+    out = tmp_path_factory.mktemp("dist")
+    command = [sys.executable, "-m", "build", "--outdir", str(out), str(REPO)]
     isolated = subprocess.run(command, cwd=out, env=_clean_env(), timeout=BUILD_TIMEOUT,
                               capture_output=True, text=True, check=False)
     if isolated.returncode != 0:
@@ -77,8 +93,20 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         print(f"isolated build failed, retrying with --no-isolation:\n{isolated.stderr}")
         _run([*command, "--no-isolation"], cwd=out, timeout=BUILD_TIMEOUT, env=_clean_env())
     wheels = sorted(out.glob("newsletter_desk-*.whl"))
-    assert len(wheels) == 1, f"expected one wheel in {out}, found {wheels}"
-    return wheels[0]
+    sdists = sorted(out.glob("newsletter_desk-*.tar.gz"))
+    assert len(wheels) == len(sdists) == 1, f"expected one wheel and one sdist in {out}"
+    return Dists(sdist=sdists[0], wheel=wheels[0])
+
+
+@pytest.fixture(scope="session")
+def wheel(dists: Dists) -> Path:
+    return dists.wheel
+
+
+def wheel_metadata(wheel: Path) -> Message:
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return HeaderParser().parsestr(archive.read(name).decode())
 
 
 @dataclass(frozen=True)
@@ -97,8 +125,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Installe
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", venv], cwd=root, timeout=VENV_TIMEOUT, env=_clean_env())
     python = venv / "bin" / "python"
-    _run([python, "-m", "pip", "install", wheel], cwd=root, timeout=INSTALL_TIMEOUT,
-         env=_clean_env(venv))
+    # at the pinned versions, as the publish workflows install it
+    _run([python, "-m", "pip", "install", "-c", CONSTRAINTS, wheel], cwd=root,
+         timeout=INSTALL_TIMEOUT, env=_clean_env(venv))
     work = root / "work"
     work.mkdir()
     return Installed(venv=venv, python=python, newsletter=venv / "bin" / "newsletter",
@@ -114,9 +143,73 @@ def test_wheel_ships_the_default_templates_and_the_scaffold(wheel: Path) -> None
     assert any(name.startswith("newsletter/scaffold/issues/") for name in names), sorted(names)
     assert any(name.startswith("newsletter/scaffold/dot-github/workflows/") for name in names), \
         sorted(names)
+    # the pinned versions `newsletter init` gives a desk's publish workflow
+    assert "newsletter/scaffold/dot-github/constraints.txt" in names, sorted(names)
     entry_points = next(name for name in names if name.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:
         assert "newsletter = newsletter.cli:main" in archive.read(entry_points).decode()
+
+
+def test_sdist_and_wheel_ship_the_licence(dists: Dists) -> None:
+    licence = LICENSE.read_bytes()
+    assert licence.startswith(b"MIT License") and b"The newsletter developers" in licence
+    with zipfile.ZipFile(dists.wheel) as archive:
+        [in_wheel] = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        assert archive.read(in_wheel) == licence
+    with tarfile.open(dists.sdist) as archive:
+        root = archive.getnames()[0].split("/")[0]
+        member = archive.extractfile(f"{root}/LICENSE")
+        assert member is not None and member.read() == licence
+        names = set(archive.getnames())
+    for shipped in ("README.md", "CHANGELOG.md", "constraints.txt", "pyproject.toml",
+                    "templates/email/issue.mjml"):
+        assert f"{root}/{shipped}" in names, f"the sdist lacks {shipped}"
+    metadata = wheel_metadata(dists.wheel)
+    assert metadata["License-Expression"] == "MIT"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+
+
+def test_metadata_says_where_the_project_lives(wheel: Path) -> None:
+    metadata = wheel_metadata(wheel)
+    urls = dict(line.split(", ", 1) for line in metadata.get_all("Project-URL") or [])
+    assert {"Homepage", "Repository", "Issues", "Changelog"} <= urls.keys(), urls
+    assert urls["Homepage"] == urls["Repository"] == HOMEPAGE
+    assert all(url.startswith(HOMEPAGE + "/") for name, url in urls.items()
+               if name not in {"Homepage", "Repository"}), urls
+    changelog = urls["Changelog"].removeprefix(HOMEPAGE + "/blob/main/")
+    assert (REPO / changelog).is_file(), urls["Changelog"]
+    with zipfile.ZipFile(wheel) as archive:  # the User-Agent names the same home
+        assert any(HOMEPAGE in archive.read(n).decode() for n in archive.namelist()
+                   if n.startswith("newsletter/") and n.endswith(".py"))
+
+
+def test_metadata_classifies_what_ci_runs(wheel: Path) -> None:
+    metadata = wheel_metadata(wheel)
+    classifiers = metadata.get_all("Classifier") or []
+    minimum = metadata["Requires-Python"].removeprefix(">=")
+    assert f"Programming Language :: Python :: {minimum}" in classifiers, classifiers
+    assert "Operating System :: POSIX :: Linux" in classifiers
+    # the licence is the SPDX expression; a licence classifier beside it is refused (PEP 639)
+    assert not [c for c in classifiers if c.startswith("License ::")]
+    assert {"newsletter", "email", "mjml"} <= set(metadata["Keywords"].split(","))
+
+
+def test_extras_by_purpose_and_dev_is_their_union(wheel: Path) -> None:
+    metadata = wheel_metadata(wheel)
+    assert set(metadata.get_all("Provides-Extra") or []) == EXTRAS
+    requires = metadata.get_all("Requires-Dist") or []
+
+    def extra(name: str) -> set[str]:
+        """The distributions an extra brings (hatchling writes self-references out)."""
+        return {re.split(r"[<>=;\[ ]", line, maxsplit=1)[0].lower() for line in requires
+                if re.search(rf"""extra == ["']{name}["']$""", line)}
+
+    assert {"pytest", "hypothesis", "html5lib", "aiosmtpd", "build", "playwright"} <= \
+        extra("test")
+    assert extra("lint") == {"ruff", "mypy"}
+    assert extra("browser") == {"playwright"}
+    assert "playwright" in extra("bench")
+    assert extra("dev") == extra("test") | extra("lint") | extra("browser") | extra("bench")
 
 
 def test_installed_copy_is_the_one_that_runs(installed: Installed) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import feedparser
 import html5lib
 import pytest
+from conftest import CORPORA, corpus_file, corpus_files, corpus_json
 from markupsafe import escape
 from test_sanitize import count_nh3_inputs, payloads, script_risks, tree_depth
 
@@ -50,16 +51,14 @@ from newsletter.sanitize import (
     html_to_plain,
 )
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+# The corpora are read lazily: on a plain clone these are empty and the `corpus` tests skip.
 FEEDS = CORPORA / "feeds"
-MANIFEST: list[dict[str, Any]] = json.loads(
-    (FEEDS / "MANIFEST.json").read_text(encoding="utf-8"))["files"]
+MANIFEST: list[dict[str, Any]] = corpus_json("feeds/MANIFEST.json", "files")
 SANITIZE = CORPORA / "xss" / "feedparser_sanitize"
-CASES: list[dict[str, str]] = json.loads(
-    (SANITIZE / "CASES.json").read_text(encoding="utf-8"))["cases"]
+CASES: list[dict[str, str]] = corpus_json("xss/feedparser_sanitize/CASES.json", "cases")
 XXE = CORPORA / "xss" / "payloadsallthethings" / "XXE_Injection"
-INTRUDERS = CORPORA / "xss" / "payloadsallthethings" / "XSS_Injection" / "Intruders"
-XSS_LISTS = [*sorted(INTRUDERS.glob("*.txt")), CORPORA / "xss" / "h5sc" / "rss_vectors.txt"]
+XSS_LISTS = [*corpus_files("xss/payloadsallthethings/XSS_Injection/Intruders", "*.txt"),
+             corpus_file("xss/h5sc/rss_vectors.txt")]
 NOW = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
 FEED_URL = "https://example.org/feeds/main.xml"
 NS = "{http://www.w3.org/1999/xhtml}"
@@ -163,6 +162,7 @@ def feedparser_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return calls
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("record", MANIFEST, ids=record_id)
 def test_every_corpus_file_parses_or_fails_as_a_feed_error(
         record: dict[str, Any], feedparser_calls: Counter[str], nh3_inputs: list[str]) -> None:
@@ -189,6 +189,7 @@ def test_every_corpus_file_parses_or_fails_as_a_feed_error(
         assert any(w.startswith("corpus: dropped") for w in parsed.warnings)
 
 
+@pytest.mark.corpus
 def test_the_corpus_files_we_refuse_are_the_ones_meant() -> None:
     """Guards the lists above: each names a file that exists and behaves as said."""
     by_path = {r["path"]: r for r in MANIFEST}
@@ -203,6 +204,7 @@ XML_BASE = [r for r in MANIFEST if r["kind"] == "xml" and not r["ill_formed"] an
     r["path"].startswith("feedparser/wellformed/base/") or "xml_base" in r["path"])]
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("record", XML_BASE, ids=record_id)
 def test_links_in_xml_base_feeds_come_out_absolute(record: dict[str, Any]) -> None:
     data = (FEEDS / record["path"]).read_bytes()
@@ -219,6 +221,7 @@ def test_links_in_xml_base_feeds_come_out_absolute(record: dict[str, Any]) -> No
 ENTITIES = [r for r in MANIFEST if r["path"].startswith("feedparser/entities/")]
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("record", ENTITIES, ids=record_id)
 def test_undeclared_entities_are_decoded(record: dict[str, Any]) -> None:
     """`upstream_expect` reads `<where> == <value>`; the value is compared without
@@ -244,6 +247,7 @@ def test_undeclared_entities_are_decoded(record: dict[str, Any]) -> None:
 JSON_FILES = [r for r in MANIFEST if r["kind"] == "json"]
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("record", JSON_FILES, ids=record_id)
 def test_json_feeds_are_read_and_broken_json_is_refused(record: dict[str, Any]) -> None:
     data = (FEEDS / record["path"]).read_bytes()
@@ -311,9 +315,10 @@ def test_json_that_is_not_a_json_feed_is_refused(body: bytes) -> None:
 
 # --- 5. not a feed -----------------------------------------------------------
 
-NOT_FEEDS = sorted((FEEDS / "rsparser" / "not_a_feed").iterdir())
+NOT_FEEDS = corpus_files("feeds/rsparser/not_a_feed")
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("path", NOT_FEEDS, ids=lambda p: p.name)
 def test_web_pages_and_opml_are_reported_as_not_a_feed(path: Path) -> None:
     with pytest.raises(FeedError) as caught:
@@ -354,6 +359,7 @@ def test_the_body_decides_the_format_not_the_content_type() -> None:
 # --- 6. XSS ------------------------------------------------------------------
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["file"])
 def test_feedparser_sanitizer_cases_leave_nothing_that_can_run(case: dict[str, str]) -> None:
     data = with_link((SANITIZE / case["file"]).read_bytes())
@@ -382,6 +388,7 @@ def marks(html: str) -> set[str]:
 ACCEPTABLE = [c for c in CASES if c["group"].startswith("acceptable")]
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("case", ACCEPTABLE, ids=lambda c: c["file"])
 def test_acceptable_markup_survives_where_our_allowlist_permits_it(case: dict[str, str]) -> None:
     """feedparser's allowlist is wider than ours (no forms, media, layout tags or
@@ -395,6 +402,7 @@ def test_acceptable_markup_survives_where_our_allowlist_permits_it(case: dict[st
     assert {m for m in got if not permitted(m)} == set()
 
 
+@pytest.mark.corpus
 def test_ordinary_markup_of_the_acceptable_cases_survives() -> None:
     """The README's examples of markup that must stay: p, a, img, table, abbr..."""
     kept = {c["file"] for c in ACCEPTABLE
@@ -422,6 +430,7 @@ def payload_feed(lines: list[str]) -> bytes:
     return rss(*items)
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("path", XSS_LISTS, ids=lambda p: p.name)
 def test_xss_payload_lists_in_every_field_leave_nothing_that_can_run(path: Path) -> None:
     parsed = parse_feed(payload_feed(payloads(path)), feed="xss", url=FEED_URL, fetched_at=NOW)
@@ -435,7 +444,7 @@ def test_xss_payload_lists_in_every_field_leave_nothing_that_can_run(path: Path)
 
 # --- 7. XXE and billion laughs ---------------------------------------------
 
-XXE_FILES = sorted(p for p in XXE.rglob("*") if p.is_file())
+XXE_FILES = corpus_files("xss/payloadsallthethings/XXE_Injection", "**/*")
 
 
 def xxe_documents() -> Iterator[tuple[str, bytes]]:
@@ -446,6 +455,7 @@ def xxe_documents() -> Iterator[tuple[str, bytes]]:
                 yield f"{path.name}:{n + 1}", line
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize(("name", "data"), list(xxe_documents()), ids=lambda v: str(v)[:40])
 def test_xxe_never_reads_a_file(name: str, data: bytes, feedparser_calls: Counter[str]) -> None:
     try:
@@ -457,6 +467,7 @@ def test_xxe_never_reads_a_file(name: str, data: bytes, feedparser_calls: Counte
     assert "root:" not in repr(parsed) and "/bin/" not in repr(parsed)
 
 
+@pytest.mark.corpus
 def test_billion_laughs_fails_fast(feedparser_calls: Counter[str]) -> None:
     """Fast by construction: refused by the prolog scan, before any XML parser."""
     data = (XXE / "Files" / "Deny_Of_Service_-_Billion_Laugh_Attack.xml").read_bytes()
@@ -959,6 +970,7 @@ def test_a_huge_title_is_read_only_so_far(nh3_inputs: list[str]) -> None:
     assert max(map(len, nh3_inputs)) <= 16 * 1024
 
 
+@pytest.mark.corpus
 def test_entries_that_are_anchors_on_one_page_are_each_a_story() -> None:
     """Scripting News: 50 items on 8 day pages (`26.html#a080605`). 7 were kept when
     the fragment was dropped; now only two repeated guid-and-link pairs go."""
@@ -982,9 +994,10 @@ def test_a_fragment_that_names_no_anchor_of_its_own_is_dropped() -> None:
         "test: dropped 1 duplicate entry (1 with the same link as an earlier entry)",)
 
 
-CHARDET = sorted((FEEDS / "feedparser" / "illformed" / "chardet").iterdir())
+CHARDET = corpus_files("feeds/feedparser/illformed/chardet")
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("path", CHARDET, ids=lambda p: p.name)
 def test_an_undeclared_legacy_charset_is_detected_and_said(path: Path) -> None:
     """8 of 8 were stored as mojibake, with only "parsed as windows-1252" to show."""
@@ -1023,6 +1036,7 @@ def test_a_wrong_declared_charset_does_not_hide_utf_8(declared: str, where: str)
                                 "UTF-8",))
 
 
+@pytest.mark.corpus
 def test_a_feed_declared_utf_8_that_is_not_is_read_as_what_it_is() -> None:
     koi8 = with_link((FEEDS / "feedparser/illformed/chardet/koi8r.xml").read_bytes())
     title = re.search(r"<title>(.*?)</title>", koi8.decode("koi8-r"))

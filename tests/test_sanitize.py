@@ -16,7 +16,7 @@ from typing import Any
 import html5lib
 import nh3
 import pytest
-from conftest import REPO
+from conftest import REPO, corpus_file, corpus_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,8 +33,8 @@ from newsletter.sanitize import (
 )
 
 CORPORA = REPO.parent / "shared" / "corpora" / "xss"
-INTRUDERS = CORPORA / "payloadsallthethings" / "XSS_Injection" / "Intruders"
-PAYLOAD_FILES = [*sorted(INTRUDERS.glob("*.txt")), CORPORA / "h5sc" / "rss_vectors.txt"]
+PAYLOAD_FILES = [*corpus_files("xss/payloadsallthethings/XSS_Injection/Intruders", "*.txt"),
+                 corpus_file("xss/h5sc/rss_vectors.txt")]
 NS = "{http://www.w3.org/1999/xhtml}"
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
 FORBIDDEN_TAGS = {"script", "iframe", "object", "embed", "base", "form", "applet"}
@@ -106,6 +106,7 @@ def hostile_issue(items: list[str]) -> str:
     )
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("payload_file", PAYLOAD_FILES, ids=lambda p: p.name)
 def test_payloads_never_reach_an_output_as_code(payload_file: Path, desk: Path) -> None:
     settings = api.load_desk(desk)
@@ -121,6 +122,7 @@ def test_payloads_never_reach_an_output_as_code(payload_file: Path, desk: Path) 
             allowed_forms=(settings.signup_url,)) == []
 
 
+@pytest.mark.corpus
 def test_h5sc_vectors_are_cleaned() -> None:
     vectors = (CORPORA / "h5sc" / "vectors.txt").read_text(encoding="utf-8")
     blocks = re.findall(r'<div id="\d+">(.*?)//\["', vectors, re.S)
@@ -204,6 +206,7 @@ def test_the_sanitizer_is_total(text: str) -> None:
     assert str(clean_html(cleaned)) == cleaned
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("payload_file", PAYLOAD_FILES, ids=lambda p: p.name)
 def test_payload_lists_never_make_the_sanitizer_raise(payload_file: Path) -> None:
     for payload in payloads(payload_file):

@@ -692,6 +692,7 @@ def parsed(name: str, data: bytes, now: dt.datetime) -> FetchResult:
     return fetched(name, found.stories, warnings=found.warnings)
 
 
+@pytest.mark.corpus
 def test_entries_that_are_anchors_on_one_page_are_each_a_story(store: Store) -> None:
     """Scripting News: 50 items on 8 day pages (`26.html#a080605`). Two pairs share
     guid and link (the same anchor reused): those are the only repeats."""
@@ -706,6 +707,7 @@ def test_entries_that_are_anchors_on_one_page_are_each_a_story(store: Store) -> 
     assert store.save(again, now=day(28)) == SaveCounts(unchanged=48)
 
 
+@pytest.mark.corpus
 def test_the_same_story_from_two_feeds_is_still_one(store: Store) -> None:
     data = SCRIPTING_NEWS.read_bytes()
     store.save(parsed("scripting", data, NOW), now=NOW)

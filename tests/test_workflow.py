@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO
+from conftest import REPO, constraints_tool
 from ruamel.yaml import YAML
 
 import newsletter
@@ -32,6 +32,10 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 DISTRIBUTION = PYPROJECT["project"]["name"]
 PLACEHOLDER = "__TOOL_VERSION__"  # replaced by `newsletter init` (api.init_desk)
+CONSTRAINTS = constraints_tool()  # tools/constraints.py: the pinned versions, by part
+# What each workflow installs with, relative to the checkout it runs in
+PINS = {"repository": (REPO, "constraints.txt"),
+        "scaffold": (SCAFFOLD_WORKFLOW.parents[2], ".github/constraints.txt")}
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -118,10 +122,26 @@ def test_workflow_installs_then_builds_then_uploads(kind: str) -> None:
     build = step_index(job, run=BUILD)
     upload = step_index(job, action="actions/upload-pages-artifact")
     assert step_index(job, action="actions/checkout") < install < build < upload
-    if kind == "repository":
-        assert install_args(job) == ["."]  # the tool from this checkout, not from PyPI
+    constraints = PINS[kind][1]
+    if kind == "repository":  # the tool from this checkout, not from PyPI
+        assert install_args(job) == ["-c", constraints, "."]
     else:
-        assert install_args(job) == [f"{DISTRIBUTION}=={PLACEHOLDER}"]
+        assert install_args(job) == ["-c", constraints, f"{DISTRIBUTION}=={PLACEHOLDER}"]
+
+
+@pytest.mark.parametrize("kind", WORKFLOWS)
+def test_workflow_installs_the_pinned_versions_on_their_python(kind: str) -> None:
+    """Byte-identical output needs the versions the tests ran with, on the same Python."""
+    _, job = job_using(load(WORKFLOWS[kind]), "actions/upload-pages-artifact")
+    checkout, constraints = PINS[kind]
+    # in a desk, .github/ is the scaffold's dot-github/
+    path = checkout / constraints.replace(".github/", "dot-github/")
+    pinned = CONSTRAINTS.read_pins(path.read_text(encoding="utf-8"))
+    main = CONSTRAINTS.read_pins(CONSTRAINTS.CONSTRAINTS.read_text(encoding="utf-8"))
+    assert pinned["runtime"] == main["runtime"] and pinned["runtime"].keys() >= {
+        "mjml-python", "nh3", "markdown-it-py", "jinja2"}
+    setup = steps(job)[step_index(job, action="actions/setup-python")]
+    assert str(setup["with"]["python-version"]) == CONSTRAINTS.PYTHON
 
 
 @pytest.mark.parametrize("kind", WORKFLOWS)
@@ -165,7 +185,12 @@ def test_init_pins_the_installed_version(tmp_path: Path) -> None:
     assert PLACEHOLDER not in written.read_text(encoding="utf-8")
     workflow = load(written)
     _, job = job_using(workflow, "actions/upload-pages-artifact")
-    assert install_args(job) == [f"{DISTRIBUTION}=={newsletter.__version__}"]
+    assert install_args(job) == ["-c", ".github/constraints.txt",
+                                 f"{DISTRIBUTION}=={newsletter.__version__}"]
+    pins = (desk / ".github" / "constraints.txt").read_text(encoding="utf-8")
+    assert PLACEHOLDER not in pins and f"newsletter-desk {newsletter.__version__} " in pins
+    assert CONSTRAINTS.read_pins(pins)["runtime"] == CONSTRAINTS.read_pins(
+        CONSTRAINTS.CONSTRAINTS.read_text(encoding="utf-8"))["runtime"]
     upload = steps(job)[step_index(job, action="actions/upload-pages-artifact")]
     assert PurePosixPath(upload["with"]["path"]) == PurePosixPath(
         api.load_desk(desk).paths.output)
@@ -174,45 +199,24 @@ def test_init_pins_the_installed_version(tmp_path: Path) -> None:
 # --- docs/publishing.md ------------------------------------------------------
 
 FENCE = re.compile(r"^```[\w-]*\n(.*?)^```", re.S | re.M)
-# `newsletter` run as a command: not newsletter.yaml, newsletter-desk or .newsletter/
-CALL = re.compile(r"(?:^|(?<=[\s\"'`=;&|(]))(?:\S*/)?newsletter[ \t]+([^\n\"'`&|;#)]*)")
 
 
-def doc_code_lines(*, inline: bool = True) -> list[str]:
-    """The lines of the doc's code blocks, then (`inline`) its inline code spans."""
+def doc_code_lines() -> list[str]:
+    """The lines of the doc's code blocks (tests/test_docs.py checks its commands)."""
     text = PUBLISHING.read_text(encoding="utf-8")
     blocks = "\n".join(FENCE.findall(text)).replace("\\\n", " ")  # join continued lines
-    spans = re.findall(r"`([^`\n]+)`", FENCE.sub("", text)) if inline else []
-    return [re.sub(r"(^|\s)#.*", "", line) for line in [*blocks.splitlines(), *spans]]
+    return [re.sub(r"(^|\s)#.*", "", line) for line in blocks.splitlines()]
 
 
 def doc_commands(program: str) -> list[list[str]]:
     """Every call of `program` in the doc's code blocks, as argument lists."""
     found = []
-    for line in doc_code_lines(inline=False):
+    for line in doc_code_lines():
         for part in re.split(r"&&|\|\||;|\|", line.replace('"', " ").replace("'", " ")):
             argv = shlex.split(part)
             if argv and argv[0] == program:
                 found.append(argv)
     return found
-
-
-def cli_commands() -> set[str]:
-    result = CliRunner().invoke(main, ["--help"])
-    assert result.exit_code == 0, result.output
-    listed = result.output.split("Commands:", 1)[1]
-    return {line.split()[0] for line in listed.splitlines() if line.startswith("  ")}
-
-
-def test_publishing_doc_calls_only_commands_the_cli_has() -> None:
-    calls = [shlex.split(match) for line in doc_code_lines() for match in CALL.findall(line)]
-    assert ["build"] in calls, "the doc should show the build command"
-    commands = cli_commands()
-    for argv in calls:
-        assert argv and argv[0] in commands, f"newsletter {shlex.join(argv)}: no such command"
-        # --help after the arguments: click parses them (an unknown option fails) but runs nothing
-        result = CliRunner().invoke(main, [*argv, "--help"])
-        assert result.exit_code == 0, f"newsletter {shlex.join(argv)}:\n{result.output}"
 
 
 def test_publishing_doc_publishes_the_output_folder() -> None:
