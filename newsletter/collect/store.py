@@ -57,6 +57,7 @@ from ..sanitize import html_to_plain
 
 __all__ = [
     "BY_HAND",
+    "MIN_PREFIX",
     "SCHEMA_VERSION",
     "FeedStatus",
     "SaveCounts",
@@ -335,10 +336,12 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 _PROBLEMS = {  # SQLite's primary error names that the editor can do something about
     "SQLITE_NOTADB": ("is not a SQLite database",
-                      'it is not a candidate store: move it aside, and "newsletter fetch" '
+                      'it is not a candidate store: stop "newsletter preview" if it runs, '
+                      'move it aside with its -wal and -shm files, and "newsletter fetch" '
                       "makes a new one"),
     "SQLITE_CORRUPT": ("is damaged",
-                       'move it aside, and "newsletter fetch" makes a new one'),
+                       'stop "newsletter preview" if it runs, move it aside with its -wal '
+                       'and -shm files, and "newsletter fetch" makes a new one'),
     "SQLITE_BUSY": ("is busy", "another newsletter command is writing to it; "
                     "try again when it has finished"),
     "SQLITE_LOCKED": ("is busy", "another newsletter command is writing to it; "
@@ -715,6 +718,35 @@ class Store:
             return [row[0] for row in conn.execute(
                 "SELECT issue_number FROM usage WHERE story_id = ? ORDER BY issue_number",
                 (story_id,))]
+
+    def uses(self, story_ids: Iterable[str]) -> dict[str, list[tuple[int, dt.date]]]:
+        """For each of these stories that an issue used: (issue number, issue date),
+        in issue order."""
+        ids = list(dict.fromkeys(story_ids))
+        found: dict[str, list[tuple[int, dt.date]]] = {}
+        with self._read() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start:start + _CHUNK]
+                for story_id, number, date in conn.execute(
+                        f"SELECT story_id, issue_number, issue_date FROM usage WHERE story_id "
+                        f"IN ({', '.join('?' * len(chunk))}) ORDER BY issue_number", chunk):
+                    found.setdefault(story_id, []).append((number, dt.date.fromisoformat(date)))
+        return found
+
+    def first_seen(self, story_id: str) -> dt.datetime | None:
+        """When a fetch (or `add`) first brought the story into the store."""
+        with self._read() as conn:
+            row = conn.execute("SELECT first_seen FROM stories WHERE id = ?",
+                               (story_id,)).fetchone()
+        return None if row is None else _time(row[0])
+
+    def sources(self) -> list[str]:
+        """Every name stories came from (feeds, also ones no longer in newsletter.yaml,
+        and "added by hand"), and every feed fetched, sorted."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT feed FROM story_sources UNION SELECT name FROM feeds "
+                                "ORDER BY 1").fetchall()
+        return [row[0] for row in rows]
 
     def last_issue_date(self) -> dt.date | None:
         """The date of the latest issue that used a story from the store."""

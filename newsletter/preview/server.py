@@ -1,11 +1,14 @@
 """A live-reload server: serves what a builder makes and tells open pages to
-reload when a watched file changes.
+reload when a watched file changes what they show.
 
 Nothing here knows about issues. A `Builder` answers requests (in memory)
 and hears which files changed; this module serves HTTP on 127.0.0.1,
 watches the files (watchfiles), and pushes a new version number to every
-open page over server-sent events. No request path ever becomes a file
-path here: the builder looks pages up by name.
+open page over server-sent events, but only when the builder's
+`fingerprint` (digests of what its pages show) differs after the change: a
+file touched without a change, or one the builder's own reads touch, moves
+nothing. No request path ever becomes a file path here: the builder looks
+pages up by name.
 
 The server takes on a bounded amount of work (`ServerLimits`): a fixed
 number of handler threads for requests and another for event streams, a
@@ -90,6 +93,14 @@ class Builder(Protocol):
     def changed(self, paths: set[Path]) -> None:
         """Watched files changed: make what depends on them again."""
 
+    def fingerprint(self) -> object:
+        """What the pages show now, as a value that differs whenever anything
+        shown differs (digests, not the pages): compared before and after
+        `changed`, it decides whether open pages hear of a change."""
+
+    def close(self) -> None:
+        """The server stopped: let go of anything held open."""
+
 
 def clean_request_path(raw: str) -> str | None:
     """The request's path, decoded once and checked; None for anything that
@@ -120,6 +131,7 @@ class PreviewServer:
         self.version = 0
         self.limits = limits
         self._changed = threading.Condition()
+        self._rebuilding = threading.Lock()  # two watchers: one change compared at a time
         self._stop = threading.Event()
         slots = _Slots(limits)
         self._server = _Server((host, port), _handler_for(self, slots), limits=limits,
@@ -158,14 +170,21 @@ class PreviewServer:
         self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.builder is not None:
+            self.builder.close()
 
     def rebuilt(self, paths: set[Path]) -> None:
-        """Let the builder catch up with `paths`, then tell every open page."""
-        if self.builder is not None:
-            self.builder.changed(paths)
-        with self._changed:
-            self.version += 1
-            self._changed.notify_all()
+        """Let the builder catch up with `paths`, then tell every open page, if
+        anything a page shows is different (else no version, no event)."""
+        with self._rebuilding:
+            if self.builder is not None:
+                before = self.builder.fingerprint()
+                self.builder.changed(paths)
+                if self.builder.fingerprint() == before:
+                    return
+            with self._changed:
+                self.version += 1
+                self._changed.notify_all()
         if self.on_change is not None:
             self.on_change(paths)
 

@@ -1,5 +1,7 @@
 // The issue preview: loads the four views, and loads them again (keeping
-// each one's scroll position) whenever the server says the files changed.
+// each one's scroll position) when the server says the files changed and this
+// issue's digest (of all its outputs) is not the one on screen: the version also
+// moves for changes to other issues, which this page does not show.
 (function () {
   "use strict";
   var frames = Array.prototype.slice.call(document.querySelectorAll("iframe[data-src]"));
@@ -9,7 +11,9 @@
   var noImages = document.getElementById("no-images");
   var panes = document.getElementById("panes");
   var clip = Number(document.body.getAttribute("data-clip"));
+  var subject = document.querySelector(".bar .subject");
   var version = null;
+  var digest = null;  // of the issue on screen (state.json's digest)
   // when each version was on screen: read by the tests and bench/preview.py
   window.newsletterPreview = { painted: [], version: null };
 
@@ -88,6 +92,10 @@
 
   function show(state, v) {
     window.newsletterPreview.version = v;
+    if (state.digest === digest) return;  // nothing this page shows changed
+    digest = state.digest;
+    subject.textContent = state.subject;
+    document.title = "Preview · " + state.subject;
     if (state.error) {
       showError(state.error);
       return;
@@ -107,6 +115,7 @@
       })
       .then(function (state) { if (v === version) show(state, v); })
       .catch(function (error) {
+        digest = null;  // whatever comes back next is news
         showError({ title: "Cannot show this issue",
                     problems: [{ where: "", field: "", message: String(error.message || error),
                                  hint: "go back to all issues" }] });
