@@ -10,12 +10,25 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from . import __version__
 from .desk.config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
+from .desk.drafts import Edit, Placed
 from .desk.editorial import issue_status, load_issue
-from .desk.lockfile import lock_path, read_lock, story_to_json, write_lock
+from .desk.lockfile import (
+    LeftOut,
+    Lock,
+    PicturePin,
+    PinnedIssue,
+    load_pinned,
+    lock_path,
+    may_write_lock,
+    read_lock,
+    read_lock_file,
+    story_to_json,
+    write_lock,
+)
 from .desk.lookup import NO_STORE, PinnedLookup, StoryLookup, store_path
 from .errors import NewsletterError
 from .model import (
@@ -39,24 +52,36 @@ if TYPE_CHECKING:
 
     from .check.links import LinkChecker
     from .collect.store import SaveCounts, Store
+    from .collect.web import FoundFeed
     from .preview.server import PreviewServer
     from .publish.archive import SiteReport
 from .render import NAV_MARKER, Renderer, issue_url
 
 __all__ = [
     "CHECK_JSON_VERSION",
+    "AddedFeed",
     "BuiltIssue",
     "CheckReport",
     "CheckRun",
+    "Edit",
     "FeedRow",
     "FetchReport",
+    "NewIssue",
+    "PickReport",
+    "PictureMeasurer",
+    "PinnedIssue",
     "PinnedLookup",
+    "Placed",
     "SiteReport",
     "StoreOpener",
+    "StoryReport",
+    "Use",
+    "add_feed",
     "add_page",
     "build_issue",
     "build_issues",
     "build_site",
+    "candidate_to_json",
     "candidates",
     "check_issue",
     "check_issues",
@@ -72,21 +97,28 @@ __all__ = [
     "issue_status",
     "issues_to_check",
     "load_desk",
+    "move",
     "new_issue",
     "open_store",
     "pick",
+    "picture_cache",
+    "pinned_issue",
     "preview_server",
     "prune",
     "relative_to_cwd",
     "render_issue",
     "render_with_stories",
     "send_test",
+    "show",
     "store_path",
     "story_to_json",
+    "story_uses",
+    "unpick",
 ]
 
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +135,7 @@ class BuiltIssue:
     rendered: RenderedIssue | None
     folder: Path | None
     files: tuple[Path, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()  # story pictures that could not be used (logged)
 
     @property
     def skipped(self) -> bool:
@@ -124,14 +157,60 @@ def find_issue_files(settings: Settings) -> list[Path]:
 
 def render_issue(path: Path, settings: Settings, *, lookup: StoryLookup = NO_STORE,
                  renderer: Renderer | None = None) -> tuple[Issue, RenderedIssue]:
-    """Read, validate and render one issue in memory; nothing is written."""
-    issue = load_issue(path, settings, lookup)
-    return issue, _render(issue, settings, renderer)
+    """Read, validate and render one issue in memory; nothing is written (pictures
+    of unknown size are measured through the desk's picture cache)."""
+    pinned = load_pinned(path, settings, lookup, lock=Lock(), measure=PictureMeasurer(settings))
+    return pinned.issue, _render(pinned.issue, settings, renderer, pinned)
 
 
-def _render(issue: Issue, settings: Settings, renderer: Renderer | None) -> RenderedIssue:
-    assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo)
+def _render(issue: Issue, settings: Settings, renderer: Renderer | None,
+            pinned: PinnedIssue | None = None) -> RenderedIssue:
+    assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo,
+                            pinned.sizes if pinned else None)
     return (renderer or Renderer(settings)).render(issue, assets)
+
+
+# --- pictures on the web -------------------------------------------------------
+
+
+def picture_cache(settings: Settings) -> Path:
+    """Where the desk keeps measured pictures: by URL, and their bytes by content."""
+    return settings.root / ".newsletter" / "pictures"
+
+
+@dataclass(frozen=True, slots=True)
+class PictureMeasurer:
+    """Measures the desk's pictures on the web (`collect.pictures`, through the
+    desk's picture cache): handed to the stages that resolve issues (the site
+    build, in every worker process), which never import `collect` themselves.
+    `fresh` (`build --refresh`) asks the network again, past the cache."""
+
+    settings: Settings
+    fresh: bool = False
+
+    def __call__(self, urls: Sequence[str]) -> dict[str, PicturePin]:
+        from .collect.pictures import Measured, measure_pictures
+
+        found = measure_pictures(urls, cache=picture_cache(self.settings), fresh=self.fresh)
+        return {url: PicturePin(url=url, width=result.width, height=result.height)
+                if isinstance(result, Measured) else
+                PicturePin(url=url, problem=result.reason, hint=result.hint,
+                           lasting=result.lasting)
+                for url, result in found.items()}
+
+
+def pinned_issue(path: Path, settings: Settings, *, offline: bool = False) -> PinnedIssue:
+    """`path` resolved as a build resolves it, in memory: `story:` references from
+    its lock file, then the store; pictures of unknown size from the lock, then
+    measured (never with `offline`). `PinnedIssue.left_out` names each item whose
+    story's picture cannot be used (for `check`, on the item's line)."""
+    store = StoreOpener(settings)()
+    try:
+        return load_pinned(path, settings, store, lock=read_lock_file(lock_path(path)),
+                           measure=None if offline else PictureMeasurer(settings))
+    finally:
+        if store is not None:
+            store.close()
 
 
 def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
@@ -148,11 +227,13 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
     """
     if not drafts and issue_status(path) == Status.DRAFT:
         return BuiltIssue(issue=None, source=path, rendered=None, folder=None)
-    pinned = () if refresh or lookup is not None else read_lock(lock_path(path))
-    issue = load_issue(path, settings, lookup or PinnedLookup(pinned, store))
+    lock = Lock() if refresh or lookup is not None else read_lock_file(lock_path(path))
+    pinned = load_pinned(path, settings, lookup or store, lock=lock,
+                         measure=PictureMeasurer(settings, fresh=refresh))
+    issue = pinned.issue
     if issue.status is Status.DRAFT and not drafts:
         return BuiltIssue(issue=issue, source=path, rendered=None, folder=None)
-    rendered = _render(issue, settings, renderer)
+    rendered = _render(issue, settings, renderer, pinned)
     if taken and issue.slug in taken:
         raise NewsletterError(
             f'{path} and {taken[issue.slug]} both build issues/{issue.slug}/',
@@ -166,12 +247,16 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
     }
     outputs["index.html"] = rendered.web_html.replace(NAV_MARKER, "", 1).encode()
     written = replace_folder(target, outputs)
-    if issue.stories and lookup is None:
-        write_lock(lock_path(path), issue.stories)
-        if store is not None:
+    for left in pinned.left_out:
+        _log.warning("%s", left)
+    if lookup is None and (pinned.stories or pinned.pins):
+        if may_write_lock(path, settings, out_dir):
+            write_lock(lock_path(path), pinned.stories, pinned.pins)
+        if store is not None and issue.stories:
             store.mark_used((s.id for s in issue.stories), issue_number=issue.number,
                             issue_date=issue.date)
-    return BuiltIssue(issue=issue, source=path, rendered=rendered, folder=target, files=written)
+    return BuiltIssue(issue=issue, source=path, rendered=rendered, folder=target, files=written,
+                      left_out=pinned.left_out)
 
 
 def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | None = None,
@@ -200,11 +285,15 @@ def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | N
 def build_site(settings: Settings, *, out_dir: Path | None = None, drafts: bool = False,
                named: Sequence[Path] = (), force: bool = False, refresh: bool = False,
                jobs: int | None = None, on_planned: Callable[[int], None] | None = None,
-               on_rendered: Callable[[Path], None] | None = None) -> SiteReport:
+               on_rendered: Callable[[Path], None] | None = None,
+               offline: bool = False, now: dt.datetime | None = None) -> SiteReport:
     """Build the whole archive site (every ready issue, and the index, feed and
     sitemap around them) and swap it in at once; see `archive.build_site`.
 
-    `named` issue files are built even when they are drafts.
+    `named` issue files are built even when they are drafts. Pictures of
+    unknown size that no lock file pins are measured on the web (`refresh`:
+    all of them, again), unless `offline`. An issue whose time is after `now`
+    (the clock's, never SOURCE_DATE_EPOCH: see ARCHITECTURE.md) is held back.
     """
     from .publish.archive import build_site as build
 
@@ -213,7 +302,9 @@ def build_site(settings: Settings, *, out_dir: Path | None = None, drafts: bool 
                       *chosen})
     return build(settings, sources, stores=StoreOpener(settings), out_dir=out_dir,
                  drafts=drafts, named=chosen, force=force, refresh=refresh,
-                 jobs=jobs, on_planned=on_planned, on_rendered=on_rendered)
+                 jobs=jobs, on_planned=on_planned, on_rendered=on_rendered,
+                 measure=None if offline else PictureMeasurer(settings, fresh=refresh),
+                 now=now)
 
 
 def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
@@ -353,8 +444,9 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
     `links` (shared across issues, so each URL is fetched once a run) checks
     every link and remote picture unless `offline`.
     """
+    from .check.accept import apply_acceptances
     from .check.clients import client_support
-    from .check.content import content_findings, line_of
+    from .check.content import Locator, content_findings
     from .check.markup import markup_findings
     from .errors import InputError
 
@@ -372,47 +464,39 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
             severity=Severity.ERROR, code="build", message=exc.message, hint=exc.hint,
             location=exc.location),))
     text = path.read_text(encoding="utf-8")
+    where = Locator(issue, text)  # a finding about an item is put at the item
     findings = content_findings(issue, source_text=text, email_html=rendered.email_html,
                                 pictures=assets.images, earlier=_earlier(path, settings),
                                 window_days=settings.check.window_days)
-    findings += markup_findings(rendered.email_html)
+    findings += markup_findings(rendered.email_html, where.link)
     findings += client_support(rendered.email_html)
     if not offline:
         from .check.links import LinkChecker, LinkTarget
 
         checker = links or LinkChecker(allow=settings.check.skip_links)
-        targets = [LinkTarget(url=url, location=line_of(path, text, url))
+        targets = [LinkTarget(url=url, location=where.link(url))
                    for url in sorted(_outbound(rendered.web_html, settings))]
         findings += checker.check(targets)
-    findings = [_accepted(f, settings.check.accept) for f in findings]
+    findings = apply_acceptances(findings, issue, settings.check.accept,
+                                 relative_to_cwd(settings.root / SETTINGS_FILE))
     order = sorted(findings, key=lambda f: (-f.severity, f.code, str(f.location or "")))
     return CheckReport(source=path, findings=tuple(order))
 
 
-def _accepted(finding: Finding, accept: Sequence[str]) -> Finding:
-    """A finding the desk has accepted (check.accept) stays visible, as a note."""
-    from dataclasses import replace
-
-    if finding.code in accept or f"{finding.code}:{finding.subject}" in accept:
-        return replace(finding, severity=Severity.NOTE,
-                       message=f"{finding.message} (accepted in newsletter.yaml)")
-    return finding
-
-
 def _earlier(path: Path, settings: Settings) -> list[tuple[Issue | str, set[str]]]:
     """The issues before `path` (newest first, as many as check.reuse_issues) and
-    the links each carried, from its file and its lock file."""
-    from .check.content import urls_in
+    the links each carried, from its file (not its comments) and its lock file."""
+    from .check.content import urls_in, yaml_urls
 
     files = find_issue_files(settings)
     before = [p for p in files if p.name < path.name][::-1][:settings.check.reuse_issues]
     earlier: list[tuple[Issue | str, set[str]]] = []
     for other in before:
-        text = other.read_text(encoding="utf-8", errors="replace")
+        urls = yaml_urls(other.read_text(encoding="utf-8", errors="replace"))
         lock = lock_path(other)
         if lock.is_file():
-            text += lock.read_text(encoding="utf-8", errors="replace")
-        earlier.append((f"the issue of {other.stem}", urls_in(text)))
+            urls |= urls_in(lock.read_text(encoding="utf-8", errors="replace"))
+        earlier.append((f"the issue of {other.stem}", urls))
     return earlier
 
 
@@ -506,12 +590,12 @@ def _stories_for(path: Path, settings: Settings) -> Iterator[PinnedLookup]:
             store.close()
 
 
-def render_with_stories(path: Path, settings: Settings, *,
-                        renderer: Renderer | None = None) -> tuple[Issue, RenderedIssue]:
-    """`render_issue` with `story:` references resolved as a build resolves them
-    (nothing is written)."""
-    with _stories_for(path, settings) as lookup:
-        return render_issue(path, settings, renderer=renderer, lookup=lookup)
+def render_with_stories(path: Path, settings: Settings, *, renderer: Renderer | None = None,
+                        offline: bool = False) -> tuple[Issue, RenderedIssue]:
+    """`render_issue` with `story:` references and picture sizes resolved as a build
+    resolves them (`pinned_issue`; nothing is written)."""
+    pinned = pinned_issue(path, settings, offline=offline)
+    return pinned.issue, _render(pinned.issue, settings, renderer, pinned)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -593,7 +677,179 @@ def candidates(settings: Settings, *, since: dt.datetime | None = None,
         last = store.last_issue_date() if since_last_issue else None
         if last is not None:
             since = dt.datetime.combine(last, dt.time(), dt.UTC)
-        return store.search(words=words, since=since, feed=feed, unused=unused, limit=limit)
+        source = _source_named(settings, store, feed) if feed is not None else None
+        return store.search(words=words, since=since, feed=source, unused=unused, limit=limit)
+
+
+def _source_named(settings: Settings, store: Store, name: str) -> str:
+    """The source `name` means, in any case: a feed of the desk, or one the store
+    has stories from (a feed since removed, "added by hand")."""
+    known = sorted({f.name for f in settings.feeds} | set(store.sources()))
+    found = _named(name, known, key=str)
+    if found is None:
+        raise _no_such_feed(settings, name, known)
+    return found
+
+
+def _desk_feed(settings: Settings, name: str) -> FeedSpec:
+    """The desk's feed called `name`, in any case."""
+    found = _named(name, settings.feeds, key=lambda feed: feed.name)
+    if found is None:
+        raise _no_such_feed(settings, name, [f.name for f in settings.feeds])
+    return found
+
+
+def _named(name: str, things: Iterable[T], *, key: Callable[[T], str]) -> T | None:
+    """The thing called exactly `name`, else the first called so in another case."""
+    things = list(things)
+    exact = next((t for t in things if key(t) == name), None)
+    return exact or next((t for t in things if key(t).casefold() == name.casefold()), None)
+
+
+def _no_such_feed(settings: Settings, name: str, known: Sequence[str]) -> NewsletterError:
+    import difflib
+
+    names = ", ".join(f.name for f in settings.feeds) or "none yet"
+    near = difflib.get_close_matches(name.casefold(), [k.casefold() for k in known], n=1)
+    guess = next((k for k in known if near and k.casefold() == near[0]), None)
+    return NewsletterError(f'the desk has no feed "{name}"',
+                           hint=(f'did you mean "{guess}"? ' if guess else "") +
+                                f"its feeds are: {names}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Use:
+    """An issue that ran a story."""
+
+    number: int
+    date: dt.date
+
+    def __str__(self) -> str:
+        return f"#{self.number} on {self.date.isoformat()}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"number": self.number, "date": self.date.isoformat()}
+
+
+def story_uses(settings: Settings, story_ids: Iterable[str], *, store: Store | None = None
+               ) -> dict[str, tuple[Use, ...]]:
+    """Where each story ran, in issue order: the issues the store recorded (built
+    on this machine) and the issues whose lock files pin it (built anywhere, a
+    store of their own included). Stories that never ran are left out."""
+    ids = set(story_ids)
+    found: dict[str, set[Use]] = {}
+    if store is None and store_path(settings).is_file():
+        with open_store(settings) as opened:
+            recorded = opened.uses(ids)
+    else:
+        recorded = store.uses(ids) if store is not None else {}
+    for story_id, uses in recorded.items():
+        found.setdefault(story_id, set()).update(Use(number=n, date=d) for n, d in uses)
+    for path in find_issue_files(settings):
+        pinned = _pinned_ids(path) & ids
+        number, date = _issue_meta(path) if pinned else (None, None)
+        if number is None or date is None:
+            continue
+        for story_id in pinned:
+            found.setdefault(story_id, set()).add(Use(number=number, date=date))
+    return {story_id: tuple(sorted(uses, key=lambda u: (u.number, u.date)))
+            for story_id, uses in found.items()}
+
+
+def _pinned_ids(issue_file: Path) -> set[str]:
+    """The ids an issue's lock file pins (none when it has no readable one: a
+    damaged lock is the build's to report)."""
+    lock = lock_path(issue_file)
+    if not lock.is_file():
+        return set()
+    try:
+        return {story.id for story in read_lock(lock)}
+    except NewsletterError:
+        return set()
+
+
+def candidate_to_json(story: Story, used_in: Sequence[Use]) -> dict[str, object]:
+    """One object of `newsletter candidates --json`: the story and where it ran."""
+    return {**story_to_json(story), "used_in": [use.to_json() for use in used_in]}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoryReport:
+    """`newsletter show`: one candidate, where it ran and which drafts hold it."""
+
+    story: Story
+    summary_text: str  # the summary as plain text
+    first_seen: dt.datetime | None
+    used_in: tuple[Use, ...]
+    picked_in: tuple[tuple[Path, Placed], ...]  # drafts holding it, and where
+
+    def to_json(self) -> dict[str, object]:
+        return {**candidate_to_json(self.story, self.used_in),
+                "summary_text": self.summary_text,
+                "first_seen": self.first_seen.isoformat() if self.first_seen else None,
+                "picked_in": [{"path": _shown_path(path), "section": placed.section,
+                               "position": placed.position, "line": placed.line}
+                              for path, placed in self.picked_in]}
+
+
+#: `show` looks for drafts holding a story among this many of the newest issue files
+#: (a desk's drafts are its newest issues; each file read costs a parse)
+SHOW_DRAFTS = 20
+
+
+def show(settings: Settings, ref: str) -> StoryReport:
+    """One candidate by id (a unique start of it) or URL, with where it ran and the
+    drafts that hold it."""
+    from .desk.drafts import issue_picks
+    from .sanitize import html_to_plain
+
+    with _existing_store(settings) as store:
+        story = _find_candidate(store, ref)
+        picked = []
+        for path in find_issue_files(settings)[-SHOW_DRAFTS:]:
+            if issue_status(path) != Status.DRAFT and lock_path(path).is_file():
+                continue
+            try:
+                held = issue_picks(path, PinnedLookup(read_lock(lock_path(path)), store))
+            except NewsletterError:  # a half-written draft: "newsletter build" reports it
+                continue
+            picked += [(path, placed) for placed in held.placed
+                       if placed.holds(story) and not placed.placeholder]
+        return StoryReport(story=story, summary_text=html_to_plain(story.summary).strip(),
+                           first_seen=store.first_seen(story.id),
+                           used_in=story_uses(settings, [story.id], store=store).get(
+                               story.id, ()),
+                           picked_in=tuple(picked))
+
+
+@contextmanager
+def _existing_store(settings: Settings) -> Iterator[Store]:
+    if not store_path(settings).is_file():
+        raise NewsletterError("there are no candidates yet", hint='run "newsletter fetch" first')
+    with open_store(settings) as store:
+        yield store
+
+
+def _find_candidate(store: Store, ref: str) -> Story:
+    """The candidate `ref` names, or an error saying why none is (too short a
+    start of an id, the start of several, or nothing near)."""
+    from .collect.store import MIN_PREFIX
+
+    story = store.find(ref)
+    if story is not None:
+        return story
+    if len(ref) < MIN_PREFIX and "/" not in ref:
+        raise NewsletterError(f'"{ref}" is too short to name a candidate',
+                              hint=f"give at least {MIN_PREFIX} characters of its id (as "
+                                   '"newsletter candidates" lists them), or the whole id or '
+                                   "link")
+    near = store.suggest(ref)
+    starting = [i for i in near if i.startswith(ref)]
+    if len(starting) > 1:
+        raise NewsletterError(f'"{ref}" is the start of several candidates: '
+                              f"{', '.join(starting)}", hint="give more of the id")
+    raise NewsletterError(f'no candidate "{ref}"', hint=f'did you mean "{near[0]}"?' if near
+                          else 'list them with "newsletter candidates"')
 
 
 def prune(settings: Settings, *, older_than: dt.datetime) -> int | None:
@@ -606,17 +862,26 @@ def prune(settings: Settings, *, older_than: dt.datetime) -> int | None:
 
 
 def fetch(settings: Settings, *, now: dt.datetime | None = None,
-          on_report: Callable[[FetchReport], None] | None = None) -> list[FetchReport]:
-    """Fetch every feed of the desk and save each one as it arrives.
+          on_report: Callable[[FetchReport], None] | None = None,
+          feeds: Sequence[str] = (), force: bool = False) -> list[FetchReport]:
+    """Fetch the desk's feeds (those named in `feeds`, in any case; else every
+    one) and save each one as it arrives.
 
-    Saving happens on a writer thread of its own, so the network and the
-    parsing workers never wait for SQLite; `on_report` is called from it.
+    `force` downloads and parses each feed whatever the server said last time
+    (validators, freshness); a feed named in `feeds` is asked even when its
+    server said it was gone. Saving happens on a writer thread of its own, so
+    the network and the parsing workers never wait for SQLite; `on_report` is
+    called from it.
     """
     from .collect import fetch_feeds
+    from .collect import ask_again
 
     now = now or dt.datetime.now(dt.UTC)
+    chosen = tuple(dict.fromkeys(_desk_feed(settings, name) for name in feeds)) \
+        if feeds else settings.feeds
     with open_store(settings) as store:
-        states = store.feed_states(current=settings.feeds)
+        states = {name: ask_again(state, force=force, gone_too=bool(feeds))
+                  for name, state in store.feed_states(current=chosen).items()}
     results: queue.Queue[FetchResult | None] = queue.Queue()
     reports: list[FetchReport] = []
     failure: list[BaseException] = []
@@ -636,11 +901,11 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
             while results.get() is not None:
                 pass  # keep draining so the fetch never blocks on a dead writer
 
-    _log.info("fetching %d feeds", len(settings.feeds))
+    _log.info("fetching %d feeds", len(chosen))
     thread = threading.Thread(target=write, name="newsletter-store-writer")
     thread.start()
     try:
-        fetch_feeds(settings.feeds, states, root=settings.root, now=now, on_result=results.put)
+        fetch_feeds(chosen, states, root=settings.root, now=now, on_result=results.put)
     finally:
         results.put(None)
         thread.join()
@@ -690,55 +955,175 @@ def _scaffold_files() -> Iterator[tuple[str, bytes]]:
 # --- drafting ----------------------------------------------------------------
 
 
-def new_issue(settings: Settings, *, date: dt.date | None = None) -> Path:
-    """Write the next issue as a draft, offering the best unused candidates."""
-    from .desk.drafts import draft_text, rank_candidates
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewIssue:
+    """What `new_issue` wrote, and why: the date it chose, and why no candidates
+    were offered when none were."""
 
-    date = date or dt.datetime.now(dt.UTC).date()
+    path: Path
+    number: int
+    date: dt.date
+    why_date: str
+    offered: int
+    none_offered: str = ""  # why none were offered ("" when some were)
+    hint: str = ""  # what to do about it
+
+
+def new_issue(settings: Settings, *, date: dt.date | None = None,
+              today: dt.date | None = None) -> NewIssue:
+    """Write the next issue as a draft, offering the best unused candidates.
+
+    Without `date`, the next date at the desk's `cadence` after the newest
+    issue (never a date that has an issue; today on a desk with none).
+    """
+    from .desk.drafts import Cadence, choose_issue_date, draft_text, write_new_file
+
+    issues = {path: _issue_meta(path) for path in find_issue_files(settings)}
+    dated = [*(d for _, d in issues.values()), *map(_stem_date, issues)]
+    taken = {d for d in dated if d is not None}
+    if date is None:
+        cadence = Cadence.parse(settings.cadence) if settings.cadence else None
+        date, why = choose_issue_date(cadence, taken, today or dt.datetime.now(dt.UTC).date())
+    else:
+        why = "the date given"
     path = settings.issues_dir / f"{date.isoformat()}.yaml"
-    if path.exists():
-        raise NewsletterError(f"{relative_to_cwd(path)} already exists",
+    holder = next((p for p, (_, d) in issues.items() if d == date), None)
+    if path.exists() or holder is not None:
+        raise NewsletterError(f"{relative_to_cwd(holder or path)} already is the issue of "
+                              f"{date.isoformat()}",
                               hint="pass another --date, or edit that issue")
-    offered: list[Story] = []
-    if store_path(settings).is_file():
-        with open_store(settings) as store:
-            last = store.last_issue_date()
-            since = dt.datetime.combine(last, dt.time(), dt.UTC) if last else None
-            offered = rank_candidates(store.search(since=since, unused=True, limit=200))
-    number = max((n for n in map(_issue_number, find_issue_files(settings)) if n), default=0) + 1
+    number = max((n for n, _ in issues.values() if n), default=0) + 1
+    offered, why_none, hint = _offer(settings)
     settings.issues_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(draft_text(number=number, date=date, candidates=offered), encoding="utf-8")
-    return relative_to_cwd(path)
+    try:
+        write_new_file(path, draft_text(number=number, date=date,
+                                        candidates=offered).encode("utf-8"))
+    except FileExistsError as exc:
+        raise NewsletterError(f"{relative_to_cwd(path)} already exists",
+                              hint="pass another --date, or edit that issue") from exc
+    return NewIssue(path=relative_to_cwd(path), number=number, date=date, why_date=why,
+                    offered=len(offered), none_offered=why_none, hint=hint)
 
 
-def pick(settings: Settings, ref: str, *, into: str, issue_file: Path | None = None
-         ) -> tuple[Path, Story]:
-    """Add a candidate to an issue (the newest one unless named)."""
-    from .desk.drafts import add_pick
+def _offer(settings: Settings) -> tuple[list[Story], str, str]:
+    """The best unused candidates since the last issue; when there are none, why,
+    and what to do."""
+    from .desk.drafts import rank_candidates
 
+    fetch_first = 'run "newsletter fetch", then "newsletter candidates" to see them'
+    if not settings.feeds and not store_path(settings).is_file():
+        return [], "newsletter.yaml lists no feeds", \
+            'add one with "newsletter feeds add URL", then run "newsletter fetch"'
+    if not store_path(settings).is_file():
+        return [], "the feeds have not been fetched yet", fetch_first
+    with open_store(settings) as store:
+        last = store.last_issue_date()
+        since = dt.datetime.combine(last, dt.time(), dt.UTC) if last else None
+        pool = store.search(since=since, unused=True, limit=200)
+        ran = story_uses(settings, [s.id for s in pool], store=store)
+        offered = rank_candidates(s for s in pool if s.id not in ran)
+        if offered:
+            return offered, "", ""
+        if not store.search(limit=1):
+            if not store.feed_status():
+                return [], "the feeds have not been fetched yet", fetch_first
+            return [], "the feeds gave no stories yet", \
+                'see what each feed said with "newsletter feeds"'
+        if pool or not store.search(unused=True, limit=1):
+            return [], "every candidate in the store already ran in an issue", \
+                'fetch new stories with "newsletter fetch", or keep a page with ' \
+                '"newsletter add URL"'
+    return [], f"no unused candidate since the last issue ({last})", \
+        'fetch new stories with "newsletter fetch"; older ones: ' \
+        '"newsletter candidates --unused"'
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PickReport:
+    """What `pick` did, the story it picked, and the other issues it ran in."""
+
+    edit: Edit
+    story: Story
+    ran_in: tuple[Use, ...]
+
+
+def pick(settings: Settings, ref: str, *, into: str, issue_file: Path | None = None,
+         replace: bool = False, expected_digest: str | None = None) -> PickReport:
+    """Add a candidate to an issue (the newest one unless named); see
+    `desk.drafts.pick` for what is refused. `expected_digest` refuses the edit
+    when the file is no longer the one the caller read."""
+    from .desk import drafts
+
+    target = _target_issue(settings, issue_file)
+    with _existing_store(settings) as store:
+        story = _find_candidate(store, ref)
+        lookup = PinnedLookup(read_lock(lock_path(target)), store)
+        edit = drafts.pick(target, story, into, lookup=lookup, replace=replace,
+                           expected_digest=expected_digest)
+        number, _ = _issue_meta(target)
+        uses = story_uses(settings, [story.id], store=store).get(story.id, ())
+    return PickReport(edit=edit, story=story,
+                      ran_in=tuple(use for use in uses if use.number != number))
+
+
+def unpick(settings: Settings, ref: str, *, issue_file: Path | None = None,
+           expected_digest: str | None = None) -> Edit:
+    """Take a story out of an issue (the newest one unless named)."""
+    from .desk import drafts
+
+    target = _target_issue(settings, issue_file)
+    with _issue_lookup(settings, target) as lookup:
+        return drafts.unpick(target, ref, lookup=lookup, expected_digest=expected_digest)
+
+
+def move(settings: Settings, ref: str, *, to: int | None = None, before: str | None = None,
+         issue_file: Path | None = None, expected_digest: str | None = None) -> Edit:
+    """Move a story within its section of an issue (the newest one unless named):
+    to position `to` (from 1), or before the story `before`."""
+    from .desk import drafts
+
+    target = _target_issue(settings, issue_file)
+    with _issue_lookup(settings, target) as lookup:
+        return drafts.move(target, ref, to=to, before=before, lookup=lookup,
+                           expected_digest=expected_digest)
+
+
+def _target_issue(settings: Settings, issue_file: Path | None) -> Path:
     target = issue_file or next(reversed(find_issue_files(settings)), None)
     if target is None:
         raise NewsletterError("there is no issue to pick into",
                               hint='start one with "newsletter new"')
-    if not store_path(settings).is_file():
-        raise NewsletterError("there are no candidates yet", hint='run "newsletter fetch" first')
-    with open_store(settings) as store:
-        story = store.find(ref)
-        if story is None:
-            near = store.suggest(ref)
-            raise NewsletterError(f'no candidate "{ref}"',
-                                  hint=f'did you mean "{near[0]}"?' if near else
-                                  'list them with "newsletter candidates"')
-    add_pick(target, story, into)
-    return target, story
+    return target
 
 
-def _issue_number(path: Path) -> int | None:
+@contextmanager
+def _issue_lookup(settings: Settings, issue_file: Path) -> Iterator[PinnedLookup]:
+    """How the stories of an issue file are found: its lock file, then the store."""
+    store = StoreOpener(settings)()
+    try:
+        yield PinnedLookup(read_lock(lock_path(issue_file)), store)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _issue_meta(path: Path) -> tuple[int | None, dt.date | None]:
+    """An issue's number and date, read without validating the rest."""
     from .desk._yaml import load_yaml
 
     doc = load_yaml(path, [])
-    number = doc.data.get("number") if doc and isinstance(doc.data, dict) else None
-    return number if isinstance(number, int) and not isinstance(number, bool) else None
+    data = doc.data if doc and isinstance(doc.data, dict) else {}
+    number, date = data.get("number"), data.get("date")
+    return (number if isinstance(number, int) and not isinstance(number, bool) else None,
+            date if isinstance(date, dt.date) and not isinstance(date, dt.datetime) else
+            _stem_date(path))
+
+
+def _stem_date(path: Path) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(path.stem)
+    except ValueError:
+        return None
 
 
 def add_page(settings: Settings, url: str, *, now: dt.datetime | None = None) -> Story:
@@ -768,16 +1153,58 @@ def import_feeds(settings: Settings, opml_file: Path) -> list[FeedSpec]:
                      read_back=load_settings, source=opml_file.name)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddedFeed:
+    """What `add_feed` added to newsletter.yaml, and how it was found."""
+
+    feed: FeedSpec
+    found: FoundFeed
+
+
+def add_feed(settings: Settings, url: str, *, now: dt.datetime | None = None) -> AddedFeed:
+    """Add the feed at `url` to newsletter.yaml, or the feed an ordinary page at
+    `url` names (`<link rel="alternate">`), named by its title. A feed the desk
+    already reads is refused; the new text is read back by `load_settings`
+    before it replaces the file, as `import_feeds` does."""
+    from .collect.web import find_feed
+    from .desk.drafts import add_feeds
+
+    _refuse_known_feed(settings, url)
+    found = find_feed(url, now=now or dt.datetime.now(dt.UTC))
+    _refuse_known_feed(settings, found.url)
+    added = add_feeds(settings.root / SETTINGS_FILE,
+                      [FeedSpec(name=_feed_name(found.title, found.url), url=found.url)],
+                      read_back=load_settings, source=found.url)
+    return AddedFeed(feed=added[0], found=found)
+
+
+def _refuse_known_feed(settings: Settings, url: str) -> None:
+    from .collect.canonical import canonical_url
+
+    same = {url, canonical_url(url)}
+    known = next((f for f in settings.feeds if f.url and {f.url, canonical_url(f.url)} & same),
+                 None)
+    if known is not None:
+        raise NewsletterError(f'the desk already reads {known.url} as "{known.name}"',
+                              hint='see its feeds with "newsletter feeds"')
+
+
+def _feed_name(title: str, url: str) -> str:
+    """A feed's name in newsletter.yaml: its title on one printable line, else its host."""
+    from urllib.parse import urlsplit
+
+    name = " ".join("".join(c for c in title if c.isprintable() or c.isspace()).split())
+    if len(name) > 60:
+        name = name[:60].rsplit(" ", 1)[0] or name[:60]
+    return name or urlsplit(url).hostname or url
+
+
 def enable_feed(settings: Settings, name: str) -> tuple[FeedSpec, bool]:
     """Ask a feed again that its server said was gone (HTTP 410).
 
     Returns the feed (named case-insensitively) and whether it was marked gone.
     """
-    spec = next((f for f in settings.feeds if f.name.casefold() == name.casefold()), None)
-    if spec is None:
-        names = ", ".join(f.name for f in settings.feeds) or "none yet"
-        raise NewsletterError(f'the desk has no feed "{name}"',
-                              hint=f"its feeds are: {names}")
+    spec = _desk_feed(settings, name)
     if not store_path(settings).is_file():
         return spec, False
     with open_store(settings) as store:

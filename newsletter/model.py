@@ -15,6 +15,7 @@ from typing import Literal
 
 __all__ = [
     "GMAIL_CLIP_BYTES",
+    "Acceptance",
     "Asset",
     "CallToAction",
     "CatchUp",
@@ -32,6 +33,7 @@ __all__ = [
     "Image",
     "Issue",
     "IssueAssets",
+    "Item",
     "Lead",
     "LeadBlock",
     "Logo",
@@ -185,6 +187,13 @@ class Settings:
     feeds: tuple[FeedSpec, ...] = ()
     check: CheckSettings = CheckSettings()
     smtp: Smtp | None = None
+    # when issues come out, for the date `newsletter new` gives the next one: "weekly on
+    # friday", "every 2 weeks on monday", "weekly", "daily" (desk.drafts.Cadence reads
+    # it); "" = a week after the newest issue
+    cadence: str = ""
+    # a blurb taken from a feed is cut to this many words (two characters a word in
+    # Chinese and Japanese, which have no spaces between words)
+    blurb_words: int = 60
 
     @property
     def issues_dir(self) -> Path:
@@ -291,10 +300,24 @@ class Story:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Acceptance:
+    """A check finding the editor accepts, for one item or the whole issue, and why.
+
+    `location` is where the acceptance is written (its code), so an unknown
+    code can be reported there.
+    """
+
+    code: str
+    reason: str = ""
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TextBlock:
     """Editor markdown, rendered with raw HTML off."""
 
     markdown: str
+    location: SourceLocation | None = None  # where the block is written
     kind: Literal["text"] = "text"
 
 
@@ -305,6 +328,9 @@ class Related:
     url: str
     headline: str
     lang: str | None = None
+    location: SourceLocation | None = None  # where the item is written in the issue file
+    story: str = ""  # the id of the candidate its story: reference resolved to
+    accept: tuple[Acceptance, ...] = ()  # findings the editor accepts for this item
     kind: Literal["related"] = "related"
 
 
@@ -316,6 +342,8 @@ class Video:
     title: str
     duration: str = ""
     thumbnail: Image | None = None
+    location: SourceLocation | None = None  # where the block is written
+    accept: tuple[Acceptance, ...] = ()  # findings the editor accepts for this video
     kind: Literal["video"] = "video"
 
 
@@ -332,6 +360,9 @@ class Lead:
     image: Image | None = None
     body: tuple[LeadBlock, ...] = ()
     lang: str | None = None
+    location: SourceLocation | None = None  # where the item is written in the issue file
+    story: str = ""  # the id of the candidate its story: reference resolved to
+    accept: tuple[Acceptance, ...] = ()  # findings the editor accepts for this item
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -342,6 +373,10 @@ class CatchUpItem:
     headline: str
     blurb: str = ""
     lang: str | None = None
+    location: SourceLocation | None = None  # where the item is written in the issue file
+    story: str = ""  # the id of the candidate its story: reference resolved to
+    accept: tuple[Acceptance, ...] = ()  # findings the editor accepts for this item
+    blurb_trimmed: bool = False  # the blurb is a feed's summary, cut to the desk's length
     kind: Literal["item"] = "item"
 
 
@@ -350,6 +385,7 @@ class Paragraphs:
     """A free catch-up paragraph (markdown)."""
 
     markdown: str
+    location: SourceLocation | None = None  # where the paragraph is written
     kind: Literal["text"] = "text"
 
 
@@ -370,6 +406,10 @@ class DeepDive:
     blurb: str = ""
     image: Image | None = None
     lang: str | None = None
+    location: SourceLocation | None = None  # where the item is written in the issue file
+    story: str = ""  # the id of the candidate its story: reference resolved to
+    accept: tuple[Acceptance, ...] = ()  # findings the editor accepts for this item
+    blurb_trimmed: bool = False  # the blurb is a feed's summary, cut to the desk's length
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -397,6 +437,12 @@ class Sponsor:
     text: str = ""
     label: str = ""  # empty: the theme's word for "Sponsored" in the issue's language
     image: Image | None = None
+    location: SourceLocation | None = None  # where the box is written
+    accept: tuple[Acceptance, ...] = ()  # findings the editor accepts for this box
+
+
+#: An item of an issue that links somewhere: what a check finding can be about.
+Item = Lead | Related | Video | CatchUpItem | DeepDive | Sponsor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -439,6 +485,14 @@ class Issue:
     cta: CallToAction | None = None
     corrections: tuple[Correction, ...] = ()
     stories: tuple[Story, ...] = ()  # the candidates its story: references resolved to
+    # the moment the issue goes live on the site, if not at the start of its date (UTC)
+    publish_at: dt.datetime | None = None
+    accept: tuple[Acceptance, ...] = ()  # findings the editor accepts for the whole issue
+
+    @property
+    def goes_live(self) -> dt.datetime:
+        """When the site may show the issue: `publish_at`, else 00:00 UTC on its date."""
+        return self.publish_at or dt.datetime.combine(self.date, dt.time(), dt.UTC)
 
     @property
     def updated(self) -> dt.date:
@@ -447,6 +501,16 @@ class Issue:
 
     def sponsors_in(self, slot: str) -> tuple[Sponsor, ...]:
         return tuple(s for s in self.sponsors if s.slot.value == slot)
+
+    def items(self) -> tuple[Item, ...]:
+        """Every item that links somewhere, in reading order (sponsors last)."""
+        found: list[Item] = [self.lead]
+        found += [b for b in self.lead.body if isinstance(b, Related | Video)]
+        if self.catch_up:
+            found += [i for i in self.catch_up.items if isinstance(i, CatchUpItem)]
+        if self.deep_dives:
+            found += self.deep_dives.items
+        return (*found, *self.sponsors)
 
     def images(self) -> tuple[Image, ...]:
         """Every picture the issue shows, in reading order."""
@@ -525,6 +589,12 @@ class SiteEntry:
     image: Asset | None = None
     image_alt: str = ""
     search_text: str = ""
+    goes_live: dt.datetime | None = None  # Issue.goes_live; None: live (an older record)
+
+    def held(self, now: dt.datetime) -> bool:
+        """A ready issue whose time has not come at `now`: kept off the site until then."""
+        return self.status is Status.READY and self.goes_live is not None and \
+            self.goes_live > now
 
 
 # --- checking ----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -16,7 +17,8 @@ from newsletter import api
 from newsletter.check import Severity
 from newsletter.check.content import CLIP_BYTES, content_findings
 from newsletter.check.markup import markup_findings
-from newsletter.model import Asset, Story
+from newsletter.desk.lockfile import lock_path, write_lock
+from newsletter.model import Asset, Finding, Story
 
 SMALL = """\
 number: 49
@@ -86,7 +88,8 @@ def test_a_comment_is_not_a_placeholder(desk: Path) -> None:
 def test_pictures_without_alt_or_named_like_files(desk: Path) -> None:
     found = codes(desk, write(desk, SMALL.replace("alt: Mangroves at low tide",
                                                   "alt: IMG_2041.jpg")))
-    assert "image-alt-filename" in found and found["image-alt-filename"][0].endswith(":11:10")
+    # at the picture's src: line, where every finding about the picture is
+    assert "image-alt-filename" in found and found["image-alt-filename"][0].endswith(":10:10")
 
 
 def test_pictures_wider_than_1200(desk: Path) -> None:
@@ -123,7 +126,7 @@ def test_a_link_that_already_ran(desk: Path) -> None:
     assert "link-reused" not in found
     write(desk, SMALL)
     found = codes(desk, desk / "issues" / "2026-12-11.yaml")
-    assert "link-reused" in found and found["link-reused"][0].endswith(":7:8")
+    assert "link-reused" in found and found["link-reused"][0].endswith(":7:3")  # the lead
 
 
 def test_a_story_older_than_the_window(desk: Path) -> None:
@@ -252,3 +255,181 @@ def test_check_all_includes_a_ready_issue_it_cannot_read(desk: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "newsletter", "check", "--all", "--offline"],
                             cwd=desk, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "2026-12-04.yaml" in result.stdout
+
+
+# --- findings on picked items carry the item's line ---------------------------------------
+
+# An issue as `new` and `pick` leave it: the offered candidates in a comment block
+# above the picks, naming the same ids (and here URLs) the picks reference.
+PICKED = """\
+number: 49
+date: 2026-12-04
+status: ready
+subject: Short and clear
+preheader: One line that makes people open it
+# Candidates since the last issue, best first:
+#    - story: c1a551c0   # 2026-09-01 · https://example.org/classic · An old classic
+#    - story: ke1p0001   # https://news.example.org/2026/11/26/marrow-coast-kelp-restoration
+lead:
+  url: https://example.org/lead
+  headline: The lead story
+  image:
+    src: examples/images/lead-mangroves.jpg
+    alt: Mangroves at low tide
+catch_up:
+  items:
+    - story: ke1p0001
+    - url: https://example.org/vague
+      headline: Read more
+deep_dives:
+  items:
+    - story: c1a551c0
+"""
+CLASSIC = Story(id="c1a551c0a1", url="https://example.org/classic", title="An old classic",
+                summary="<p>" + "A sentence of twelve words about the sea and its long tides. "
+                * 20 + "</p>", published=dt.datetime(2026, 9, 1, tzinfo=dt.UTC))
+# ran as the lead of 2026-11-27
+KELP = Story(id="ke1p0001ab", url="https://news.example.org/2026/11/26/marrow-coast-kelp-"
+             "restoration", title="Kelp again", summary="<p>Short.</p>",
+             published=dt.datetime(2026, 12, 3, tzinfo=dt.UTC))
+
+
+def picked(desk: Path, text: str = PICKED) -> Path:
+    """The issue, with its story: references pinned as a build pins them."""
+    path = write(desk, text)
+    write_lock(lock_path(path), [CLASSIC, KELP])
+    return path
+
+
+def line(text: str, written: str) -> int:
+    """The 1-based line of the first line of `text` that starts with `written`."""
+    return next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith(written))
+
+
+def findings(desk: Path, path: Path, **options: object) -> dict[str, list[Finding]]:
+    report = api.check_issue(path, api.load_desk(desk), offline=True)  # type: ignore[arg-type]
+    found: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        found.setdefault(finding.code, []).append(finding)
+    return found
+
+
+def test_findings_on_picked_stories_point_at_the_item_not_the_comments(desk: Path) -> None:
+    path = picked(desk)
+    found = findings(desk, path)
+    where = {code: [(f.location.path, f.location.line) if f.location else None for f in group]
+             for code, group in found.items()}
+    assert where["story-old"] == [(path, line(PICKED, "    - story: c1a551c0"))]
+    assert where["link-reused"] == [(path, line(PICKED, "    - story: ke1p0001"))]
+    # vague link text is found in the email's HTML, and mapped back to its item
+    assert where["link-text"] == [(path, line(PICKED, "    - url: https://example.org/vague"))]
+    assert found["link-text"][0].subject.startswith("https://example.org/vague")
+
+
+def test_a_dead_link_of_a_referenced_story_points_at_its_item(desk: Path,
+                                                               tmp_path: Path) -> None:
+    from conftest import LocalSite
+
+    (tmp_path / "pages").mkdir()
+    site = LocalSite(tmp_path / "pages")
+    try:
+        text = PICKED.replace("https://example.org/classic", f"{site.url}gone.html")
+        path = write(desk, text)
+        write_lock(lock_path(path), [replace(CLASSIC, url=f"{site.url}gone.html"), KELP])
+        report = api.check_issue(path, api.load_desk(desk))
+        [dead] = [f for f in report.findings if f.code == "link-dead"]
+        assert dead.location is not None
+        assert dead.location.line == line(text, "    - story: c1a551c0")
+    finally:
+        site.close()
+
+
+def test_a_trimmed_feed_blurb_is_noted_on_its_item(desk: Path) -> None:
+    path = picked(desk)
+    [note] = findings(desk, path)["blurb-trimmed"]
+    assert note.severity is Severity.NOTE
+    assert note.location is not None
+    assert note.location.line == line(PICKED, "    - story: c1a551c0")
+    assert "blurb:" in note.hint
+
+
+# --- accepting a finding for one item ---------------------------------------------------
+
+
+def test_an_item_accepts_a_finding_with_its_reason(desk: Path) -> None:
+    text = (PICKED.replace("    - story: ke1p0001\n",
+                           "    - story: ke1p0001\n      accept: [link-reused]\n")
+            .replace("    - story: c1a551c0\n", "    - story: c1a551c0\n      accept:\n"
+                     '        story-old: "a classic worth rereading"\n'))
+    found = findings(desk, picked(desk, text))
+    [old], [reused] = found["story-old"], found["link-reused"]
+    assert old.severity is reused.severity is Severity.NOTE
+    assert "a classic worth rereading" in old.message
+    assert old.location is not None and old.location.line == line(text, "    - story: c1a551c0")
+
+
+def test_an_acceptance_covers_its_own_item_only(desk: Path) -> None:
+    text = PICKED.replace("    - story: ke1p0001\n",
+                          "    - story: ke1p0001\n      accept: [link-reused, story-old]\n")
+    found = findings(desk, picked(desk, text))
+    assert found["link-reused"][0].severity is Severity.NOTE
+    assert found["story-old"][0].severity is Severity.WARNING  # another item's
+
+
+def test_the_issue_accepts_a_finding_for_a_named_item_or_for_itself(desk: Path) -> None:
+    text = PICKED + (
+        "accept:\n"
+        "  - code: link-text\n"
+        '    item: "catch_up.items[1]"\n'
+        '    reason: "the headline is the name of the column"\n'
+        "  - code: story-old\n"
+        "    item: c1a551c0\n"
+        "  - link-reused\n")
+    found = findings(desk, picked(desk, text))
+    assert {f.severity for code in ("link-text", "story-old", "link-reused")
+            for f in found[code]} == {Severity.NOTE}
+    assert "the name of the column" in found["link-text"][0].message
+
+
+def test_an_unknown_code_is_a_located_error_with_a_did_you_mean(desk: Path) -> None:
+    text = PICKED.replace("    - story: ke1p0001\n",
+                          "    - story: ke1p0001\n      accept: [link-reuse]\n")
+    found = findings(desk, picked(desk, text))
+    [unknown] = found["accept-unknown"]
+    assert unknown.severity is Severity.ERROR
+    assert unknown.location is not None
+    assert unknown.location.line == line(text, "      accept: [link-reuse]")
+    assert unknown.hint == 'did you mean "link-reused"?'
+    assert found["link-reused"][0].severity is Severity.WARNING
+
+
+def test_strict_passes_once_each_routine_finding_is_accepted(desk: Path) -> None:
+    def strict() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "newsletter", "check", "--offline",
+                               "--strict", "--notes", "issues/2026-12-04.yaml"], cwd=desk,
+                              capture_output=True, text=True, timeout=120)
+
+    text = PICKED.replace("      headline: Read more\n", "      headline: Kelp in numbers\n")
+    picked(desk, text)
+    assert strict().returncode == 1
+    picked(desk, text + "accept:\n  - code: story-old\n    item: c1a551c0\n"
+           '    reason: "a classic worth rereading"\n  - code: link-reused\n'
+           "    item: ke1p0001\n")
+    result = strict()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "accepted: a classic worth rereading" in result.stdout
+
+
+def test_every_finding_code_is_known_and_documented() -> None:
+    from conftest import REPO
+
+    from newsletter.check import CODES
+
+    written = set()
+    for source in [*(REPO / "newsletter" / "check").glob("*.py"), REPO / "newsletter" / "api.py"]:
+        text = source.read_text(encoding="utf-8")
+        written |= set(re.findall(r'\bcode="([a-z-]+)"', text))
+        written |= set(re.findall(r'^CODE = "([a-z-]+)"', text, re.M))
+    assert written and written <= set(CODES), written - set(CODES)
+    docs = (REPO / "docs" / "issue-format.md").read_text(encoding="utf-8")
+    assert not [code for code in CODES if f"`{code}`" not in docs]

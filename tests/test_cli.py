@@ -426,3 +426,13 @@ def test_completion_offers_commands_options_and_choices() -> None:
     assert "--json" in complete("newsletter check --")
     assert "--desk" in complete("newsletter --")
     assert complete("newsletter pick 3f9a --into ") == ["lead", "catch_up", "deep_dives"]
+
+
+@pytest.mark.parametrize("args", [
+    ("move", "9f3c1a"),
+    ("move", "9f3c1a", "--to", "1", "--before", "4be1c07a"),
+    ("move", "9f3c1a", "--to", "0"),
+])
+def test_move_takes_exactly_one_place_to_go(args: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 2 and "Usage:" in result.output

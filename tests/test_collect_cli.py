@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from conftest import DATA, REPO, LocalSite, corpus_files
@@ -17,6 +19,7 @@ from conftest import DATA, REPO, LocalSite, corpus_files
 from newsletter import api
 from newsletter.desk.config import load_settings
 from newsletter.errors import NewsletterError
+from newsletter.model import Settings
 
 
 def run(desk: Path, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
@@ -239,3 +242,392 @@ def test_a_feed_gone_for_good_is_not_asked_until_enabled(fed_desk: Path) -> None
         assert unknown.returncode == 1 and "Old-Wire, ocean-science" in unknown.stderr
     finally:
         site.close()
+
+
+# --- smaller things that were seen (issue 13) -------------------------------------------
+
+PICKED_ISSUE = """\
+number: 49
+date: 2026-11-30
+status: ready
+subject: Fetched stories
+lead:
+  story: {lead}
+"""
+
+
+def picked_issue(desk: Path, lead: str) -> Path:
+    path = desk / "issues" / "2026-11-30.yaml"
+    path.write_text(PICKED_ISSUE.format(lead=lead), encoding="utf-8")
+    return path
+
+
+def test_a_build_into_another_folder_never_rewrites_the_lock(fed_desk: Path,
+                                                              tmp_path: Path) -> None:
+    [lead, *_] = candidate_ids(fed_desk, "--feed", "ocean-science")  # pictures with sizes
+    issue = picked_issue(fed_desk, lead)
+    assert run(fed_desk, "build", str(issue.relative_to(fed_desk))).returncode == 0
+    lock = fed_desk / "issues" / "2026-11-30.lock.json"
+    # as committed: what the issue went out with, since changed in the feed
+    pinned = json.loads(lock.read_text(encoding="utf-8"))
+    pinned["stories"][0]["title"] = "The headline as it went out"
+    lock.write_text(json.dumps(pinned), encoding="utf-8")
+    committed = lock.read_bytes()
+    preview = run(fed_desk, "build", "--refresh", "--out", str(tmp_path / "preview"))
+    assert preview.returncode == 0, preview.stderr
+    assert lock.read_bytes() == committed  # a build elsewhere is a preview
+    email = (tmp_path / "preview" / "issues" / "2026-11-30" / "email.txt").read_text("utf-8")
+    assert "The headline as it went out" not in email  # refreshed from the store
+    assert run(fed_desk, "build", "--refresh").returncode == 0
+    assert "The headline as it went out" not in lock.read_text(encoding="utf-8")
+
+
+def test_in_ci_a_story_the_lock_does_not_pin_says_to_commit_the_lock(fed_desk: Path,
+                                                                       tmp_path: Path) -> None:
+    [lead, *_] = candidate_ids(fed_desk, "--feed", "ocean-science")
+    picked_issue(fed_desk, lead)
+    shutil.rmtree(fed_desk / ".newsletter")  # a fresh checkout: no store, and no lock
+    built = run(fed_desk, "build", "--out", str(tmp_path / "site"))
+    assert built.returncode == 1
+    assert "2026-11-30.lock.json" in built.stderr and "commit" in built.stderr, built.stderr
+    assert 'run "newsletter fetch"' not in built.stderr
+
+
+def test_the_scaffold_links_the_repository_the_user_agent_names(tmp_path: Path) -> None:
+    import re
+
+    from newsletter._http import USER_AGENT
+
+    repository = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
+    named = repository.search(USER_AGENT)
+    assert named is not None
+    written = api.init_desk(tmp_path / "desk")
+    linked = {found.rstrip(".") for path in written
+              for found in repository.findall(path.read_text(encoding="utf-8"))}
+    assert linked == {named.group(0)}
+
+
+def test_a_japanese_story_in_a_chinese_feed_is_japanese() -> None:
+    import datetime as dt
+
+    from newsletter.collect.parse import parse_feed
+
+    def feed(language: str, *items: tuple[str, str, str | None],
+             summary: dict[str, str] | None = None) -> bytes:
+        return json.dumps({
+            "version": "https://jsonfeed.org/version/1.1", "title": "Feed",
+            "language": language, "items": [
+                {"id": key, "url": f"https://news.example.net/{key}", "title": title,
+                 "summary": (summary or {}).get(key, "…"),
+                 **({"language": own} if own else {})}
+                for key, title, own in items]}).encode()
+
+    def languages(data: bytes) -> dict[str, str | None]:
+        parsed = parse_feed(data, feed="f", url="https://news.example.net/feed.json",
+                            fetched_at=dt.datetime(2026, 11, 28, tzinfo=dt.UTC))
+        return {story.url.rpartition("/")[2]: story.language for story in parsed.stories}
+
+    chinese = feed("zh-Hans",
+                   ("ja", "東京湾で新種のクラゲを発見、研究チームが発表", None),
+                   ("zh", "东屿湾滩涂迎来越冬鸻鹬、志愿者连续第五年开展调查", None),
+                   ("brand", "索尼宣布新款随身听「ウォークマン」在华上市", None),
+                   ("film", "宫崎骏新作上映 《となりのトトロ》之后最受期待的作品", None),
+                   ("declared", "東京湾で新種のクラゲを発見", "zh-Hant"),
+                   ("quoted", "首相「増税はしない」と表明", None),
+                   summary={"quoted": "首相は記者会見で、来年度の予算について説明した。"})
+    assert languages(chinese) == {"ja": "ja", "zh": "zh-Hans", "brand": "zh-Hans",
+                                  "film": "zh-Hans", "declared": "zh-Hant", "quoted": "ja"}
+    english = feed("en", ("pokemon", "Why the new Pokémon game is called ポケモン in Japan", None),
+                   ("tokyo", "東京湾で新種のクラゲを発見、研究チームが発表", None))
+    assert languages(english) == {"pokemon": "en", "tokyo": "ja"}
+
+
+# --- from a fetched desk to an issue, without a text editor ----------------------------------
+
+
+def issue_text(desk: Path, date: str) -> str:
+    return (desk / "issues" / f"{date}.yaml").read_text(encoding="utf-8")
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def refused(result: subprocess.CompletedProcess[str], *said: str) -> None:
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    for words in said:
+        assert words in result.stderr, result.stderr
+
+
+def test_new_without_a_date_takes_the_next_date_at_the_desks_cadence(fed_desk: Path) -> None:
+    made = ok(run(fed_desk, "new", columns=300))
+    assert "issues/2026-12-04.yaml: issue 49, Friday 2026-12-04" in made.stdout, made.stdout
+    assert "a week after the newest issue (2026-11-27)" in made.stdout
+    draft = issue_text(fed_desk, "2026-12-04")
+    assert "\nlead:\n" in draft and "\ncatch_up:\n  items:\n" in draft
+    assert "\ndeep_dives:\n  items:\n" in draft
+    settings = fed_desk / "newsletter.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") +
+                        "cadence: Every 2 weeks on Monday\n", encoding="utf-8")
+    again = ok(run(fed_desk, "new", columns=300))
+    assert "issues/2026-12-14.yaml: issue 50, Monday 2026-12-14" in again.stdout
+    assert "at the desk's cadence, every 2 weeks on monday" in again.stdout
+
+
+def test_new_on_a_fresh_desk_does_not_collide_with_its_first_issue(tmp_path: Path) -> None:
+    ok(run(tmp_path, "init", "fresh"))
+    desk = tmp_path / "fresh"
+    [first] = (desk / "issues").glob("*.yaml")
+    made = ok(run(desk, "new", columns=300))
+    [_, second] = sorted((desk / "issues").glob("*.yaml"))
+    gap = dt.date.fromisoformat(second.stem) - dt.date.fromisoformat(first.stem)
+    assert dt.timedelta(days=1) <= gap <= dt.timedelta(days=7), made.stdout  # weekly or daily
+    assert f"{second.name}: issue 2, " in made.stdout and "the newest issue" in made.stdout
+    assert "no candidates offered: newsletter.yaml lists no feeds" in made.stderr
+    assert 'newsletter feeds add URL' in made.stdout
+    assert ok(run(desk, "build", "--drafts")).returncode == 0  # the draft builds as written
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ("cadence: [weekly]", "cadence: expected text, not a list or mapping"),
+    ("cadence: weekly on frieday", 'cadence: "frieday" is not a day of the week'),
+    ("cadence: monthly", 'cadence: "monthly" is not a cadence'),
+])
+def test_a_cadence_that_cannot_be_read_is_a_located_error(desk: Path, setting: str,
+                                                          said: str) -> None:
+    settings = desk / "newsletter.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8") + setting + "\n", "utf-8")
+    lines = settings.read_text(encoding="utf-8").count("\n")
+    refused(run(desk, "new"), f"newsletter.yaml:{lines}:", said, "hint:",
+            "friday" if "frieday" in setting else '"weekly on friday"')
+
+
+def test_new_says_why_no_candidate_was_offered(desk: Path) -> None:
+    settings = api.load_desk(desk)
+    dated = {"today": dt.date(2026, 12, 4)}
+    made = api.new_issue(settings, **dated)
+    assert (made.offered, made.none_offered) == (0, "the feeds have not been fetched yet")
+    assert '"newsletter fetch"' in made.hint
+    shutil.copytree(REPO / "examples" / "feeds", desk / "examples" / "feeds")
+    api.fetch(settings)
+    with api.open_store(settings) as store:
+        ids = [s.id for s in store.search(limit=100)]
+        store.mark_used(ids[:1], issue_number=48, issue_date=dt.date(2031, 1, 1))
+    made = api.new_issue(settings, date=dt.date(2026, 12, 11))
+    assert made.none_offered == "no unused candidate since the last issue (2031-01-01)"
+    assert "--unused" in made.hint
+    with api.open_store(settings) as store:
+        store.mark_used(ids, issue_number=48, issue_date=dt.date(2026, 11, 27))
+    made = api.new_issue(settings, date=dt.date(2026, 12, 18))
+    assert made.none_offered == "every candidate in the store already ran in an issue"
+    assert "newsletter add URL" in made.hint
+
+
+def test_pick_unpick_and_move_order_an_issue_without_a_text_editor(fed_desk: Path,
+                                                                    tmp_path: Path) -> None:
+    ids = candidate_ids(fed_desk)
+    ok(run(fed_desk, "new"))
+    assert ids[0] in issue_text(fed_desk, "2026-12-04")  # offered as a comment
+    ok(run(fed_desk, "pick", ids[0], "--into", "lead"))
+    assert f"#    - story: {ids[0]}" not in issue_text(fed_desk, "2026-12-04")
+    refused(run(fed_desk, "pick", ids[1], "--into", "lead"),
+            f"issues/2026-12-04.yaml:12: the lead is already {ids[0]}", "--replace")
+    replaced = ok(run(fed_desk, "pick", ids[1], "--into", "lead", "--replace"))
+    assert f"replaced the lead {ids[0]}" in replaced.stdout
+    assert "kept its bullets: review them" in replaced.stdout
+    refused(run(fed_desk, "pick", ids[1][:5], "--into", "catch_up"),
+            f"{ids[1]} is already in this issue, the lead: story: {ids[1]}")
+    for ref in ids[2:6]:
+        ok(run(fed_desk, "pick", ref, "--into", "catch_up"))
+    refused(run(fed_desk, "pick", ids[3], "--into", "deep_dives"),
+            "is already in this issue, catch_up item 2", "unpick")
+    moved = ok(run(fed_desk, "move", ids[5], "--to", "1"))
+    assert "moved" in moved.stdout and "from 4 to 1" in moved.stdout
+    ok(run(fed_desk, "move", ids[2], "--before", ids[5]))
+    ok(run(fed_desk, "unpick", ids[3]))
+    ok(run(fed_desk, "pick", ids[3], "--into", "deep_dives"))
+    text = issue_text(fed_desk, "2026-12-04")
+    order = sorted(ids[1:6], key=text.index)
+    assert order == [ids[1], ids[2], ids[5], ids[4], ids[3]], text
+    assert "replace-me" not in text.split("bullets:")[1]
+    ok(run(fed_desk, "build", "--drafts", "--out", str(tmp_path / "site")))
+    email = (tmp_path / "site" / "issues" / "2026-12-04" / "email.txt").read_text("utf-8")
+    settings = api.load_desk(fed_desk)
+    with api.open_store(settings) as store:
+        titles = [" ".join(store.find(i).title.split())[:25] for i in  # type: ignore[union-attr]
+                  (ids[2], ids[5], ids[4])]
+    flat = " ".join(email.split())
+    assert sorted(titles, key=flat.index) == titles
+
+
+def test_pick_warns_when_a_story_ran_in_another_issue(fed_desk: Path, tmp_path: Path) -> None:
+    ids = candidate_ids(fed_desk)
+    ok(run(fed_desk, "new", "--date", "2026-12-04"))
+    ok(run(fed_desk, "pick", ids[0], "--into", "lead"))
+    ok(run(fed_desk, "build", "--drafts", "--out", str(tmp_path / "site")))
+    ok(run(fed_desk, "new", "--date", "2026-12-11"))
+    again = ok(run(fed_desk, "pick", ids[0], "--into", "catch_up"))
+    assert f"warning: {ids[0]} ran in #49 on 2026-12-04" in again.stderr
+    ok(run(fed_desk, "unpick", ids[0]))
+    shutil.rmtree(fed_desk / ".newsletter")  # a fresh store: only the lock file remembers
+    ok(run(fed_desk, "fetch"))
+    again = ok(run(fed_desk, "pick", ids[0], "--into", "catch_up"))
+    assert f"warning: {ids[0]} ran in #49 on 2026-12-04" in again.stderr
+    listed = json.loads(ok(run(fed_desk, "candidates", "--json", "--limit", "100")).stdout)
+    used = {story["id"]: story["used_in"] for story in listed}
+    assert used[ids[0]] == [{"number": 49, "date": "2026-12-04"}] and used[ids[1]] == []
+    table = ok(run(fed_desk, "candidates", "--limit", "100", columns=250)).stdout
+    assert "used in" in table and "#49" in next(line for line in table.splitlines()
+                                                if ids[0] in line)
+
+
+def test_show_prints_one_candidate_whole(fed_desk: Path) -> None:
+    [chinese] = candidate_ids(fed_desk, "--search", "红树林")[:1]
+    shown_text = ok(run(fed_desk, "show", chinese[:6], columns=200)).stdout
+    for said in (chinese, "link       https://", "sources    haiyang-weekly", "published  20",
+                 "collected  20", "picture    ", "ran in     no issue yet", "红树幼苗"):
+        assert said in shown_text, shown_text
+    assert "<p>" not in shown_text  # the summary as text
+    data = json.loads(ok(run(fed_desk, "show", chinese, "--json")).stdout)
+    assert data["id"] == chinese and data["used_in"] == [] and "红树幼苗" in data["summary_text"]
+    ok(run(fed_desk, "new"))
+    ok(run(fed_desk, "pick", chinese, "--into", "deep_dives"))
+    held = ok(run(fed_desk, "show", chinese, columns=200)).stdout
+    assert "picked in  issues/2026-12-04.yaml: deep_dives item 1 (line " in held
+
+
+@pytest.mark.parametrize("command", [("show",), ("pick", "--into", "lead")])
+def test_an_id_prefix_shorter_than_the_rule_says_the_rule(fed_desk: Path,
+                                                           command: tuple[str, ...]) -> None:
+    ok(run(fed_desk, "new"))
+    result = run(fed_desk, command[0], candidate_ids(fed_desk)[0][:3], *command[1:])
+    refused(result, "is too short to name a candidate", "at least 4 characters")
+
+
+def test_candidates_feed_is_matched_in_any_case_and_an_unknown_one_names_the_feeds(
+        fed_desk: Path) -> None:
+    assert candidate_ids(fed_desk, "--feed", "Coastal-DESK") == candidate_ids(
+        fed_desk, "--feed", "coastal-desk") != []
+    refused(run(fed_desk, "candidates", "--feed", "coastal"), 'no feed "coastal"',
+            'did you mean "coastal-desk"?', "ocean-science, coastal-desk, haiyang-weekly")
+
+
+class _ValidatingFeeds(http.server.BaseHTTPRequestHandler):
+    """Serves feeds with an ETag, answers 304 to a matching If-None-Match, and
+    records every request as (path, If-None-Match)."""
+
+    feeds: ClassVar[dict[str, bytes]] = {}
+    asked: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_GET(self) -> None:
+        asked = self.headers.get("If-None-Match")
+        self.asked.append((self.path, asked))
+        body = self.feeds.get(self.path)
+        if body is None or asked == '"v1"':
+            self.send_response(404 if body is None else 304)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("ETag", '"v1"')
+        self.send_header("Cache-Control", "max-age=3600")
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def served_feeds(desk: Path) -> Iterator[tuple[Path, type[_ValidatingFeeds]]]:
+    handler = type("Handler", (_ValidatingFeeds,), {"feeds": {
+        "/ocean.xml": (REPO / "examples" / "feeds" / "ocean-science.xml").read_bytes(),
+        "/coast.xml": (REPO / "examples" / "feeds" / "coastal-desk.xml").read_bytes()},
+        "asked": []})
+    site = LocalSite(handler=handler)
+    settings = desk / "newsletter.yaml"
+    text = settings.read_text(encoding="utf-8").split("feeds:\n")[0]
+    settings.write_text(text + f"feeds:\n  - name: Ocean\n    url: {site.url}ocean.xml\n"
+                        f"  - name: Coast\n    url: {site.url}coast.xml\n", encoding="utf-8")
+    try:
+        yield desk, handler
+    finally:
+        site.close()
+
+
+def test_fetch_named_feeds_and_force_past_validators_and_freshness(
+        served_feeds: tuple[Path, type[_ValidatingFeeds]]) -> None:
+    desk, handler = served_feeds
+    first = json.loads(ok(run(desk, "fetch", "--json")).stdout)
+    assert sorted(handler.asked) == [("/coast.xml", None), ("/ocean.xml", None)]
+    fresh = json.loads(ok(run(desk, "fetch", "--json")).stdout)
+    assert [f["result"] for f in fresh] == ["fresh", "fresh"] and len(handler.asked) == 2
+    handler.asked.clear()
+    one = json.loads(ok(run(desk, "fetch", "ocean", "--json")).stdout)
+    assert [(f["feed"], f["result"]) for f in one] == [("Ocean", "fresh")] and not handler.asked
+    forced = json.loads(ok(run(desk, "fetch", "OCEAN", "--force", "--json")).stdout)
+    # a story both feeds carry is new to whichever was saved first
+    stories = next(f["new"] + f["unchanged"] for f in first if f["feed"] == "Ocean")
+    assert [(f["feed"], f["result"], f["new"], f["unchanged"]) for f in forced] == [
+        ("Ocean", "updated", 0, stories)]
+    assert handler.asked == [("/ocean.xml", None)]  # no validator sent: read whole again
+    refused(run(desk, "fetch", "nope"), 'no feed "nope"', "its feeds are: Ocean, Coast")
+
+
+def test_a_gone_feed_named_on_the_command_line_is_asked_again(fed_desk: Path) -> None:
+    site = LocalSite(handler=_GoneHandler)
+    before = _GoneHandler.asked
+    try:
+        settings = fed_desk / "newsletter.yaml"
+        settings.write_text(settings.read_text(encoding="utf-8").replace(
+            "feeds:\n", f"feeds:\n  - name: Old-Wire\n    url: {site.url}feed.xml\n", 1),
+            encoding="utf-8")
+        run(fed_desk, "fetch")
+        run(fed_desk, "fetch")
+        assert _GoneHandler.asked == before + 1
+        named = run(fed_desk, "fetch", "old-wire", "--json")
+        assert _GoneHandler.asked == before + 2
+        assert json.loads(named.stdout)[0]["result"] == "failed"
+    finally:
+        site.close()
+
+
+@pytest.fixture()
+def blog(tmp_path: Path) -> Iterator[str]:
+    root = tmp_path / "www"
+    (root / "blog").mkdir(parents=True)
+    shutil.copy(REPO / "examples" / "feeds" / "ocean-science.xml", root / "feed.xml")
+    shutil.copy(REPO / "examples" / "feeds" / "coastal-desk.xml", root / "coast.xml")
+    (root / "blog" / "post.html").write_text(
+        '<html><head><title>A post</title><link rel="alternate" type="application/rss+xml" '
+        'title="Posts" href="../feed.xml"></head><body>x</body></html>', encoding="utf-8")
+    (root / "blog" / "plain.html").write_text("<html><head><title>Plain</title></head></html>",
+                                              encoding="utf-8")
+    site = LocalSite(root)
+    try:
+        yield site.url
+    finally:
+        site.close()
+
+
+def test_feeds_add_finds_the_feed_of_a_page_and_refuses_one_the_desk_reads(desk: Path,
+                                                                           blog: str) -> None:
+    added = ok(run(desk, "feeds", "add", f"{blog}blog/post.html"))
+    assert f"{blog}feed.xml" in added.stdout and "named by the page" in added.stdout
+    settings: Settings = load_settings(desk / "newsletter.yaml")
+    new = settings.feeds[-1]
+    assert new.url == f"{blog}feed.xml" and new.name and len(settings.feeds) == 4
+    assert "# Tracking parameters" in (desk / "newsletter.yaml").read_text("utf-8")
+    refused(run(desk, "feeds", "add", f"{blog}blog/post.html"),
+            f'the desk already reads {blog}feed.xml as "{new.name}"')
+    refused(run(desk, "feeds", "add", f"{blog}feed.xml"), "already reads")
+    direct = ok(run(desk, "feeds", "add", f"{blog}coast.xml"))
+    assert "named by the page" not in direct.stdout
+    assert load_settings(desk / "newsletter.yaml").feeds[-1].url == f"{blog}coast.xml"
+    refused(run(desk, "feeds", "add", f"{blog}blog/plain.html"),
+            "neither a feed nor a page that names one")
+    fetched = json.loads(ok(run(desk, "fetch", new.name, "--json")).stdout)
+    assert fetched[0]["new"] > 0

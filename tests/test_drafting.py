@@ -13,17 +13,22 @@ from typing import ClassVar
 
 import brotli  # type: ignore[import-untyped]  # no stubs
 import pytest
-from conftest import LocalSite
+from conftest import REPO, LocalSite
 from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from newsletter.collect.opml import feeds_from_opml, feeds_to_opml
-from newsletter.collect.page import story_from_page
-from newsletter.collect.web import get_page
-from newsletter.desk.drafts import add_feeds, add_pick, draft_text, rank_candidates
+from newsletter.collect.page import feed_links, story_from_page
+from newsletter.collect.store import MIN_PREFIX as STORE_MIN_PREFIX
+from newsletter.collect.web import find_feed, get_page
+from newsletter.desk import drafts
+from newsletter.desk.drafts import add_feeds, draft_text, pick, rank_candidates
+from newsletter.desk.editorial import load_issue
 from newsletter.desk.lockfile import read_lock, story_from_json, story_to_json, write_lock
+from newsletter.desk.lookup import StaticLookup
 from newsletter.errors import FeedError, NewsletterError
-from newsletter.model import FeedSpec, Image, Story
+from newsletter.model import FeedSpec, Image, Settings, Story
 
 NOW = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 
@@ -59,16 +64,16 @@ catch_up:
 def test_pick_keeps_comments_order_and_formatting(tmp_path: Path) -> None:
     path = tmp_path / "2026-12-04.yaml"
     path.write_text(ISSUE, encoding="utf-8")
-    add_pick(path, story(1), "catch_up")
-    add_pick(path, story(2), "deep_dives")
-    add_pick(path, story(3), "lead")
+    pick(path, story(1), "catch_up")
+    pick(path, story(2), "deep_dives")
+    pick(path, story(3), "lead")
     text = path.read_text(encoding="utf-8")
     assert "# Issue 49: the editor's own comment stays" in text
     assert '"A subject"   # trailing comment stays too' in text
     assert "headline: Written inline   # keep me" in text
     assert text.index("    - url: https://example.org/written") < text.index(
         f"    - story: {story(1).id}")
-    assert f"deep_dives:\n  items:\n    - story: {story(2).id}" in text
+    assert f"\ndeep_dives:\n  items:\n    - story: {story(2).id}" in text
     assert f"lead:\n  story: {story(3).id}" in text
     assert "replace-me" not in text and "TODO: the lead" not in text
 
@@ -77,7 +82,7 @@ def test_pick_into_a_broken_file_says_so(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("a: [1\n", encoding="utf-8")
     with pytest.raises(NewsletterError, match="cannot read the file"):
-        add_pick(path, story(1), "lead")
+        pick(path, story(1), "lead")
 
 
 def test_a_draft_is_valid_yaml_listing_the_best_candidates_first() -> None:
@@ -274,3 +279,431 @@ def test_a_page_that_is_not_there_says_so(pages: Pages) -> None:
     assert caught.value.hint
     with pytest.raises(FeedError, match="not a web address"):
         get_page("javascript:alert(1)")
+
+
+# --- pick, unpick, move: every other byte stays ------------------------------------------
+
+HAND_WRITTEN = """\
+# Issue 49, written by hand: every comment and blank line below is the editor's
+number: 49
+date: 2026-12-04
+subject:   "A subject"     # spaced as the editor likes
+
+lead:
+    story: a000000001      # the lead, indented four
+    bullets: ["one", 'two']
+    body:
+    - text: |
+        A paragraph.
+
+        # not a comment: text inside the block
+    - related:
+        story: a000000007
+
+catch_up:
+  heading: Catch-up
+  items:
+  # about the first item
+  - story: a000000002   # keep me
+
+  - url: https://example.org/written
+    headline: Written inline
+    blurb: >
+      folded
+      text
+
+  # a note between items, with a blank line on each side
+
+  - text: A paragraph between stories.
+  - story: a000000003
+deep_dives:
+  items:
+      - story: a000000004
+      - story: a000000005   # last
+"""
+
+
+def hand_written(tmp_path: Path, text: str = HAND_WRITTEN) -> Path:
+    path = tmp_path / "2026-12-04.yaml"
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_pick_then_unpick_gives_back_the_very_same_bytes(tmp_path: Path, newline: str) -> None:
+    path = hand_written(tmp_path, HAND_WRITTEN.replace("\n", newline))
+    before = path.read_bytes()
+    for section in ("catch_up", "deep_dives"):
+        picked = pick(path, story(9), section)
+        assert f"- story: {story(9).id}  # " in path.read_text("utf-8")
+        assert path.read_bytes().count(b"\r\n") == (before.count(b"\r\n") + 1 if newline == "\r\n"
+                                                    else 0)
+        undone = drafts.unpick(path, story(9).id)
+        assert (undone.section, undone.position) == (section, picked.position)
+        assert path.read_bytes() == before
+
+
+def test_move_there_and_back_gives_back_the_very_same_bytes(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    before = path.read_bytes()
+    moved = drafts.move(path, story(3).id, to=1)
+    assert (moved.position, moved.moved_from) == (1, 4)
+    text = path.read_text("utf-8")
+    assert text.index(story(3).id) < text.index("# about the first item") < text.index(
+        story(2).id) < text.index("Written inline") < text.index("A paragraph between")
+    assert "\n  # a note between items, with a blank line on each side\n\n" in text
+    drafts.move(path, story(3).id, to=4)
+    assert path.read_bytes() == before
+    drafts.move(path, story(5).id, before=story(4).id)
+    drafts.move(path, story(4).id, before=story(5).id)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("example", sorted((REPO / "issues").glob("*.yaml")),
+                         ids=lambda path: path.name)
+def test_the_example_issues_come_back_byte_for_byte(tmp_path: Path, example: Path) -> None:
+    path = tmp_path / example.name
+    path.write_bytes(example.read_bytes())
+    placed = drafts.issue_picks(path).placed
+    for section in ("catch_up", "deep_dives"):
+        pick(path, story(9), section)
+        drafts.unpick(path, story(9).id)
+        assert path.read_bytes() == example.read_bytes()
+        last = [p for p in placed if p.section == section][-1]
+        drafts.move(path, last.url, to=1)
+        assert drafts.issue_picks(path).placed != placed
+        drafts.move(path, last.url, to=last.position)
+        assert path.read_bytes() == example.read_bytes()
+
+
+def test_an_item_keeps_the_comment_written_directly_above_it(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    drafts.move(path, story(2).id, to=3)
+    lines = path.read_text("utf-8").splitlines()
+    mine = lines.index(f"  - story: {story(2).id}   # keep me")
+    assert lines[mine - 1] == "  # about the first item"
+    assert lines[mine - 3] == "  # a note between items, with a blank line on each side"
+    assert lines[mine + 1] == f"  - story: {story(3).id}"
+
+
+@hsettings(max_examples=60, deadline=None)  # files on disk: no deadline on a loaded machine
+@given(st.lists(st.sampled_from(["", "  # a comment", "", "  # note: - story: x"]),
+                min_size=4, max_size=4),
+       st.integers(min_value=1, max_value=3), st.integers(min_value=1, max_value=3))
+def test_any_spacing_and_comments_survive_pick_move_unpick(gaps: list[str], old: int,
+                                                          new: int) -> None:
+    import tempfile
+
+    items = [f"    - story: a00000000{n}\n" for n in (1, 2, 3)]
+    text = "number: 1\nlead:\n  url: https://e.org/\n  headline: H\ncatch_up:\n  items:\n"
+    text += "".join(item + (gap + "\n" if gap else "") for item, gap in zip(items, gaps,
+                                                                          strict=False))
+    text += "# the end\n"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "i.yaml"
+        path.write_text(text, encoding="utf-8")
+        drafts.move(path, f"a00000000{old}", to=new)
+        drafts.move(path, f"a00000000{old}", to=old)
+        assert path.read_text(encoding="utf-8") == text
+        pick(path, story(9), "catch_up")
+        drafts.unpick(path, story(9).id)
+        assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_second_lead_is_refused_naming_the_lead_and_replace_keeps_its_prose(
+        tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    lookup = StaticLookup([story(1)])
+    with pytest.raises(NewsletterError) as caught:
+        pick(path, story(8), "lead", lookup=lookup)
+    message = str(caught.value)
+    assert f'the lead is already {story(1).id} "Story 1"' in message
+    assert "2026-12-04.yaml:7" in message and "--replace" in caught.value.hint
+    assert path.read_text("utf-8") == HAND_WRITTEN
+    edit = pick(path, story(8), "lead", lookup=lookup, replace=True)
+    assert edit.replaced is not None and edit.replaced.story_id == story(1).id
+    assert edit.kept == ("bullets", "body") and edit.line == 7
+    text = path.read_text("utf-8")
+    assert f"lead:\n    story: {story(8).id}  # " in text
+    assert "    bullets: [\"one\", 'two']\n    body:\n" in text and story(1).id not in text
+
+
+def test_picking_into_a_placeholder_lead_needs_no_replace(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(draft_text(number=2, date=dt.date(2026, 12, 4), candidates=[]), "utf-8")
+    edit = pick(path, story(1), "lead")
+    assert edit.replaced is None and "replace-me" not in path.read_text("utf-8").split(
+        "catch_up:")[0]
+
+
+@pytest.mark.parametrize(("ref_written", "where"), [
+    ("a000000002", "catch_up item 1"),
+    ("a0000000", "catch_up item 1"),  # a unique start of the id, as an editor may write it
+])
+def test_a_story_already_in_the_issue_is_refused_naming_where(tmp_path: Path, ref_written: str,
+                                                              where: str) -> None:
+    path = hand_written(tmp_path, HAND_WRITTEN.replace("story: a000000002", f"story: "
+                                                        f"{ref_written}"))
+    before = path.read_bytes()
+    for section in ("catch_up", "deep_dives"):
+        with pytest.raises(NewsletterError) as caught:
+            pick(path, story(2), section, lookup=StaticLookup([story(2)]))
+        message = str(caught.value)
+        assert f"{story(2).id} is already in this issue, {where}" in message
+        assert "2026-12-04.yaml:21: " in message and f"- story: {ref_written}" in message
+        assert path.read_bytes() == before
+    with pytest.raises(NewsletterError, match="catch_up item 2"):
+        pick(path, story(6, url="https://example.org/written"), "deep_dives")
+    with pytest.raises(NewsletterError, match="the lead's body, block 2"):
+        pick(path, story(7), "catch_up")
+
+
+def test_a_picked_story_leaves_the_offered_candidates(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(draft_text(number=2, date=dt.date(2026, 12, 4),
+                               candidates=[story(1), story(2)]), encoding="utf-8")
+    assert pick(path, story(1), "catch_up").unoffered
+    text = path.read_text("utf-8")
+    assert f"#    - story: {story(1).id}" not in text and f"#    - story: {story(2).id}" in text
+    assert "# Candidates since the last issue" in text
+    pick(path, story(2), "deep_dives")
+    text = path.read_text("utf-8")
+    assert "# Candidates" not in text and text.endswith("a longer read\"\n") is False
+    assert text.endswith(f"{story(2).id}  # {drafts._label(story(2))}\n")
+
+
+def test_a_new_draft_holds_every_section_and_loads(tmp_path: Path) -> None:
+    path = tmp_path / "2026-12-04.yaml"
+    path.write_text(draft_text(number=2, date=dt.date(2026, 12, 4), candidates=[story(1)]),
+                    encoding="utf-8")
+    issue = load_issue(path, Settings(root=tmp_path, name="D", base_url="https://e.org/"))
+    assert issue.lead and issue.catch_up and issue.deep_dives
+    assert [i.url for i in (*issue.catch_up.items, *issue.deep_dives.items)] == [
+        drafts.PLACEHOLDER_URL] * 2
+
+
+def test_unpicking_the_last_story_of_a_section_leaves_a_placeholder(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(draft_text(number=2, date=dt.date(2026, 12, 4), candidates=[]), "utf-8")
+    first = path.read_bytes()
+    for section in drafts.SECTIONS:
+        pick(path, story(1), section)
+        assert drafts.unpick(path, story(1).id[:MIN_PREFIX_OF_TESTS]).placeholder
+        assert path.read_bytes() == first  # the placeholder is the draft's own
+    load_issue(path, Settings(root=tmp_path, name="D", base_url="https://e.org/"))
+
+
+MIN_PREFIX_OF_TESTS = 10
+
+
+def test_move_refuses_what_it_cannot_do_and_writes_nothing(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    before = path.read_bytes()
+    cases = [
+        (lambda: drafts.move(path, story(1).id, to=1), "the lead"),
+        (lambda: drafts.move(path, story(4).id, before=story(2).id),
+         "a000000004 is in deep_dives and a000000002 in catch_up"),
+        (lambda: drafts.move(path, story(4).id, to=3), "deep_dives has 2 items"),
+        (lambda: drafts.move(path, "a00", to=1), "too short"),
+        (lambda: drafts.move(path, "a0000000", to=1), "starts 6 stories"),
+        (lambda: drafts.move(path, "ffffffff", to=1), 'no story "ffffffff"'),
+        (lambda: drafts.unpick(path, story(7).id), "related story in the lead's body"),
+    ]
+    for call, said in cases:
+        with pytest.raises(NewsletterError, match=said):
+            call()
+    assert path.read_bytes() == before
+
+
+def test_the_id_rule_is_the_stores() -> None:
+    assert drafts.MIN_PREFIX == STORE_MIN_PREFIX
+
+
+def test_an_edit_is_refused_when_the_file_changed_since_it_was_read(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    read = drafts.issue_picks(path)
+    edit = pick(path, story(9), "deep_dives", expected_digest=read.digest)
+    assert edit.digest == drafts.file_digest(path) != read.digest
+    changed = path.read_bytes()
+    with pytest.raises(drafts.EditConflict, match="changed since it was read"):
+        drafts.unpick(path, story(9).id, expected_digest=read.digest)
+    with pytest.raises(drafts.EditConflict):  # changed between reading and renaming
+        drafts.replace_file(path, b"x: 1\n", expected_digest=read.digest)
+    assert path.read_bytes() == changed
+    drafts.move(path, story(9).id, to=1, expected_digest=edit.digest)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # nothing left aside
+
+
+def test_an_edit_keeps_the_file_permissions(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    path.chmod(0o640)
+    pick(path, story(9), "catch_up")
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("number: 1\nlead: {story: a000000001}\n", "not as keys"),
+    ("number: 1\nlead:\n  url: https://e.org/\n  headline: H\ncatch_up: {items: [{story: x}]}\n",
+     "not as keys"),
+    ("a: [1\n", "cannot read the file"),
+    ("- a list\n", "not a mapping"),
+    ("number: 1\rlead: x\r", "a line break other than"),
+])
+def test_a_layout_it_cannot_edit_safely_is_refused_not_guessed(tmp_path: Path, text: str,
+                                                               said: str) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_bytes(text.encode())
+    with pytest.raises(NewsletterError, match=said):
+        pick(path, story(5), "lead" if "lead: {" in text else "catch_up")
+    assert path.read_bytes() == text.encode()
+
+
+def test_picks_create_missing_sections_in_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("number: 1\ndate: 2026-12-04\nsubject: S\ndeep_dives:\n  items: []  # x\n"
+                    "# the end\n", encoding="utf-8")
+    pick(path, story(1), "deep_dives")
+    pick(path, story(2), "lead")
+    pick(path, story(3), "catch_up")
+    assert path.read_text("utf-8") == (
+        f"number: 1\ndate: 2026-12-04\nsubject: S\nlead:\n  story: {story(2).id}  # "
+        f"{drafts._label(story(2))}\n\ncatch_up:\n  items:\n    - story: {story(3).id}  # "
+        f"{drafts._label(story(3))}\n\ndeep_dives:\n  items: # x\n    - story: {story(1).id}"
+        f"  # {drafts._label(story(1))}\n# the end\n")
+
+
+def test_a_hostile_title_stays_inside_its_comment(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(draft_text(number=2, date=dt.date(2026, 12, 4), candidates=[]), "utf-8")
+    nasty = story(1, title="Line\nbreak: yes\u2028 # \x85more\x07", source="feed\r\nx: 1")
+    pick(path, nasty, "catch_up")
+    picks = drafts.issue_picks(path).placed
+    assert [(p.section, p.ref) for p in picks if not p.placeholder] == [("catch_up", nasty.id)]
+
+
+# --- when the next issue is due -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "spelled", "days", "weekday"), [
+    ("weekly on friday", "weekly on friday", 7, 4),
+    ("Weekly on Fridays", "weekly on friday", 7, 4),
+    ("every 2 weeks on mon", "every 2 weeks on monday", 14, 0),
+    ("weekly", "weekly", 7, None),
+    ("daily", "daily", 1, None),
+    ("every week on sunday", "weekly on sunday", 7, 6),
+])
+def test_a_cadence_reads_as_written(text: str, spelled: str, days: int,
+                                    weekday: int | None) -> None:
+    cadence = drafts.Cadence.parse(text)
+    assert (str(cadence), cadence.days, cadence.weekday) == (spelled, days, weekday)
+
+
+@pytest.mark.parametrize(("text", "said", "hint"), [
+    ("weekly on frday", '"frday" is not a day of the week', 'did you mean "friday"?'),
+    ("fortnightly", '"fortnightly" is not a cadence', "every 2 weeks on monday"),
+    ("daily on monday", "a daily issue has no weekday", "weekly on friday"),
+    ("every 99 weeks on monday", "give 1 to 52 weeks", "weekly on friday"),
+])
+def test_a_cadence_that_cannot_be_read_says_how_to_write_it(text: str, said: str,
+                                                            hint: str) -> None:
+    with pytest.raises(drafts.CadenceError) as caught:
+        drafts.Cadence.parse(text)
+    assert said in str(caught.value) and hint in caught.value.hint
+
+
+FRIDAY = drafts.Cadence.parse("weekly on friday")
+NOV_27, DEC_4 = dt.date(2026, 11, 27), dt.date(2026, 12, 4)  # Fridays
+
+
+@pytest.mark.parametrize(("cadence", "taken", "today", "chosen", "said"), [
+    (FRIDAY, {NOV_27}, dt.date(2026, 11, 28), DEC_4, "after the newest issue (2026-11-27)"),
+    (FRIDAY, {dt.date(2026, 11, 24)}, dt.date(2026, 11, 24), NOV_27, "weekly on friday"),
+    (None, {dt.date(2026, 11, 24)}, dt.date(2026, 11, 24), dt.date(2026, 12, 1), "a week after"),
+    (FRIDAY, {dt.date(2026, 12, 3), NOV_27}, NOV_27, DEC_4, "(2026-12-03)"),
+    (FRIDAY, set(), dt.date(2026, 11, 25), dt.date(2026, 11, 25), "no issues yet"),
+    (FRIDAY, {dt.date(2026, 1, 2)}, dt.date(2026, 11, 25), NOV_27, "from today"),
+    (drafts.Cadence.parse("every 2 weeks on friday"), {NOV_27}, NOV_27,
+     dt.date(2026, 12, 11), "every 2 weeks"),
+    (drafts.Cadence.parse("daily"), {NOV_27, dt.date(2026, 11, 28)}, NOV_27,
+     dt.date(2026, 11, 29), "daily"),
+])
+def test_the_next_issue_date_follows_the_cadence(cadence: drafts.Cadence | None,
+                                                 taken: set[dt.date], today: dt.date,
+                                                 chosen: dt.date, said: str) -> None:
+    day, why = drafts.choose_issue_date(cadence, taken, today)
+    assert day == chosen and said in why and day not in taken
+
+
+def test_the_next_issue_date_is_never_one_an_issue_has() -> None:
+    for cadence in (FRIDAY, None, drafts.Cadence.parse("daily")):
+        for today in (NOV_27 - dt.timedelta(days=30), NOV_27, DEC_4 + dt.timedelta(days=30)):
+            taken = {NOV_27 - dt.timedelta(days=n) for n in range(0, 40, 3)}
+            assert drafts.choose_issue_date(cadence, taken, today)[0] > NOV_27
+
+
+# --- "newsletter feeds add": the feed of an ordinary page -----------------------------------
+
+RSS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>  Coastal\n Desk </title>'
+       b"<link>https://coastal.example.org/</link><item><title>One</title>"
+       b"<link>https://coastal.example.org/1</link></item></channel></rss>")
+
+
+def page_naming(*links: str) -> bytes:
+    tags = "".join(links)
+    return f"<!doctype html><html><head><title>A blog</title>{tags}</head><body>x</body></html>" \
+        .encode()
+
+
+def test_the_feeds_a_page_names_come_best_first_and_absolute() -> None:
+    html = page_naming(
+        '<link rel="alternate" type="application/json" href="/wp-json/wp/v2/posts/1">',
+        '<link rel="alternate" type="application/atom+xml" title="Atom" href="atom.xml">',
+        '<link rel="stylesheet" href="/style.css">',
+        '<link rel="alternate" type="application/rss+xml" title="Comments" href="/c/feed">',
+        '<LINK REL="Alternate feed" TYPE="application/RSS+xml; charset=utf-8" href="/feed">',
+        '<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">',
+        '<link rel="alternate" type="text/html" hreflang="de" href="/de/">',
+    ).decode()
+    links = feed_links(html, base="https://blog.example.org/2026/post.html")
+    assert [(link.url, link.title) for link in links] == [
+        ("https://blog.example.org/c/feed", "Comments"),
+        ("https://blog.example.org/feed", ""),
+        ("https://blog.example.org/2026/atom.xml", "Atom"),
+        ("https://blog.example.org/wp-json/wp/v2/posts/1", ""),
+    ]
+
+
+def test_a_feed_is_found_through_the_page_that_names_it(pages: Pages) -> None:
+    url, served = pages
+    served["/blog/"] = (page_naming(
+        '<link rel="alternate" type="application/rss+xml" href="../feed.xml">'),
+        {"Content-Type": "text/html; charset=utf-8"})
+    served["/feed.xml"] = (RSS, {"Content-Type": "application/rss+xml"})
+    found = find_feed(f"{url}blog/", now=NOW)
+    assert (found.url, found.page) == (f"{url}feed.xml", f"{url}blog/")
+    assert " ".join(found.title.split()) == "Coastal Desk"
+    direct = find_feed(f"{url}feed.xml", now=NOW)
+    assert (direct.url, direct.page) == (f"{url}feed.xml", "")
+
+
+def test_a_page_naming_no_readable_feed_says_so(pages: Pages) -> None:
+    url, served = pages
+    served["/plain.html"] = (page_naming(), {"Content-Type": "text/html"})
+    with pytest.raises(FeedError, match="neither a feed nor a page that names one") as caught:
+        find_feed(f"{url}plain.html", now=NOW)
+    assert "/feed" in caught.value.hint
+    broken = [f'<link rel="alternate" type="application/rss+xml" href="/gone{n}.xml">'
+              for n in range(10)]
+    served["/broken.html"] = (page_naming(*broken), {"Content-Type": "text/html"})
+    with pytest.raises(FeedError, match="names 10 feeds, and none could be read") as caught:
+        find_feed(f"{url}broken.html", now=NOW)
+    assert str(caught.value).count("answered 404") == 3  # a page cannot make us ask for ever
+
+
+def test_an_id_that_is_not_a_plain_word_is_written_quoted(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    odd = story(1, id="a: b #c")
+    edit = pick(path, odd, "deep_dives")
+    assert '- story: "a: b #c"  # ' in path.read_text("utf-8") and edit.position == 3
+    drafts.unpick(path, "a: b #c")
+    assert path.read_text("utf-8") == HAND_WRITTEN

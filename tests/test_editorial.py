@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,11 @@ def test_a_referenced_story_fills_every_field_and_any_can_be_overridden(desk: Pa
                       "    - story: https://news.example.org/s\n      headline: Our own words\n")
     issue = load_issue(write(desk, text), api.load_desk(desk), StaticLookup([story]))
     first, second = issue.deep_dives.items
-    assert (first.url, first.headline, first.image) == (story.url, story.title, story.image)
+    assert (first.url, first.headline) == (story.url, story.title)
+    assert first.image is not None and first.image.location is not None  # named by story:
+    assert first.image == replace(story.image, location=first.image.location,
+                                  field="deep_dives.items[0].story")
+    assert first.image.location.line == first.location.line
     assert first.blurb == r"Summary with markup and \*stars\*"
     assert second.headline == "Our own words" and second.url == story.url
 
@@ -138,9 +143,9 @@ def test_many_issues_show_a_progress_bar_and_a_summary(desk: Path, tmp_path: Pat
     import subprocess
     import sys
 
-    for day in range(1, 7):
-        write(desk, MINIMAL.replace("2026-12-04", f"2026-12-{day:02d}") + "status: ready\n",
-              f"2026-12-{day:02d}.yaml")
+    for day in range(1, 7):  # in the past: an issue dated later is held off the site
+        write(desk, MINIMAL.replace("2026-12-04", f"2026-11-{day:02d}") + "status: ready\n",
+              f"2026-11-{day:02d}.yaml")
     result = subprocess.run([sys.executable, "-m", "newsletter", "build", "--out",
                              str(tmp_path / "o")], cwd=desk, capture_output=True, text=True,
                             timeout=120)
@@ -166,3 +171,117 @@ def test_drafts_are_built_only_when_asked(desk: Path, tmp_path: Path) -> None:
     assert (tmp_path / "all" / "issues" / "2026-12-04" / "email.html").is_file()
     named = build("issues/2026-12-04.yaml", "--out", str(tmp_path / "named"))
     assert named.returncode == 0 and (tmp_path / "named" / "issues" / "2026-12-04").is_dir()
+
+
+# --- every item knows its line ---------------------------------------------------------
+
+LOCATED = MINIMAL + """\
+  body:
+    - text: A paragraph.
+    - related:
+        url: https://example.org/related
+        headline: Related
+    - video:
+        url: https://example.org/video
+        title: A video
+catch_up:
+  items:
+    - story: 9f3c
+    - text: A free paragraph.
+deep_dives:
+  items:
+    - url: https://example.org/dive
+      headline: A dive
+sponsors:
+  - advertiser: A
+    headline: H
+    url: https://example.org/ad
+"""
+
+
+def test_every_item_carries_the_line_it_is_written_on(desk: Path) -> None:
+    story = Story(id="9f3c1a2b", url="https://news.example.org/s", title="From the feed")
+    path = write(desk, LOCATED)
+    issue = load_issue(path, api.load_desk(desk), StaticLookup([story]))
+    lines = LOCATED.splitlines()
+
+    def written(item: object) -> str:
+        location = item.location  # type: ignore[attr-defined]
+        assert location is not None and location.path == path, item
+        return lines[location.line - 1].strip()
+
+    assert written(issue.lead) == "url: https://example.org/lead"  # its first key
+    assert [written(b) for b in issue.lead.body] == ["- text: A paragraph.", "- related:",
+                                                      "- video:"]
+    assert [written(i) for i in issue.catch_up.items] == ["- story: 9f3c",
+                                                          "- text: A free paragraph."]
+    assert written(issue.deep_dives.items[0]) == "- url: https://example.org/dive"
+    assert written(issue.sponsors[0]) == "- advertiser: A"
+    assert issue.catch_up.items[0].story == story.id
+
+
+# --- blurbs from feeds -----------------------------------------------------------------
+
+SENTENCE = "Dr. Reyes counted the kelp along the reef at dawn, one frond at a time. "
+ABSTRACT = "<p>" + SENTENCE * 25 + "</p>"  # about 1,800 characters
+ZH_SENTENCE = "今年台风季的预警最后一公里仍然是沿海村庄最难解决的问题。"
+
+
+def feed_blurb(desk: Path, summary: str, *, language: str | None = None,
+               written: str = "") -> tuple[str, bool]:
+    story = Story(id="ab12cd34", url="https://news.example.org/a", title="A story",
+                  summary=summary, language=language)
+    blurb = f"      blurb: {written}\n" if written else ""
+    text = MINIMAL + f"deep_dives:\n  items:\n    - story: ab12\n{blurb}"
+    card = load_issue(write(desk, text), api.load_desk(desk),
+                      StaticLookup([story])).deep_dives.items[0]
+    return card.blurb, card.blurb_trimmed
+
+
+def test_a_long_feed_summary_is_cut_at_a_sentence_within_the_desk_limit(desk: Path) -> None:
+    blurb, trimmed = feed_blurb(desk, ABSTRACT)
+    assert trimmed and blurb.startswith("Dr. Reyes counted")
+    assert len(blurb.split()) <= 60 and blurb.endswith("one frond at a time.")
+    settings_file = desk / "newsletter.yaml"
+    settings_file.write_text(settings_file.read_text(encoding="utf-8") + "blurb_words: 20\n",
+                             encoding="utf-8")
+    blurb, _ = feed_blurb(desk, ABSTRACT)
+    assert blurb == SENTENCE.strip()  # one sentence (15 words) fits in 20, two do not
+
+
+def test_a_first_sentence_over_the_limit_is_cut_between_words(desk: Path) -> None:
+    blurb, trimmed = feed_blurb(desk, "<p>" + "word " * 200 + "end.</p>")
+    assert trimmed and blurb == "word " * 59 + "word…"
+
+
+def test_bare_links_are_dropped_from_a_feed_blurb(desk: Path) -> None:
+    assert feed_blurb(desk, "https://example.org/2026/11/some-story") == ("", True)
+    blurb, trimmed = feed_blurb(desk, "<p>Read it at https://example.org/x today. "
+                                      "Or www.example.org/y.</p>")
+    assert trimmed and "example.org" not in blurb and blurb.startswith("Read it at today.")
+
+
+@pytest.mark.parametrize("language", ["zh-Hans", None])
+def test_chinese_and_japanese_summaries_are_cut_by_characters(desk: Path,
+                                                             language: str | None) -> None:
+    blurb, trimmed = feed_blurb(desk, ZH_SENTENCE * 10, language=language)
+    assert trimmed and blurb == ZH_SENTENCE * 4  # 28 characters each, 120 at most
+    japanese = "高さ15メートルの津波避難タワーが完成した。" * 12
+    blurb, trimmed = feed_blurb(desk, japanese, language="ja")
+    assert trimmed and len(blurb) <= 120 and blurb.endswith("完成した。")
+
+
+def test_a_short_summary_and_a_written_blurb_are_kept_whole(desk: Path) -> None:
+    assert feed_blurb(desk, "<p>Kelp is back.</p>") == ("Kelp is back.", False)
+    long = "Our own words. " * 40
+    assert feed_blurb(desk, ABSTRACT, written=long) == (long.strip(), False)
+
+
+def test_a_feed_blurb_stays_plain_text_in_markdown(desk: Path) -> None:
+    summary = "<p>1. Not a list, *not* emphasis, &amp;copy; and [no](link) &lt;b&gt;</p>"
+    blurb, _ = feed_blurb(desk, summary)
+    from newsletter.render.markdown import markdown_to_html
+
+    html = str(markdown_to_html(blurb))
+    assert "<ol" not in html and "<em>" not in html and "©" not in html and "<b>" not in html
+    assert "1. Not a list, *not* emphasis, &amp;copy; and [no](link) &lt;b&gt;" in html

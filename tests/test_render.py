@@ -311,3 +311,69 @@ def test_utm_can_be_switched_off(settings: Settings) -> None:
     quiet = dataclasses.replace(settings, utm=Utm(enabled=False))
     _, rendered = api.render_issue(EXAMPLE_ISSUE, quiet)
     assert "utm_" not in rendered.email_html and "utm_" not in rendered.text
+
+
+# --- smaller things that were seen (issue 13) ----------------------------------
+
+
+def test_videos_sharing_a_thumbnail_each_get_their_own_duration(desk: Path) -> None:
+    path = desk / "issues" / EXAMPLE_ISSUE.name
+    text = path.read_text(encoding="utf-8")
+    video = text[text.index("    - video:\n"):text.index("    - text: |\n        The plan")]
+    three = "".join(video.replace('"03:12"', f'"0{n}:1{n}"') for n in (1, 2, 3))
+    path.write_text(text.replace(video, three), encoding="utf-8")
+    _, rendered = api.render_issue(path, api.load_desk(desk))
+    badged = [a["src"] for tag, a in elements(rendered.email_html)
+              if tag == "img" and "video-urchin-divers-play-" in a["src"]]
+    assert len(badged) == 3 and len(set(badged)) == 3  # one badge per duration
+    for n in (1, 2, 3):
+        assert f"(0{n}:1{n})" in rendered.email_html
+
+
+def test_an_item_in_another_script_gets_its_own_fonts_everywhere(desk: Path) -> None:
+    path = desk / "issues" / EXAMPLE_ISSUE.name
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(
+        '      headline: "Seagrass stores carbon. Proving how much is the hard part"\n',
+        '      headline: "海草床的碳汇难以证明"\n      lang: zh-Hans\n', 1),
+        encoding="utf-8")
+    _, rendered = api.render_issue(path, api.load_desk(desk))
+    email = rendered.email_html
+    card = re.search(r'<div class="nl-font-zh-hans" lang="zh-Hans" style="font-family:'
+                     r'PingFang SC[^"]*">', email)
+    assert card, "the Chinese card has no font stack of its own"
+    # Outlook ignores the inline stack: the head gives the class its face
+    assert re.search(r"\.nl-font-zh-hans a[^{]*\{ font-family: Microsoft YaHei", email)
+    assert '[lang="zh-Hans"] { font-family: PingFang SC' in rendered.web_html
+    # English items keep the issue's stack: no class, no inline font
+    assert email.count("nl-font-") == email.count("nl-font-zh-hans") and \
+        "nl-font-latin" not in email
+
+
+def test_an_english_item_in_a_chinese_issue_needs_no_fonts_of_its_own(chinese) -> None:
+    _, rendered = chinese
+    assert "nl-font-" not in rendered.email_html
+    assert '[lang="en"]' not in rendered.web_html
+
+
+FOOTER_WITHOUT_UNSUBSCRIBE = """\
+{% extends "default:email/issue.mjml" %}
+{% block footer %}
+<mj-section><mj-column><mj-text>Thanks for reading.</mj-text></mj-column></mj-section>
+{% endblock %}
+"""
+
+
+def test_a_desk_footer_that_drops_the_unsubscribe_link_is_found(desk: Path) -> None:
+    from newsletter.render import Renderer
+
+    settings = api.load_desk(desk)
+    issue, rendered = api.render_issue(desk / "issues" / EXAMPLE_ISSUE.name, settings)
+    assert Renderer(settings).unsubscribe_problems(issue, rendered) == ()
+    override = desk / "templates" / "email" / "issue.mjml"
+    override.parent.mkdir(parents=True)
+    override.write_text(FOOTER_WITHOUT_UNSUBSCRIBE, encoding="utf-8")
+    issue, rendered = api.render_issue(desk / "issues" / EXAMPLE_ISSUE.name, settings)
+    [problem] = Renderer(settings).unsubscribe_problems(issue, rendered)
+    assert problem.location.path == override and settings.unsubscribe in problem.message
+    assert "unsubscribe_url" in problem.hint

@@ -3,6 +3,7 @@ that a failed build leaves the previous site exactly as it was."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -60,7 +61,13 @@ def small_issue(desk: Path, number: int, *, status: str = "ready", word: str = "
     return path
 
 
+# what the build takes as now, unless a test says: after every issue the tests write, so
+# none is held (tests/test_site.py holds issues on purpose), whatever the machine's clock
+NOW = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+
+
 def build(desk: Path, **options: object) -> SiteReport:
+    options.setdefault("now", NOW)
     return api.build_site(api.load_desk(desk), **options)  # type: ignore[arg-type]
 
 
@@ -619,3 +626,102 @@ def test_carry_over_copies_where_it_cannot_link(tmp_path: Path) -> None:
         assert (tmp_path / "copy" / "index.html").stat().st_mtime == 1700000000
     finally:
         shutil.rmtree(source)
+
+
+# --- issues dated in the future ---------------------------------------------------------
+
+NEXT_WEEK = dt.datetime(2026, 12, 11, tzinfo=dt.UTC)  # 2026-12-11, 00:00 UTC
+
+
+def future_issue(desk: Path, extra: str = "") -> Path:
+    path = desk / "issues" / "2026-12-11.yaml"
+    path.write_text(SMALL_ISSUE.format(number=49, date="2026-12-11", status="ready",
+                                       word="embargoed") + extra, encoding="utf-8")
+    return path
+
+
+def listed(desk: Path) -> str:
+    """What the archive tells readers and robots: index, feed, sitemap, search."""
+    site = desk / "site"
+    names = ["index.html", "feed.xml", "sitemap.xml",
+             *(f"assets/{p.name}" for p in (site / "assets").iterdir())]
+    return "".join((site / name).read_text(encoding="utf-8") for name in names)
+
+
+def test_a_ready_issue_dated_in_the_future_is_held_until_its_day(desk: Path,
+                                                                 tmp_path: Path) -> None:
+    path = future_issue(desk)
+    report = build(desk, now=NEXT_WEEK - dt.timedelta(seconds=1))
+    assert report.held == {path: NEXT_WEEK} and path not in report.rendered
+    assert not (desk / "site" / "issues" / "2026-12-11").exists()
+    assert "embargoed" not in listed(desk) and "2026-12-11" not in listed(desk)
+    page = (desk / "site" / "issues" / "2026-11-27" / "index.html").read_text(encoding="utf-8")
+    assert "2026-12-11" not in page  # no "next" link to it either
+    # nothing changed but the time: the held issue is still held, nothing is written
+    again = build(desk, now=NEXT_WEEK - dt.timedelta(seconds=1))
+    assert again.unchanged and again.held == {path: NEXT_WEEK}
+    # its time comes: the next build (a scheduled one, nothing edited) publishes it
+    report = build(desk, now=NEXT_WEEK)
+    assert not report.unchanged and not report.held
+    assert sorted(p.name for p in report.rendered) == ["2026-11-27.yaml", path.name]
+    assert "embargoed" in listed(desk)
+    build(desk, out_dir=tmp_path / "full", force=True, now=NEXT_WEEK)
+    assert tree(desk / "site") == tree(tmp_path / "full")
+
+
+def test_publish_at_holds_an_issue_until_that_moment_in_its_zone(desk: Path) -> None:
+    path = future_issue(desk, "publish_at: 2026-12-11T07:00:00+01:00\n")
+    seven_in_paris = NEXT_WEEK + dt.timedelta(hours=6)
+    report = build(desk, now=seven_in_paris - dt.timedelta(minutes=1))
+    assert report.held == {path: seven_in_paris}
+    assert report.held[path].utcoffset() == dt.timedelta(hours=1)  # as the editor wrote it
+    assert "embargoed" not in listed(desk)
+    assert not build(desk, now=seven_in_paris).held
+    assert "embargoed" in listed(desk)
+
+
+def test_a_held_issue_named_on_the_command_line_gets_a_page_but_no_place(desk: Path) -> None:
+    path = future_issue(desk)
+    report = build(desk, named=[path], now=NEXT_WEEK - dt.timedelta(days=1))
+    assert (desk / "site" / "issues" / "2026-12-11" / "index.html").is_file()
+    assert "embargoed" not in listed(desk)
+    assert "Disallow: /issues/2026-12-11/" in (desk / "site" / "robots.txt").read_text()
+    assert report.held == {path: NEXT_WEEK}
+
+
+def test_cli_build_says_which_issue_is_held_and_until_when(desk: Path) -> None:
+    def run() -> str:
+        result = subprocess.run([sys.executable, "-m", "newsletter", "build"], cwd=desk,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    path = desk / "issues" / "2999-01-01.yaml"
+    text = SMALL_ISSUE.format(number=99, date="2999-01-01", status="ready", word="far")
+    path.write_text(text, encoding="utf-8")
+    out = run()
+    assert "wrote site/: 2 issues (2 rendered, 0 unchanged)" in out
+    assert "held issues/2999-01-01.yaml until 2999-01-01 00:00 UTC" in out
+    assert not (desk / "site" / "issues" / "2999-01-01").exists()
+    assert "2999-01-01" not in (desk / "site" / "index.html").read_text(encoding="utf-8")
+    path.write_text(text + "publish_at: 2999-01-01T07:30:00+01:00\n", encoding="utf-8")
+    assert "held issues/2999-01-01.yaml until 2999-01-01 07:30 +01:00" in run()
+    again = run()
+    assert "up to date" in again and "held issues/2999-01-01.yaml" in again
+
+
+def test_a_draft_whose_yaml_cannot_be_read_is_skipped_with_a_warning(
+        desk: Path, caplog: pytest.LogCaptureFixture) -> None:
+    broken = desk / "issues" / "2026-12-04.yaml"
+    broken.write_text("status: draft\nsubject: [half typed\nlead:\n  url: x\n", encoding="utf-8")
+    report = build(desk)
+    assert len(report.rendered) == 2 and report.skipped_drafts == 1
+    [warning] = report.warnings
+    assert "2026-12-04.yaml" in warning and "cannot be read" in warning
+    assert warning in caplog.text
+    again = build(desk)  # unchanged since: still skipped, still said
+    assert again.unchanged and again.warnings == report.warnings
+    # a ready issue is never skipped quietly, however broken
+    broken.write_text("status: ready\nsubject: [half typed\n", encoding="utf-8")
+    with pytest.raises(NewsletterError, match=r"2026-12-04\.yaml"):
+        build(desk)

@@ -436,6 +436,26 @@ def test_mark_used_records_an_issue_and_a_rebuild_replaces_its_list(shelf: Store
     assert (shelf.used_in(MARINE.id), shelf.used_in(TOKYO.id)) == ([], [47])
 
 
+def test_uses_give_each_storys_issues_with_their_dates(shelf: Store) -> None:
+    shelf.mark_used([KELP.id, MARINE.id], issue_number=47, issue_date=dt.date(2026, 11, 20))
+    shelf.mark_used([KELP.id], issue_number=48, issue_date=dt.date(2026, 11, 27))
+    assert shelf.uses([KELP.id, MARINE.id, TOKYO.id, "not-in-the-store"]) == {
+        KELP.id: [(47, dt.date(2026, 11, 20)), (48, dt.date(2026, 11, 27))],
+        MARINE.id: [(47, dt.date(2026, 11, 20))]}
+    ids = [f"id-{n}" for n in range(1_200)] + [KELP.id]  # past one IN (...) list
+    assert list(shelf.uses(ids)) == [KELP.id]
+
+
+def test_sources_name_every_feed_and_first_seen_is_the_first_fetch(store: Store) -> None:
+    first = story("https://a.example.org/1", guid="1")
+    store.save(fetched("Coastal-Desk", (first,)), now=NOW)
+    store.save(fetched("ocean", (first,)), now=NOW + dt.timedelta(hours=5))
+    store.save(fetched("quiet"), now=NOW)
+    store.add(story("https://b.example.org/2"), now=NOW)
+    assert store.sources() == sorted(["Coastal-Desk", "ocean", "quiet", BY_HAND])
+    assert store.first_seen(first.id) == NOW and store.first_seen("nope") is None
+
+
 def test_prune_removes_old_stories_but_never_a_used_one(store: Store, tmp_path: Path) -> None:
     old = many("news", 10)  # published on the 1st to the 10th
     store.save(fetched("news", old), now=day(12))

@@ -114,6 +114,22 @@ def test_workflow_runs_on_push_to_main_and_by_hand(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", WORKFLOWS)
+def test_workflow_also_runs_on_a_schedule_to_publish_held_issues(kind: str) -> None:
+    """An issue dated in the future is held off the site; with no push on its day,
+    only a scheduled run publishes it."""
+    workflow = load(WORKFLOWS[kind])
+    triggers = workflow.get("on", workflow.get(True))
+    schedule = triggers.get("schedule")
+    assert isinstance(schedule, list) and schedule, triggers
+    for entry in schedule:
+        fields = str(entry["cron"]).split()
+        assert len(fields) == 5, entry  # minute hour day month weekday
+        # at least daily: every day of every month, and past minute 0, which GitHub
+        # delays most (every workflow in the world starts then)
+        assert fields[2:] == ["*", "*", "*"] and fields[0].isdigit() and fields[0] != "0"
+
+
+@pytest.mark.parametrize("kind", WORKFLOWS)
 def test_workflow_installs_then_builds_then_uploads(kind: str) -> None:
     workflow = load(WORKFLOWS[kind])
     _, job = job_using(workflow, "actions/upload-pages-artifact")

@@ -1,18 +1,36 @@
 """Checks of what the editor wrote and picked: size, subject, preheader,
-pictures, placeholders left in, links that already ran, stale stories."""
+pictures, placeholders left in, links that already ran, stale stories,
+blurbs cut from a feed's summary.
+
+A finding about a picked item is located at the item (`Item.location`, which
+the issue reader takes from the YAML it read), never by searching the file's
+text: a draft lists its candidates' ids in comments above the picks.
+`Locator` maps a link found in the rendered HTML back to its item.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ..model import GMAIL_CLIP_BYTES, Asset, Issue, SourceLocation
+from ..model import (
+    GMAIL_CLIP_BYTES,
+    Asset,
+    CatchUpItem,
+    DeepDive,
+    Image,
+    Issue,
+    Item,
+    SourceLocation,
+    Sponsor,
+)
 from . import Finding, Severity
 
-__all__ = ["CLIP_BYTES", "SUBJECT_MAX", "WARN_BYTES", "content_findings", "line_of",
-           "urls_in"]
+__all__ = ["CLIP_BYTES", "SUBJECT_MAX", "WARN_BYTES", "Locator", "content_findings",
+           "urls_in", "yaml_urls"]
 
 CLIP_BYTES = GMAIL_CLIP_BYTES
 WARN_BYTES = 90 * 1024
@@ -30,12 +48,13 @@ def content_findings(issue: Issue, *, source_text: str, email_html: str,
                      window_days: int) -> list[Finding]:
     """Everything checkable without the network. `earlier` lists the issues
     before this one (newest first) with the links each carried."""
-    where = _Locator(issue.source, source_text)
+    where = Locator(issue, source_text)
     found = [*_size(len(email_html.encode())), *_subject(issue, where)]
     found += _pictures(issue, pictures, where)
     found += _placeholders(source_text, issue.source)
-    found += _reused(issue, where, earlier)
-    found += _stale(issue, where, window_days)
+    found += _reused(issue, earlier)
+    found += _stale(issue, window_days)
+    found += _trimmed(issue)
     return found
 
 
@@ -52,7 +71,7 @@ def _size(size: int) -> list[Finding]:
     return []
 
 
-def _subject(issue: Issue, where: _Locator) -> list[Finding]:
+def _subject(issue: Issue, where: Locator) -> list[Finding]:
     found = []
     if len(issue.subject) > SUBJECT_MAX:
         found.append(Finding(severity=Severity.WARNING, code="subject-long", message=(
@@ -67,10 +86,10 @@ def _subject(issue: Issue, where: _Locator) -> list[Finding]:
     return found
 
 
-def _pictures(issue: Issue, pictures: Mapping[str, Asset], where: _Locator) -> list[Finding]:
+def _pictures(issue: Issue, pictures: Mapping[str, Asset], where: Locator) -> list[Finding]:
     found = []
     for image in issue.images():
-        at = image.location or where.text(image.src)
+        at = image.location or where.text(image.src)  # a picture the issue reader did not name
         name = image.alt.strip()
         if not name:
             found.append(Finding(severity=Severity.ERROR, code="image-alt", message=(
@@ -80,8 +99,7 @@ def _pictures(issue: Issue, pictures: Mapping[str, Asset], where: _Locator) -> l
         elif _FILE_NAME.match(name):
             found.append(Finding(severity=Severity.WARNING, code="image-alt-filename", message=(
                 f'the alt text of {image.src} is a file name ("{name}")'),
-                hint="describe what the picture shows", location=where.text(name) or at,
-                subject=image.src))
+                hint="describe what the picture shows", location=at, subject=image.src))
         asset = pictures.get(image.src)
         width = image.width or (asset.width if asset else None)
         if width is None:
@@ -108,34 +126,45 @@ def _placeholders(source_text: str, source: Path) -> list[Finding]:
     return found
 
 
-def _reused(issue: Issue, where: _Locator,
-            earlier: Sequence[tuple[Issue | str, set[str]]]) -> list[Finding]:
+def _reused(issue: Issue, earlier: Sequence[tuple[Issue | str, set[str]]]) -> list[Finding]:
     found = []
-    mine = set(issue_urls(issue))
-    for url in sorted(mine):
-        for before, urls in earlier:
-            if url in urls:
-                name = (f"issue {before.number} ({before.date})" if isinstance(before, Issue)
-                        else before)
-                found.append(Finding(severity=Severity.WARNING, code="link-reused", message=(
-                    f"{url} already ran in {name}"),
-                    hint="pick another story, or say why it is back",
-                    location=where.text(url), subject=url))
-                break
+    for item in _stories(issue):
+        ran = next((before for before, urls in earlier if item.url in urls), None)
+        if ran is None:
+            continue
+        name = f"issue {ran.number} ({ran.date})" if isinstance(ran, Issue) else ran
+        found.append(Finding(severity=Severity.WARNING, code="link-reused", message=(
+            f"{item.url} already ran in {name}"),
+            hint="pick another story, or say why it is back (accept: [link-reused] on the "
+                 "item)", location=item.location, subject=item.url))
     return found
 
 
-def _stale(issue: Issue, where: _Locator, window_days: int) -> list[Finding]:
+def _stale(issue: Issue, window_days: int) -> list[Finding]:
     found = []
     oldest = dt.datetime.combine(issue.date, dt.time(), dt.UTC) - dt.timedelta(days=window_days)
+    picked_by: dict[str, SourceLocation | None] = {}
+    for item in reversed(issue.items()):  # the first item to pick a story names it
+        if story_id := getattr(item, "story", ""):
+            picked_by[story_id] = item.location
     for story in issue.stories:
         if story.published and story.published < oldest:
             age = (issue.date - story.published.date()).days
             found.append(Finding(severity=Severity.WARNING, code="story-old", message=(
                 f'"{story.title}" was published {age} days before the issue'),
                 hint=f"this desk's window is {window_days} days (check.window_days)",
-                location=where.text(story.id) or where.text(story.url), subject=story.url))
+                location=picked_by.get(story.id), subject=story.url))
     return found
+
+
+def _trimmed(issue: Issue) -> list[Finding]:
+    """Blurbs cut from a feed's summary: readable, but not what an editor would write."""
+    return [Finding(severity=Severity.NOTE, code="blurb-trimmed", message=(
+        f'the blurb of "{item.headline}" is its feed\'s summary, cut to fit'),
+        hint="write the item's own blurb: under its story: line", location=item.location,
+        subject=item.url)
+        for item in issue.items() if isinstance(item, CatchUpItem | DeepDive)
+        and item.blurb_trimmed]
 
 
 def _without_comment(line: str) -> str:
@@ -151,46 +180,76 @@ def _without_comment(line: str) -> str:
     return line
 
 
-def issue_urls(issue: Issue) -> list[str]:
-    """Every story link the issue points readers to (not sponsors: a booking
-    may run several weeks)."""
-    lead = issue.lead
-    urls = [lead.url, *(getattr(block, "url", "") for block in lead.body)]
-    if issue.catch_up:
-        urls += [getattr(item, "url", "") for item in issue.catch_up.items]
-    if issue.deep_dives:
-        urls += [card.url for card in issue.deep_dives.items]
-    return [u for u in urls if u]
+def _stories(issue: Issue) -> list[Item]:
+    """Every story the issue points readers to, once per link (not sponsors: a
+    booking may run several weeks)."""
+    seen: dict[str, Item] = {}
+    for item in issue.items():
+        if item.url and not isinstance(item, Sponsor):
+            seen.setdefault(item.url, item)
+    return sorted(seen.values(), key=lambda item: item.url)
 
 
 def urls_in(text: str) -> set[str]:
-    """Links written anywhere in a text (an earlier issue's YAML or lock file)."""
+    """Links written anywhere in a text (an earlier issue's lock file)."""
     return {m.group(0).rstrip(".,;") for m in _URL.finditer(text)}
 
 
-def line_of(source: Path, text: str, needle: str) -> SourceLocation | None:
-    """Where `needle` is first written in the issue file, if it is."""
-    index = text.find(needle) if needle else -1
-    if index < 0:
-        return None
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return SourceLocation(path=source, line=line, column=column)
+def yaml_urls(text: str) -> set[str]:
+    """Links an issue file carries, leaving out its comments (a draft's notes and
+    offered candidates did not run)."""
+    return urls_in("\n".join(_without_comment(line) for line in text.splitlines()))
 
 
-class _Locator:
-    def __init__(self, source: Path, text: str) -> None:
-        self.source = source
-        self.body = text
+class Locator:
+    """Where what a finding is about is written in the issue file."""
+
+    def __init__(self, issue: Issue, text: str) -> None:
+        self.source = issue.source
+        self.lines = text.splitlines()
+        self.items = _item_links(issue)
+
+    def link(self, url: str) -> SourceLocation | None:
+        """The item whose link or picture `url` is (campaign tags aside), else
+        where the URL is first written outside a comment (a link in markdown)."""
+        return self.items.get(_untagged(url)) or self.text(url)
 
     def text(self, needle: str) -> SourceLocation | None:
-        return line_of(self.source, self.body, needle)
+        """Where `needle` is first written outside a comment, if it is."""
+        for number, line in enumerate(self.lines, start=1):
+            index = _without_comment(line).find(needle) if needle else -1
+            if index >= 0:
+                return SourceLocation(path=self.source, line=number, column=index + 1)
+        return None
 
     def key(self, name: str) -> SourceLocation | None:
-        match = re.search(rf"(?m)^{re.escape(name)}:", self.body)
-        return line_of(self.source, self.body, match.group(0)) if match else None
+        """A top-level key's line."""
+        return next((SourceLocation(path=self.source, line=number, column=1)
+                     for number, line in enumerate(self.lines, start=1)
+                     if line.startswith(f"{name}:")), None)
 
 
-def earlier_links(paths: Iterable[tuple[str, str]]) -> list[tuple[str, set[str]]]:
-    """(name, file text) of earlier issues -> the links each carried."""
-    return [(name, urls_in(text)) for name, text in paths]
+def _item_links(issue: Issue) -> dict[str, SourceLocation]:
+    """Every item's link and pictures (untagged) -> where the item is written."""
+    found: dict[str, SourceLocation] = {}
+    for item in issue.items():
+        if item.location is None:
+            continue
+        for image in _pictures_of(item):
+            found.setdefault(_untagged(image.src), image.location or item.location)
+        if item.url:
+            found.setdefault(_untagged(item.url), item.location)
+    return found
+
+
+def _pictures_of(item: Item) -> list[Image]:
+    picture = getattr(item, "image", None) or getattr(item, "thumbnail", None)
+    return [picture] if picture is not None else []
+
+
+def _untagged(url: str) -> str:
+    """`url` without campaign (utm_*) parameters: the email's links carry them."""
+    parts = urlsplit(url)  # both sides of a comparison are spelt anew alike
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not k.startswith("utm_")]
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -5,8 +5,10 @@ text colours set without a background (dark mode can turn them unreadable)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 
+from ..model import SourceLocation
 from . import Finding, Severity
 
 __all__ = ["markup_findings"]
@@ -20,7 +22,11 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
          "track", "wbr"}
 
 
-def markup_findings(email_html: str) -> list[Finding]:
+def markup_findings(email_html: str,
+                    where: Callable[[str], SourceLocation | None] | None = None
+                    ) -> list[Finding]:
+    """The email's markup problems; `where` locates a link in the issue file (the
+    item whose link it is), for the findings about one link."""
     reader = _Reader()
     try:
         reader.feed(_MSO.sub("", email_html))  # Outlook-only markup is MJML's own, and hidden
@@ -40,7 +46,7 @@ def markup_findings(email_html: str) -> list[Finding]:
     for text, href in reader.vague_links:
         found.append(Finding(severity=Severity.WARNING, code="link-text", message=(
             f'a link says only "{text}"'), hint="make the link text say where it goes, e.g. "
-            "the story's headline", subject=href))
+            "the story's headline", subject=href, location=where(href) if where else None))
     for colour in sorted(reader.bare_colours):
         found.append(Finding(severity=Severity.WARNING, code="dark-mode-color", message=(
             f"text coloured {colour} has no background colour behind it: a dark-mode client "

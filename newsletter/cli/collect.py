@@ -1,4 +1,4 @@
-"""Commands over the candidate store: fetch, feeds, candidates, new, pick, add, prune."""
+"""Commands over the candidate store: fetch, feeds, candidates, show, add, prune."""
 
 from __future__ import annotations
 
@@ -8,31 +8,38 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import NewsletterError
-from ._base import desk_settings, echo_json, hint, main, options, user_errors
-from ._params import Age, IsoDate
+from ._base import desk_settings, echo_json, hint, main, options, shown, user_errors
+from ._params import Age
 
 if TYPE_CHECKING:
     import datetime as dt
 
-    from ..api import FeedRow, FetchReport
+    from ..api import FeedRow, FetchReport, StoryReport, Use
     from ..model import Story
 
 
 @main.command()
+@click.argument("names", nargs=-1, metavar="[FEED]...")
+@click.option("--force", is_flag=True,
+              help="Download and read each feed even if the server said it has not changed "
+                   "or asked to wait.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list, one object per feed, instead of the table.")
 @user_errors
-def fetch(as_json: bool) -> None:
-    """Fetch every feed in newsletter.yaml into the candidate store.
+def fetch(names: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Fetch every feed in newsletter.yaml (or the FEEDs named, in any case)
+    into the candidate store.
 
     Unchanged feeds cost almost nothing: the tool asks the server whether the
-    feed changed since last time. At the end a table says, per feed, what was
-    new, and what to do about a feed that failed. Exits 1 only when every
-    feed failed.
+    feed changed since last time (--force reads them again all the same). A
+    feed named here is asked even if its server said it was gone. At the end a
+    table says, per feed, what was new, and what to do about a feed that
+    failed. Exits 1 only when every feed failed.
 
     \b
     Example:
       newsletter fetch
+      newsletter fetch coastal-desk --force
       newsletter fetch --json
     """
     from rich.console import Console
@@ -43,12 +50,14 @@ def fetch(as_json: bool) -> None:
     settings = desk_settings()
     if not settings.feeds:
         raise NewsletterError("newsletter.yaml lists no feeds",
-                              hint="add a feeds: list with a name and a url or path for each")
+                              hint='add one with "newsletter feeds add URL" (a feed or the '
+                                   "page of a site that has one)")
     # the bar goes to stderr, so stdout holds only the table (or the JSON)
     with Progress(console=Console(stderr=True), transient=True,
                   disable=options().quiet) as progress:
-        task = progress.add_task("fetching feeds", total=len(settings.feeds))
-        reports = api.fetch(settings, on_report=lambda _: progress.advance(task))
+        task = progress.add_task("fetching feeds", total=len(set(names)) or len(settings.feeds))
+        reports = api.fetch(settings, on_report=lambda _: progress.advance(task),
+                            feeds=names, force=force)
     reports.sort(key=lambda r: r.result.feed.name)
     if as_json:
         echo_json([report.to_json() for report in reports])
@@ -102,6 +111,7 @@ def feeds(context: click.Context, as_json: bool) -> None:
     Example:
       newsletter feeds
       newsletter feeds --json
+      newsletter feeds add https://www.example.org/blog/
       newsletter feeds import subscriptions.opml
       newsletter feeds export > tideline.opml
       newsletter feeds enable coastal-desk
@@ -132,6 +142,28 @@ def _feed_table(rows: list[FeedRow]) -> None:
             row.last_fetch.strftime("%Y-%m-%d %H:%M") if row.last_fetch else "never",
             escape(f"{row.result or ''} {row.error}".strip()), str(row.stories))
     Console(highlight=False).print(table)
+
+
+@feeds.command("add")
+@click.argument("url")
+@user_errors
+def add_feed(url: str) -> None:
+    """Add a feed to newsletter.yaml by its address, or by the address of any page
+    of a site that names its feed (<link rel="alternate">); it is named after
+    its title. Comments in newsletter.yaml are kept.
+
+    \b
+    Example:
+      newsletter feeds add https://www.example.org/blog/
+    """
+    from .. import api
+
+    added = api.add_feed(desk_settings(), url)
+    found = f" (named by the page {added.found.page})" if added.found.page else ""
+    click.echo(f"{click.style('added', fg='green')} {added.feed.name}  {added.feed.url}{found}")
+    if added.found.others:
+        click.echo(f"the page names other feeds too: {', '.join(added.found.others)}")
+    hint(f'next: "newsletter fetch {added.feed.name}"')
 
 
 @feeds.command("import")
@@ -201,37 +233,103 @@ def export_feeds() -> None:
 @user_errors
 def candidates(since: dt.datetime | None, since_last_issue: bool, feed: str | None,
                words: str | None, unused: bool, limit: int, as_json: bool) -> None:
-    """List candidate stories: id, date, source and title, newest first.
+    """List candidate stories: id, date, source, title and the issues they ran
+    in, newest first.
 
-    Put a story into an issue with its id (a unique start of it is enough):
-    `story: 9f3c1a` under lead, catch_up or deep_dives.
+    Put a story into an issue with its id (a unique start of at least 4
+    characters is enough): `newsletter pick ID --into catch_up`. See one
+    story whole with `newsletter show ID`.
 
     \b
     Example:
       newsletter candidates --since 7d --search "kelp"
+      newsletter candidates --feed Coastal-Desk --unused
     """
     from .. import api
 
-    stories = api.candidates(desk_settings(), since=since, since_last_issue=since_last_issue,
+    settings = desk_settings()
+    stories = api.candidates(settings, since=since, since_last_issue=since_last_issue,
                              feed=feed, words=words, unused=unused, limit=limit)
+    uses = api.story_uses(settings, [story.id for story in stories])
     if as_json:
-        echo_json([api.story_to_json(story) for story in stories])
+        echo_json([api.candidate_to_json(story, uses.get(story.id, ())) for story in stories])
     else:
-        _story_table(stories)
+        _story_table(stories, uses)
 
 
-def _story_table(stories: list[Story]) -> None:
+def _story_table(stories: list[Story], uses: dict[str, tuple[Use, ...]]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table("id", "date", "source", "title")
+    table = Table("id", "date", "source", "title", "used in")
     for story in stories:
         date = story.published.strftime("%Y-%m-%d") if story.published else ""
-        table.add_row(story.id, date, escape(story.source), escape(story.title))
+        used = ", ".join(f"#{use.number}" for use in uses.get(story.id, ()))
+        table.add_row(story.id, date, escape(story.source), escape(story.title), used)
     Console(highlight=False).print(table)
     if not stories:
         click.echo("no stories match")
+
+
+@main.command()
+@click.argument("ref", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@user_errors
+def show(ref: str, as_json: bool) -> None:
+    """Show candidate ID (a unique start of it, or its link) whole: title, link,
+    sources, dates, picture, summary as text, the issues it ran in and the
+    drafts that hold it.
+
+    \b
+    Example:
+      newsletter show 9f3c1a
+    """
+    from .. import api
+
+    report = api.show(desk_settings(), ref)
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        _print_story(report)
+
+
+def _print_story(report: StoryReport) -> None:
+    from rich.console import Console
+
+    story = report.story
+    console = Console(highlight=False)
+    console.print(f"{story.id}  {story.title}", markup=False, style="bold")
+    for label, value in _story_lines(report):
+        console.print(f"  {label:<10} {value}", markup=False, soft_wrap=True)
+    if report.summary_text:
+        console.print()
+        console.print(report.summary_text, markup=False)
+
+
+def _story_lines(report: StoryReport) -> list[tuple[str, str]]:
+    story, image = report.story, report.story.image
+    picture = "none"
+    if image is not None:
+        size = f"{image.width} x {image.height} px" if image.width and image.height else \
+            "size unknown"
+        picture = f"{image.src} ({size})"
+    lines = [("link", story.url), ("sources", ", ".join(story.sources) or story.source),
+             ("published", _moment(story.published))]
+    if story.updated:
+        lines.append(("updated", _moment(story.updated)))
+    lines.append(("collected", _moment(report.first_seen)))
+    if story.authors:
+        lines.append(("by", ", ".join(story.authors)))
+    lines += [("language", story.language or "not given"), ("picture", picture),
+              ("ran in", ", ".join(map(str, report.used_in)) or "no issue yet")]
+    lines += [("picked in", f"{shown(path)}: {placed.where()} (line {placed.line})")
+              for path, placed in report.picked_in]
+    return lines
+
+
+def _moment(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown"
 
 
 @main.command()
@@ -253,49 +351,6 @@ def prune(cutoff: dt.datetime) -> None:
     else:
         click.echo(f"removed {removed} stor{'y' if removed == 1 else 'ies'} published "
                    f"before {cutoff.date().isoformat()}")
-
-
-@main.command()
-@click.option("--date", type=IsoDate(), metavar="YYYY-MM-DD",
-              help="The new issue's date (default: today).")
-@user_errors
-def new(date: dt.date | None) -> None:
-    """Draft the next issue: next number, placeholders, and the best unused
-    candidates since the last issue listed as comments to pick from.
-
-    \b
-    Example:
-      newsletter new --date 2026-12-04
-    """
-    from .. import api
-
-    path = api.new_issue(desk_settings(), date=date)
-    click.echo(f"{click.style('wrote', fg='green')} {path}")
-    hint("next: newsletter pick ID --into lead (ids: newsletter candidates)")
-
-
-@main.command()
-@click.argument("ref", metavar="ID")
-@click.option("--into", "section", required=True,
-              type=click.Choice(["lead", "catch_up", "deep_dives"]),
-              help="The section that gets the story.")
-@click.option("--issue", "issue_file", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="The issue file (default: the newest).")
-@user_errors
-def pick(ref: str, section: str, issue_file: Path | None) -> None:
-    """Add candidate ID (or a unique start of it) to a section of an issue.
-
-    The issue file keeps its comments, order and formatting.
-
-    \b
-    Example:
-      newsletter pick 9f3c1a --into deep_dives
-    """
-    from .. import api
-
-    path, story = api.pick(desk_settings(issue_file), ref, into=section, issue_file=issue_file)
-    click.echo(f"{click.style('picked', fg='green')} {story.id} {story.title!r} into "
-               f"{section} of {path}")
 
 
 @main.command()

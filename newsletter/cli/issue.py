@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -105,12 +106,23 @@ def _report(report: SiteReport) -> None:
     if report.skipped_drafts:
         click.echo(f"skipped {count(report.skipped_drafts, 'draft')}; "
                    "build them with --drafts")
+    for source, when in report.held.items():
+        click.echo(f"{click.style('held', fg='yellow')} {shown(source)} until {_moment(when)}: "
+                   "kept off the site until then; the first build after publishes it")
     for source, size in report.clipped.items():
         click.echo(f"{click.style('warning', fg='yellow')}: {shown(source)}: the email is "
                    f"{size / 1024:,.0f} KB; Gmail clips emails after 102 KB, hiding the end "
                    "and the unsubscribe link", err=True)
         click.echo("  hint: shorten the issue (fewer deep dives, shorter blurbs); "
                    '"newsletter check" says more', err=True)
+
+
+def _moment(when: dt.datetime) -> str:
+    """A time as the editor wrote it: 2026-12-11 07:00 +01:00, or 00:00 UTC."""
+    minutes = int((when.utcoffset() or dt.timedelta()).total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}" if minutes else "UTC"
+    return f"{when:%Y-%m-%d %H:%M} {offset}"
 
 
 class _BuildProgress:

@@ -7,6 +7,6 @@ lives in `parse`; pages added by hand in `web` and `page`.
 
 from __future__ import annotations
 
-from .fetch import USER_AGENT, FetchOptions, ParsedLike, ParseFn, fetch_feeds
+from .fetch import USER_AGENT, FetchOptions, ParsedLike, ParseFn, ask_again, fetch_feeds
 
-__all__ = ["USER_AGENT", "FetchOptions", "ParseFn", "ParsedLike", "fetch_feeds"]
+__all__ = ["USER_AGENT", "FetchOptions", "ParseFn", "ParsedLike", "ask_again", "fetch_feeds"]

@@ -67,7 +67,7 @@ from ..errors import FeedError
 from ..model import FeedSpec, FeedState, FetchOutcome, FetchResult, Story
 from .parse import parse_feed
 
-__all__ = ["USER_AGENT", "FetchOptions", "ParseFn", "ParsedLike", "fetch_feeds"]
+__all__ = ["USER_AGENT", "FetchOptions", "ParseFn", "ParsedLike", "ask_again", "fetch_feeds"]
 
 ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
           "application/feed+json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
@@ -294,6 +294,19 @@ class _Run:
 
 
 # --- deciding: pure functions over what the server said ---------------------------
+
+
+def ask_again(state: FeedState, *, force: bool, gone_too: bool) -> FeedState:
+    """A feed's state for a fetch the editor asked for by hand.
+
+    `force` forgets the validators (ETag, Last-Modified, the body's hash) and
+    the freshness the server asked for, so the feed is downloaded and parsed
+    whatever it said last time; `gone_too` forgets that it said the feed was
+    gone (HTTP 410): a feed named on the command line is asked again.
+    """
+    if force:
+        state = FeedState(url=state.url, gone_since=state.gone_since)
+    return dataclasses.replace(state, gone_since=None) if gone_too else state
 
 
 def _first_state(spec: FeedSpec, stored: FeedState | None, root: Path) -> FeedState:

@@ -1,14 +1,17 @@
-"""A web page that is in no feed -> a candidate Story, from the page's own metadata.
+"""A web page that is in no feed -> a candidate Story, from the page's own metadata;
+and the feeds a page names (`feed_links`, for `newsletter feeds add`).
 
 Reads what publishers put there for link previews: OpenGraph (`og:*`),
 Twitter cards (`twitter:*`), JSON-LD (`NewsArticle` and friends) and
-`<link rel="canonical">`; the page's `<title>` is the last resort.
+`<link rel="canonical">`; the page's `<title>` is the last resort. Feeds are
+the page's `<link rel="alternate">` of a feed type.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
@@ -18,9 +21,14 @@ from ..model import Image, Story
 from ..sanitize import clean_html, is_safe_url
 from .canonical import canonical_url, story_id
 
-__all__ = ["ADDED_BY_HAND", "story_from_page"]
+__all__ = ["ADDED_BY_HAND", "FeedLink", "feed_links", "story_from_page"]
 
 ADDED_BY_HAND = "added by hand"
+#: `<link rel="alternate" type=...>` that name a feed, best first; plain JSON last, since
+#: WordPress names its REST API that way too (a candidate is read before it is trusted)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
+               "application/rdf+xml", "application/json")
+_MAX_FEED_LINKS = 20
 _ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle",
                   "AnalysisNewsArticle", "OpinionNewsArticle", "WebPage", "VideoObject"}
 
@@ -33,6 +41,7 @@ class _MetaReader(HTMLParser):
         self.title = ""
         self.lang = ""
         self.json_ld: list[str] = []
+        self.alternates: list[tuple[str, str, str]] = []  # (type, href, title)
         self._in: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -43,12 +52,21 @@ class _MetaReader(HTMLParser):
             key = (values.get("property") or values.get("name") or "").lower()
             if key and values.get("content") and key not in self.meta:
                 self.meta[key] = values["content"]
-        elif tag == "link" and "canonical" in values.get("rel", "").lower().split():
-            self.canonical = self.canonical or values.get("href", "")
+        elif tag == "link":
+            self._link(values)
         elif tag == "title" or (tag == "script" and values.get("type") == "application/ld+json"):
             self._in = tag
             if tag == "script":
                 self.json_ld.append("")
+
+    def _link(self, values: dict[str, str]) -> None:
+        rel = values.get("rel", "").lower().split()
+        if "canonical" in rel:
+            self.canonical = self.canonical or values.get("href", "")
+        kind = values.get("type", "").split(";")[0].strip().lower()
+        if "alternate" in rel and kind in _FEED_TYPES and values.get("href") \
+                and len(self.alternates) < _MAX_FEED_LINKS:
+            self.alternates.append((kind, values["href"], values.get("title", "")))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == self._in:
@@ -61,14 +79,43 @@ class _MetaReader(HTMLParser):
             self.json_ld[-1] += data
 
 
-def story_from_page(html: str, *, url: str, fetched_at: dt.datetime) -> Story:
-    """Raises FeedError when the page says too little to be a story (no title)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedLink:
+    """A feed a page names with `<link rel="alternate">`."""
+
+    url: str  # absolute
+    title: str
+    kind: str  # its type: application/rss+xml, ...
+
+
+def feed_links(html: str, *, base: str) -> tuple[FeedLink, ...]:
+    """The feeds a page names, best first (RSS, Atom, JSON Feed, then plain JSON),
+    in page order within each type; only http(s) addresses, each once."""
+    reader = _read(html)
+    links: dict[str, FeedLink] = {}
+    for kind, href, title in sorted(reader.alternates, key=lambda a: _FEED_TYPES.index(a[0])):
+        try:
+            url = urljoin(base, href.strip())
+        except ValueError:  # "http://[x" and the like: not an address
+            continue
+        if is_safe_url(url) and url.startswith(("http://", "https://")) and url not in links:
+            links[url] = FeedLink(url=url, title=_one_line(title)[:300], kind=kind)
+    return tuple(links.values())
+
+
+def _read(html: str) -> _MetaReader:
     reader = _MetaReader()
     try:
         reader.feed(html)
         reader.close()
     except AssertionError:  # the stdlib parser's answer to "<![" markup; keep what it read
         pass
+    return reader
+
+
+def story_from_page(html: str, *, url: str, fetched_at: dt.datetime) -> Story:
+    """Raises FeedError when the page says too little to be a story (no title)."""
+    reader = _read(html)
     article = _json_ld_article(reader.json_ld)
     meta = reader.meta
     link = (canonical_url(reader.canonical, url) or canonical_url(meta.get("og:url", ""), url)

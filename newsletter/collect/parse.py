@@ -407,7 +407,8 @@ def _story(ready: _Ready, *, url: str, context: _Context, language: str,
                        alt=ready.title),
         source=context.feed,
         sources=(context.feed,),
-        language=_language(entry.language) or language or None,
+        language=_story_language(_language(entry.language), language,
+                                 f"{ready.title}\n{ready.summary[:_SCRIPT_SAMPLE]}"),
         published=published,
         updated=updated,
         authors=tuple(dict.fromkeys(a for a in map(_plain_title, entry.authors) if a)),
@@ -530,6 +531,43 @@ def _first_words(text: str) -> str:
 def _host_and_path(url: str) -> str:
     parts = urlsplit(url)
     return _plain_title(f"{parts.hostname or ''}{parts.path.rstrip('/')}")
+
+
+# hiragana, katakana (but the middle dot and the long-vowel mark, which Chinese text
+# uses too), katakana extensions, halfwidth katakana; and the Han ideographs
+_KANA = re.compile("[\u3041-\u3096\u309d\u309e\u30a1-\u30fa\u30fd\u30fe"
+                   "\u31f0-\u31ff\uff66-\uff9d]")
+_HIRAGANA = re.compile("[\u3041-\u3096\u309d\u309e]")
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_TAG = re.compile(r"<[^>]*>")
+_QUOTED = re.compile("[\u300a\u300c\u300e\u3008\u201c][^\u300b\u300d\u300f\u3009\u201d]{0,200}"
+                     "[\u300b\u300d\u300f\u3009\u201d]")  # 《》「」『』〈〉“”
+_SCRIPT_SAMPLE = 1_000  # characters of the summary enough to tell Japanese from Chinese
+
+
+def _story_language(declared: str, inherited: str, text: str) -> str | None:
+    """The entry's own language tag; else the feed's (or the desk's setting for it),
+    unless the text is plainly Japanese and that says otherwise.
+
+    A Chinese feed carries the odd Japanese story, and Han characters alone cannot
+    tell the two apart, but kana can: Japanese prose is a third to a half kana,
+    its particles (の, を, が) hiragana, while Chinese has kana only in a quoted
+    name or title (ウォークマン, 《となりのトトロ》). So, quotations set aside,
+    the story is `ja` when it has two hiragana or more, kana make at least a
+    sixth of its CJK characters, and those at least a quarter of its letters
+    (an English story naming a Pokémon in katakana stays English).
+    """
+    if declared:
+        return declared
+    if inherited.lower().startswith("ja") or not _HIRAGANA.search(text):
+        return inherited or None
+    text = _QUOTED.sub(" ", _TAG.sub(" ", text))
+    kana = len(_KANA.findall(text))
+    cjk = kana + len(_HAN.findall(text))
+    if len(_HIRAGANA.findall(text)) >= 2 and kana * 6 >= cjk and \
+            cjk * 4 >= sum(c.isalpha() for c in text):
+        return "ja"
+    return inherited or None
 
 
 def _language(tag: str) -> str:

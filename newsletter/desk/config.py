@@ -46,7 +46,7 @@ _PLACEHOLDERS = ("number", "date", "slug")
 _MERGE_TAG = re.compile(r"\{\{.+\}\}|\*\|.+\|\*|\[.+\]|%.+%|\{%.+%\}|\$\w+")
 _TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
         "signup_url", "signup_field", "footer", "legal", "unsubscribe", "utm", "paths", "feeds",
-        "check", "smtp")
+        "check", "smtp", "blurb_words", "cadence")
 
 
 def find_settings(start: Path) -> Path:
@@ -116,7 +116,34 @@ def _read_settings(f: Fields, data: Any, root: Path) -> Settings | None:
         feeds=_feeds(f, top),
         check=_check(f, top),
         smtp=_smtp(f, top),
+        cadence=_cadence(f, top),
+        blurb_words=_blurb_words(f, top),
     )
+
+
+def _blurb_words(f: Fields, top: dict[str, Any]) -> int:
+    """How long a blurb taken from a feed's summary may be (see model.Settings)."""
+    words = f.integer(top, ("blurb_words",), default=60)
+    if words is not None and not 5 <= words <= 1_000:
+        f.problem(("blurb_words",), f"must be between 5 and 1,000, got {words:,}",
+                  "two or three sentences are about 60 words")
+        return 60
+    return words or 60
+
+
+def _cadence(f: Fields, top: dict[str, Any]) -> str:
+    """When issues come out (`cadence: weekly on friday`), spelled one way."""
+    from .drafts import Cadence, CadenceError
+
+    if isinstance(top.get("cadence"), dict | list):
+        f.problem(("cadence",), "expected text, not a list or mapping", Cadence.HINT)
+        return ""
+    text = f.text(top, ("cadence",), max_len=80)
+    try:
+        return str(Cadence.parse(text)) if text else ""
+    except CadenceError as exc:
+        f.problem(("cadence",), str(exc), exc.hint)
+        return ""
 
 
 def _signup_field(f: Fields, top: dict[str, Any]) -> str:

@@ -1,35 +1,165 @@
-"""Writing the editor's YAML files: a new draft, picks added to an issue,
-feeds added to newsletter.yaml.
+"""Writing the editor's YAML files: a new draft, stories picked into an issue,
+unpicked and moved, feeds added to newsletter.yaml.
 
-Edits go through ruamel.yaml's round-trip mode, so the editor's comments,
-key order and formatting survive; files are replaced whole, never left
-half-written.
+Picks, unpicks and moves change only the lines they mean. The file is
+composed into nodes (with their line and column), the edit replaces, inserts
+or removes whole lines, and every other byte stays as the editor wrote it:
+comments, blank lines, indentation, quoting, line endings. (ruamel's
+round-trip dump re-indents the whole file to one style, moves end-of-line
+comments and appends after a trailing comment block.) The result is composed
+again and compared with what the edit meant before anything is written; a
+layout too unusual to edit safely is refused, never guessed at.
+
+Every edit returns what it did (`Edit`), with the digest of the file it
+wrote. A caller that shows the file and edits it later (the browser desk)
+passes the digest it read as `expected_digest`: if the file changed in the
+meantime the edit is refused (`EditConflict`). Files are replaced whole:
+written aside, flushed to disk, then renamed over the old one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import difflib
+import hashlib
 import io
+import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import InputError, NewsletterError, Problem
 from ..model import FeedSpec, SourceLocation, Story
+from ._yaml import load_yaml
+from .lookup import NO_STORE, StoryLookup
 
-__all__ = ["PLACEHOLDER_URL", "SECTIONS", "add_feeds", "add_pick", "draft_text",
-           "rank_candidates"]
+__all__ = ["MIN_PREFIX", "PLACEHOLDER_URL", "SECTIONS", "Cadence", "CadenceError", "Edit",
+           "EditConflict", "IssuePicks", "Placed", "add_feeds", "choose_issue_date",
+           "draft_text", "file_digest", "issue_picks", "move", "pick", "rank_candidates",
+           "replace_file", "unpick", "write_new_file"]
 
 SECTIONS = ("lead", "catch_up", "deep_dives")
 PLACEHOLDER_URL = "https://example.org/replace-me"
+#: An id prefix shorter than this matches too many stories to be meant (as the store's).
+MIN_PREFIX = 4
 _PLACEHOLDER_HEADLINE = "TODO: the lead's headline"
+_TODO = {"catch_up": "TODO: a story in a line or two", "deep_dives": "TODO: a longer read"}
+_OFFERED_HEADER = "# Candidates since the last issue, best first:"
+#: The keys that say which story the lead is; the rest (bullets, body) is the editor's prose.
+_LEAD_STORY_KEYS = ("story", "url", "headline", "image", "lang")
+_ODD_BREAKS = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+# --- cadence: when the next issue is due ------------------------------------------
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_CADENCE = re.compile(r"(?:(?P<daily>daily|every day)|(?P<weekly>weekly|every week)"
+                      r"|every (?P<weeks>\d{1,2}) weeks)(?: on (?P<day>[a-z]+))?")
+_CADENCE_HINT = ('write it as text: "weekly on friday", "every 2 weeks on monday", '
+                 '"weekly" (on the newest issue\'s weekday) or "daily"')
+
+
+class CadenceError(ValueError):
+    """A `cadence:` setting that cannot be read; `hint` says how to write it."""
+
+    def __init__(self, message: str, hint: str = _CADENCE_HINT) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cadence:
+    """How often the desk publishes: every `days` days, on `weekday` (0 is Monday)
+    when one is named."""
+
+    days: int = 7
+    weekday: int | None = None
+
+    HINT: ClassVar[str] = _CADENCE_HINT
+
+    @classmethod
+    def parse(cls, text: str) -> Cadence:
+        """`daily`, `weekly`, `weekly on friday`, `every 2 weeks on monday` (any case)."""
+        spoken = " ".join(text.lower().split())
+        match = _CADENCE.fullmatch(spoken)
+        if match is None:
+            raise CadenceError(f'"{text}" is not a cadence')
+        weeks = int(match["weeks"]) if match["weeks"] else 1
+        if not 1 <= weeks <= 52:
+            raise CadenceError(f"every {weeks} weeks: give 1 to 52 weeks")
+        if match["daily"]:
+            if match["day"]:
+                raise CadenceError(f'"{text}": a daily issue has no weekday')
+            return cls(days=1)
+        return cls(days=7 * weeks, weekday=_weekday(match["day"]) if match["day"] else None)
+
+    def __str__(self) -> str:
+        if self.days == 1:
+            return "daily"
+        every = "weekly" if self.days == 7 else f"every {self.days // 7} weeks"
+        return every if self.weekday is None else f"{every} on {_DAY_NAMES[self.weekday]}"
+
+    def next_after(self, day: dt.date) -> dt.date:
+        """The first issue date after `day`."""
+        if self.weekday is None:
+            return day + dt.timedelta(days=self.days)
+        ahead = (self.weekday - day.weekday()) % 7 or 7  # the next such weekday
+        return day + dt.timedelta(days=ahead + self.days - 7)
+
+
+def _weekday(word: str) -> int:
+    names = {name: n for n, name in enumerate(_DAY_NAMES)}
+    names |= {name[:3]: n for n, name in enumerate(_DAY_NAMES)}
+    found = names.get(word.removesuffix("s")) if word not in names else names[word]
+    if found is None:
+        near = difflib.get_close_matches(word, _DAY_NAMES, n=1, cutoff=0.6)
+        raise CadenceError(f'"{word}" is not a day of the week',
+                           f'did you mean "{near[0]}"?' if near else
+                           "name a day in English: monday ... sunday")
+    return found
+
+
+def choose_issue_date(cadence: Cadence | None, taken: Collection[dt.date],
+                      today: dt.date) -> tuple[dt.date, str]:
+    """The next issue's date, and why that one.
+
+    The next date after the newest issue at the desk's cadence (without one:
+    a week later), moved forward at the same cadence when it is already past;
+    so never a date an issue has. Today on a desk with no issues.
+    """
+    if not taken:
+        return today, "today: the desk has no issues yet"
+    newest = max(taken)
+    rule = cadence or Cadence()
+    period = dt.timedelta(days=rule.days)
+    day = rule.next_after(newest)
+    reason = (f"the next date after the newest issue ({newest.isoformat()}) at the desk's "
+              f"cadence, {cadence}" if cadence else
+              f"a week after the newest issue ({newest.isoformat()}); cadence: in "
+              "newsletter.yaml sets the day")
+    if day < today:
+        day += period * -(-(today - day).days // rule.days)
+        reason = (f"the first date from today at the desk's cadence, {rule}; the newest "
+                  f"issue ({newest.isoformat()}) is older" if cadence else
+                  f"the first date from today a whole number of weeks after the newest "
+                  f"issue ({newest.isoformat()})")
+    return day, reason
+
+
+# --- a new draft -------------------------------------------------------------
 
 
 def rank_candidates(stories: Iterable[Story], limit: int = 20) -> list[Story]:
@@ -40,11 +170,13 @@ def rank_candidates(stories: Iterable[Story], limit: int = 20) -> list[Story]:
 
 
 def draft_text(*, number: int, date: dt.date, candidates: Sequence[Story]) -> str:
-    """A new draft issue: valid as it stands, with candidates offered as comments."""
+    """A new draft issue: valid as it stands, a placeholder in each section, and
+    candidates offered as comments."""
     lines = [
         f"# Issue {number}: a draft. Pick stories with",
         "#   newsletter pick ID --into lead|catch_up|deep_dives",
-        "# or move a commented candidate below into a section and uncomment it.",
+        "# and order them with: newsletter move ID --to N",
+        "# (or move a commented candidate below into a section and uncomment it).",
         f"number: {number}",
         f"date: {date.isoformat()}",
         "status: draft",
@@ -58,9 +190,19 @@ def draft_text(*, number: int, date: dt.date, candidates: Sequence[Story]) -> st
         '    - "TODO: what happened"',
         '    - "TODO: why it matters"',
         "",
+        "catch_up:",
+        "  items:",
+        f"    - url: {PLACEHOLDER_URL}",
+        f'      headline: "{_TODO["catch_up"]}"',
+        "",
+        "deep_dives:",
+        "  items:",
+        f"    - url: {PLACEHOLDER_URL}",
+        f'      headline: "{_TODO["deep_dives"]}"',
+        "",
     ]
     if candidates:
-        lines.append("# Candidates since the last issue, best first:")
+        lines.append(_OFFERED_HEADER)
         lines += [f"#    - story: {s.id}   # {_label(s)}" for s in candidates]
     return "\n".join(lines) + "\n"
 
@@ -68,63 +210,802 @@ def draft_text(*, number: int, date: dt.date, candidates: Sequence[Story]) -> st
 def _label(story: Story) -> str:
     date = story.published.strftime("%Y-%m-%d") if story.published else ""
     title = " ".join(story.title.split())[:90]
-    return " · ".join(part for part in (date, story.source, title) if part)
+    label = " · ".join(part for part in (date, story.source, title) if part)
+    return "".join(c for c in label if c.isprintable())  # a comment is one printable line
 
 
-def add_pick(issue_file: Path, story: Story, section: str) -> None:
-    """Add `story: <id>` to a section of the issue file, keeping everything else."""
+# --- what an issue file holds --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Placed:
+    """A story in an issue file, and where: `section` is lead, catch_up,
+    deep_dives or lead.body (a related story); `position` counts from 1 among
+    the section's items; `line` is 1-based."""
+
+    section: str
+    position: int
+    line: int
+    ref: str  # `story:` as written ("" for a story written inline)
+    url: str  # `url:` as written
+    story_id: str | None  # what `ref` resolved to, when it did
+    title: str  # the candidate's title, else the headline written
+    placeholder: bool = False  # the draft's "replace me" item
+
+    @property
+    def name(self) -> str:
+        """How a message names it: its id, else its reference or link."""
+        return self.story_id or self.ref or self.url
+
+    def holds(self, story: Story) -> bool:
+        """Whether this item is `story`: by id (a start of it, as resolved), or by link."""
+        if self.story_id == story.id or (self.ref and self.ref in (story.id, story.url)):
+            return True
+        return bool(self.url) and self.url == story.url
+
+    def where(self) -> str:
+        if self.section == "lead.body":
+            return f"the lead's body, block {self.position}"
+        return "the lead" if self.section == "lead" else f"{self.section} item {self.position}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuePicks:
+    """What an issue file holds, in order (lead, its related stories, catch-up,
+    deep dives), and the digest of the bytes read: an edit given it as
+    `expected_digest` is refused if the file changed since."""
+
+    path: Path
+    digest: str
+    placed: tuple[Placed, ...]
+
+    def holding(self, story: Story) -> Placed | None:
+        return next((p for p in self.placed if p.holds(story) and not p.placeholder), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Edit:
+    """What `pick`, `unpick` or `move` did to an issue file.
+
+    `position` and `line` are where the story is now (for an unpick: where it
+    was); `digest` is the file as written, for the next edit's
+    `expected_digest`.
+    """
+
+    path: Path
+    action: Literal["pick", "unpick", "move"]
+    story: str
+    section: str
+    position: int
+    line: int
+    digest: str
+    replaced: Placed | None = None  # the lead `replace` took out
+    kept: tuple[str, ...] = ()  # keys of the replaced lead left in place (its prose)
+    placeholder: bool = False  # an unpick left the section's placeholder: never empty
+    moved_from: int | None = None
+    unoffered: bool = False  # the story's line left the draft's offered candidates
+
+
+class EditConflict(NewsletterError):
+    """The issue file changed after the caller read it: nothing was written."""
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, as `IssuePicks.digest` and `Edit.digest` give it."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def issue_picks(issue_file: Path, lookup: StoryLookup = NO_STORE) -> IssuePicks:
+    """Every story an issue file holds, with where it is; `lookup` resolves
+    `story:` references to ids (the lock file, then the store)."""
+    text = _IssueText.read(issue_file)
+    return IssuePicks(path=issue_file, digest=text.digest, placed=text.placed(lookup))
+
+
+# --- pick, unpick, move ----------------------------------------------------------
+
+
+def pick(issue_file: Path, story: Story, section: str, *, lookup: StoryLookup = NO_STORE,
+         replace: bool = False, expected_digest: str | None = None) -> Edit:
+    """Add `story: <id>` to a section of the issue file, changing no other line
+    but the draft's placeholder there and the story's offered-candidate comment.
+
+    Refused (NewsletterError naming where) when the story is already in the
+    issue, and for the lead when it holds a story, unless `replace`: then the
+    keys that name the old lead go (`story`, `url`, `headline`, `image`,
+    `lang`) and its prose stays (`Edit.kept`).
+    """
     if section not in SECTIONS:
         raise NewsletterError(f'no section "{section}"', hint=f"use one of {', '.join(SECTIONS)}")
-    yaml = _round_trip()
-    document = _load(yaml, issue_file)
+    text = _IssueText.read(issue_file, expected_digest)
+    before = text.placed(lookup)
+    there = next((p for p in before if p.holds(story) and not p.placeholder), None)
+    if there is not None:
+        raise _already_in(text, there, story, section)
+    edit = _Lines(text)
+    replaced: Placed | None = None
+    kept: tuple[str, ...] = ()
     if section == "lead":
-        _pick_lead(document, story)
+        lead = next((p for p in before if p.section == "lead"), None)
+        replaced, kept = _pick_lead(edit, story, lead, replace=replace)
     else:
-        _pick_item(document, section, story)
-    _replace_text(issue_file, _dump(yaml, document))
+        _pick_item(edit, section, story)
+    unoffered = edit.unoffer(story.id)
+    after = _expected_after_pick(before, section, story, replaced)
+    new, placed = text.rewritten(edit.text(), lookup, after)
+    mine = next(p for p in placed if p.holds(story))
+    return Edit(path=issue_file, action="pick", story=story.id, section=section,
+                position=mine.position, line=mine.line, digest=new.digest,
+                replaced=replaced, kept=kept, unoffered=unoffered)
 
 
-def _pick_lead(document: CommentedMap, story: Story) -> None:
-    lead = document.get("lead")
-    if not isinstance(lead, CommentedMap):
-        lead = CommentedMap()
-        document["lead"] = lead
-    last = next(reversed(lead), None)
-    gap = lead.ca.items.get(last) if last is not None else None  # blank lines after the lead
-    if lead.get("url") == PLACEHOLDER_URL:
-        del lead["url"]
-    if lead.get("headline") == _PLACEHOLDER_HEADLINE:
-        del lead["headline"]
-    lead.insert(0, "story", story.id, comment=_label(story))
-    _keep_trailing_gap(lead, gap)
+def unpick(issue_file: Path, ref: str, *, lookup: StoryLookup = NO_STORE,
+           expected_digest: str | None = None) -> Edit:
+    """Take a story out of the issue, by id, a unique start of it, or link.
+
+    A section never becomes empty (the issue would not build): its last story
+    gives way to the draft's placeholder, and so does the lead.
+    """
+    text = _IssueText.read(issue_file, expected_digest)
+    before = text.placed(lookup)
+    gone = _find_placed(text, before, ref)
+    if gone.section == "lead.body":
+        raise NewsletterError(f"{gone.name} is a related story in the lead's body",
+                              location=text.at(gone.line),
+                              hint="take out its related: block in a text editor")
+    edit = _Lines(text)
+    placeholder = _unpick_lead(edit) if gone.section == "lead" else \
+        _unpick_item(edit, gone)
+    after = [_signature(p) for p in before if p is not gone and not p.placeholder]
+    new, _ = text.rewritten(edit.text(), lookup, after)
+    return Edit(path=issue_file, action="unpick", story=gone.name, section=gone.section,
+                position=gone.position, line=gone.line, digest=new.digest,
+                placeholder=placeholder)
 
 
-def _keep_trailing_gap(mapping: CommentedMap, gap: Any) -> None:
-    """ruamel keeps the blank lines after a mapping as a comment on its last key:
-    when that key was removed, give them to the new last key."""
-    if not gap or gap[2] is None:
+def move(issue_file: Path, ref: str, *, to: int | None = None, before: str | None = None,
+         lookup: StoryLookup = NO_STORE, expected_digest: str | None = None) -> Edit:
+    """Move a story within its section: to position `to` (from 1), or just
+    before the story `before`. Only the moved item's lines change place; the
+    comments and blank lines between items stay where they are."""
+    if (to is None) == (before is None):
+        raise NewsletterError("say where to: give either a position or the story to go before",
+                              hint="e.g. --to 1, or --before 9f3c1a")
+    text = _IssueText.read(issue_file, expected_digest)
+    placed = text.placed(lookup)
+    moving = _find_placed(text, placed, ref)
+    if moving.section not in ("catch_up", "deep_dives"):
+        raise NewsletterError(f"{moving.name} is {moving.where()}: only catch_up and deep_dives "
+                              "items have an order", location=text.at(moving.line),
+                              hint='to put another story in the lead, use '
+                                   '"newsletter pick ID --into lead --replace"')
+    units = text.units(moving.section)
+    target = to if to is not None else _position_before(text, placed, moving, before or "")
+    if not 1 <= target <= len(units):
+        raise NewsletterError(f"{moving.section} has {len(units)} items: the position must be "
+                              f"1 to {len(units)}", hint=f"e.g. --to 1 (first) or --to "
+                                                         f"{len(units)} (last)")
+    edit = _Lines(text)
+    edit.reorder(units, moving.position - 1, target - 1)
+    after = _expected_after_move(placed, moving, target)
+    new, now = text.rewritten(edit.text(), lookup, after)
+    mine = next(p for p in now if _signature(p) == _signature(moving))
+    return Edit(path=issue_file, action="move", story=moving.name, section=moving.section,
+                position=mine.position, line=mine.line, digest=new.digest,
+                moved_from=moving.position)
+
+
+def _position_before(text: _IssueText, placed: Sequence[Placed], moving: Placed,
+                     ref: str) -> int:
+    other = _find_placed(text, placed, ref)
+    if other is moving:
+        raise NewsletterError(f"{ref} is the story being moved", hint="name another story")
+    if other.section != moving.section:
+        raise NewsletterError(
+            f"{moving.name} is in {moving.section} and {other.name} in {other.section}",
+            location=text.at(other.line),
+            hint=f'a story moves within its section: "newsletter unpick {moving.name}", then '
+                 f'"newsletter pick {moving.name} --into {other.section}"')
+    return other.position - (moving.position < other.position)
+
+
+def _already_in(text: _IssueText, there: Placed, story: Story, section: str
+                ) -> NewsletterError:
+    if there.section == section and section != "lead":
+        hint = f'to change its place, "newsletter move {story.id} --to N"'
+    elif there.section == "lead.body":
+        hint = "it is a related story in the lead's body; take that out first to pick it here"
+    else:
+        hint = f'to have it here instead, "newsletter unpick {story.id}" first'
+    return NewsletterError(
+        f"{story.id} is already in this issue, {there.where()}: {text.line_text(there.line)}",
+        location=text.at(there.line), hint=hint)
+
+
+def _find_placed(text: _IssueText, placed: Sequence[Placed], ref: str) -> Placed:
+    """The item `ref` names: its id, its reference or link as written, or a unique
+    start of its id."""
+    pickable = [p for p in placed if not p.placeholder]
+    exact = [p for p in pickable if ref and ref in (p.story_id, p.ref, p.url)]
+    if exact:
+        return exact[0]
+    if len(ref) < MIN_PREFIX:
+        raise NewsletterError(f'"{ref}" is too short to name a story',
+                              hint=f"give at least {MIN_PREFIX} characters of its id, or "
+                                   "the whole id or link")
+    starting = [p for p in pickable
+                if (p.story_id or "").startswith(ref) or p.ref.startswith(ref)]
+    if len(starting) == 1:
+        return starting[0]
+    held = ", ".join(f"{p.name} ({p.where()})" for p in pickable[:12]) or "no stories yet"
+    if starting:
+        raise NewsletterError(f'"{ref}" starts {len(starting)} stories of this issue',
+                              location=SourceLocation(path=text.path),
+                              hint=f"give more of the id: {held}")
+    raise NewsletterError(f'no story "{ref}" in this issue', location=SourceLocation(
+        path=text.path), hint=f"it holds: {held}")
+
+
+_Signature = tuple[str, str, str]
+
+
+def _signature(p: Placed) -> _Signature:
+    return p.section, p.ref, p.url
+
+
+_RANK = {"lead": 0, "lead.body": 1, "catch_up": 2, "deep_dives": 3}  # the order of `placed`
+
+
+def _expected_after_pick(before: Sequence[Placed], section: str, story: Story,
+                         replaced: Placed | None) -> list[_Signature]:
+    """The stories the issue should hold after a pick: the new one last in its section."""
+    kept = [_signature(p) for p in before if not p.placeholder and p is not replaced]
+    index = sum(_RANK[name] <= _RANK[section] for name, _, _ in kept)
+    return [*kept[:index], (section, story.id, ""), *kept[index:]]
+
+
+def _expected_after_move(placed: Sequence[Placed], moving: Placed,
+                         target: int) -> list[_Signature]:
+    """The stories the issue should hold after a move: the same, one elsewhere in its section."""
+    others = [p for p in placed if not p.placeholder and p is not moving]
+    ahead = [p for p in others if p.section == moving.section
+             and p.position - (p.position > moving.position) < target]
+    index = sum(_RANK[p.section] < _RANK[moving.section] for p in others) + len(ahead)
+    signatures = [_signature(p) for p in others]
+    return [*signatures[:index], _signature(moving), *signatures[index:]]
+
+
+# --- the edits, line by line ------------------------------------------------------
+
+
+def _pick_lead(edit: _Lines, story: Story, lead: Placed | None, *, replace: bool
+               ) -> tuple[Placed | None, tuple[str, ...]]:
+    text = edit.source
+    entry = text.top.get("lead")
+    line = f"story: {_id_text(story.id)}  # {_label(story)}"
+    if entry is None:
+        edit.add_section("lead", [line])
+        return None, ()
+    key, value = entry
+    if _is_empty(value):
+        edit.insert(key.start_mark.line + 1, [" " * (key.start_mark.column + 2) + line])
+        return None, ()
+    if not isinstance(value, MappingNode) or value.flow_style:
+        raise text.unusual("lead", key.start_mark.line)
+    keys = _entries(value)
+    real = lead is not None and not lead.placeholder and (lead.ref or lead.url)
+    if real and not replace:
+        assert lead is not None
+        title = f' "{lead.title}"' if lead.title else ""
+        raise NewsletterError(
+            f"the lead is already {lead.name}{title}", location=text.at(lead.line),
+            hint=f'to put {story.id} in its place, add --replace (its bullets and body stay); '
+                 f'or pick it into catch_up or deep_dives')
+    if real:
+        going = [k for k in _LEAD_STORY_KEYS if k in keys]
+    else:  # the draft's placeholder: its link, and its headline unless the editor wrote one
+        going = [k for k in ("story", "url") if k in keys]
+        if _scalar(keys.get("headline", (None, None))[1]) == _PLACEHOLDER_HEADLINE:
+            going.append("headline")
+    spans = sorted(text.key_span(keys[k][0], keys[k][1]) for k in going)
+    indent = " " * value.start_mark.column
+    if spans:
+        edit.replace(spans[0], [indent + line])
+        for span in spans[1:]:
+            edit.replace(span, [])
+    else:
+        edit.insert(value.start_mark.line, [indent + line])
+    kept = tuple(k for k in keys if k not in going) if real else ()
+    return (lead if real else None), kept
+
+
+def _unpick_lead(edit: _Lines) -> bool:
+    text = edit.source
+    _, value = text.top["lead"]
+    assert isinstance(value, MappingNode)
+    keys = _entries(value)
+    spans = sorted(text.key_span(*keys[k]) for k in _LEAD_STORY_KEYS if k in keys)
+    indent = " " * value.start_mark.column
+    edit.replace(spans[0], [f"{indent}url: {PLACEHOLDER_URL}",
+                            f'{indent}headline: "{_PLACEHOLDER_HEADLINE}"'])
+    for span in spans[1:]:
+        edit.replace(span, [])
+    return True
+
+
+def _pick_item(edit: _Lines, section: str, story: Story) -> None:
+    text = edit.source
+    line = f"- story: {_id_text(story.id)}  # {_label(story)}"
+    entry = text.top.get(section)
+    if entry is None:
+        edit.add_section(section, ["items:", "  " + line])
         return
-    last = next(reversed(mapping))
-    token = mapping.ca.items.get(last)
-    if token is None or token[2] is None:
-        mapping.ca.items[last] = gap
-    elif not token[2].value.endswith("\n\n"):
-        token[2].value = token[2].value.rstrip("\n") + "\n\n"
+    key, value = entry
+    if _is_empty(value):
+        indent = " " * (key.start_mark.column + 2)
+        edit.insert(key.start_mark.line + 1, [indent + "items:", indent + "  " + line])
+        return
+    if not isinstance(value, MappingNode) or value.flow_style:
+        raise text.unusual(section, key.start_mark.line)
+    items = _entries(value).get("items")
+    indent = " " * value.start_mark.column
+    if items is None:
+        edit.insert(text.last_line(value) + 1, [indent + "items:", indent + "  " + line])
+        return
+    items_key, seq = items
+    if _is_empty(seq) or (isinstance(seq, SequenceNode) and seq.flow_style and not seq.value):
+        edit.open_empty_list(items_key, seq, [indent + "  " + line])
+        return
+    if not isinstance(seq, SequenceNode) or seq.flow_style:
+        raise text.unusual(f"{section}.items", items_key.start_mark.line)
+    units = text.units(section)
+    dash = " " * seq.start_mark.column
+    holders = [u for u in units if text.is_placeholder(u.node)]
+    if holders:
+        edit.replace((holders[0].dash, holders[0].end + 1), [dash + line])
+        for unit in holders[1:]:  # rare: their own lines only, never two gaps at once
+            edit.replace((unit.head, unit.end + 1), [])
+    else:
+        edit.append_unit(units, [dash + line])
 
 
-def _pick_item(document: CommentedMap, section: str, story: Story) -> None:
-    block = document.get(section)
-    if not isinstance(block, CommentedMap):
-        block = CommentedMap()
-        document[section] = block
-    items = block.get("items")
-    if not isinstance(items, CommentedSeq):
-        items = CommentedSeq()
-        block["items"] = items
-    entry = CommentedMap()
-    entry["story"] = story.id
-    entry.yaml_add_eol_comment(_label(story), "story")
-    items.append(entry)
+def _unpick_item(edit: _Lines, gone: Placed) -> bool:
+    """Remove the item; the last one of its section gives way to the placeholder."""
+    text = edit.source
+    units = text.units(gone.section)
+    index = gone.position - 1
+    if len(units) > 1:
+        edit.remove_unit(units, index)
+        return False
+    unit = units[0]
+    dash = " " * text.lines_of[unit.dash].index("-")
+    edit.replace((unit.dash, unit.end + 1), [f"{dash}- url: {PLACEHOLDER_URL}",
+                                            f'{dash}  headline: "{_TODO[gone.section]}"'])
+    return True
+
+
+def _id_text(story_id: str) -> str:
+    """An id as YAML text: plain when it is a plain word, else quoted."""
+    return story_id if _PLAIN_ID.fullmatch(story_id) else json.dumps(story_id)
+
+
+def _entries(node: MappingNode) -> dict[str, tuple[Node, Node]]:
+    return {k.value: (k, v) for k, v in node.value if isinstance(k, ScalarNode)}
+
+
+def _scalar(node: Node | None) -> str | None:
+    return str(node.value) if isinstance(node, ScalarNode) else None
+
+
+def _is_empty(node: Node) -> bool:
+    """`key:` with nothing after it (or `~`, `null`)."""
+    return isinstance(node, ScalarNode) and str(node.tag or "").endswith(":null")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """One item of a block list: its comment lines directly above (`head`), the
+    line of its dash, its last line (0-based, inclusive)."""
+
+    head: int
+    dash: int
+    end: int
+    node: Node
+
+
+class _IssueText:
+    """An issue file as lines (line endings kept) plus its composed nodes."""
+
+    def __init__(self, path: Path, data: bytes, text: str, root: MappingNode) -> None:
+        self.path = path
+        self.data = data
+        self.digest = hashlib.sha256(data).hexdigest()
+        self.lines_of = _split_lines(text)
+        self.newline = "\r\n" if self.lines_of and self.lines_of[0].endswith("\r\n") else "\n"
+        self.root = root
+        self.top = _entries(root)
+
+    @classmethod
+    def read(cls, path: Path, expected_digest: str | None = None) -> _IssueText:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise NewsletterError(f"cannot read the file: {exc.strerror or exc}",
+                                  location=SourceLocation(path=path),
+                                  hint="check the issue file's name") from exc
+        if expected_digest is not None and hashlib.sha256(data).hexdigest() != expected_digest:
+            raise _changed(path)
+        return cls.parse(path, data)
+
+    @classmethod
+    def parse(cls, path: Path, data: bytes, *, edited: bool = False) -> _IssueText:
+        """`data` composed; the file at `path` is first checked as every reader does
+        (size, encoding, control characters, nesting), unless `data` is our edit of it."""
+        problems: list[Problem] = []
+        if not edited:
+            load_yaml(path, problems)
+        text = data.decode("utf-8", errors="replace")
+        if not problems and _ODD_BREAKS.search(text):
+            line = text.count("\n", 0, _ODD_BREAKS.search(text).start()) + 1  # type: ignore[union-attr]  # searched just above
+            problems.append(Problem(location=SourceLocation(path=path, line=line), field="",
+                                    message="a line break other than \\n or \\r\\n",
+                                    hint="save the file with ordinary line breaks"))
+        root = None
+        if not problems:
+            try:
+                root = YAML(typ="safe").compose(text)
+            except YAMLError as exc:
+                problems.append(Problem(location=SourceLocation(path=path), field="",
+                                        message=str(exc)))
+        if problems:
+            raise NewsletterError(f"cannot read the file: {problems[0].message}",
+                                  location=problems[0].location,
+                                  hint='fix the file first ("newsletter build" shows where)')
+        if not isinstance(root, MappingNode) or root.flow_style:
+            raise NewsletterError("the file is not a mapping of keys",
+                                  location=SourceLocation(path=path))
+        return cls(path, data, text, root)
+
+    # --- where things are
+
+    def at(self, line: int) -> SourceLocation:
+        return SourceLocation(path=self.path, line=line)
+
+    def line_text(self, line: int) -> str:
+        return self.lines_of[line - 1].strip()
+
+    def unusual(self, where: str, line: int) -> NewsletterError:
+        return NewsletterError(f"{where} is written in a form this command does not edit "
+                               "(on one line, or not as keys)", location=self.at(line + 1),
+                               hint="write it as keys, one per line, or edit it by hand")
+
+    def last_line(self, node: Node) -> int:
+        """The 0-based line a node ends on, trailing blank lines not counted."""
+        if isinstance(node, MappingNode | SequenceNode) and node.value and not node.flow_style:
+            last = node.value[-1]
+            return self.last_line(last[1] if isinstance(last, tuple) else last)
+        end, start = node.end_mark, int(node.start_mark.line)
+        line = min(int(end.line) - (int(end.column) == 0), len(self.lines_of) - 1)
+        line = max(line, start)
+        while line > start and not self.lines_of[line].strip():
+            line -= 1
+        return line
+
+    def key_span(self, key: Node, value: Node) -> tuple[int, int]:
+        """The lines [start, stop) of one key and its value."""
+        return key.start_mark.line, self.last_line(value) + 1
+
+    def units(self, section: str) -> list[_Unit]:
+        _, value = self.top[section]
+        assert isinstance(value, MappingNode)
+        items_key, seq = _entries(value)["items"]
+        assert isinstance(seq, SequenceNode)
+        column, floor, units = seq.start_mark.column, items_key.start_mark.line + 1, []
+        for item in seq.value:
+            dash = self._dash_line(item, column, floor)
+            head = dash
+            while head > floor and self._comment_at(head - 1, column):
+                head -= 1
+            end = max(self.last_line(item), dash)
+            units.append(_Unit(head=head, dash=dash, end=end, node=item))
+            floor = end + 1
+        return units
+
+    def _dash_line(self, item: Node, column: int, floor: int) -> int:
+        for line in range(item.start_mark.line, floor - 1, -1):
+            text = self.lines_of[line]
+            if text[column:column + 1] == "-" and not text[:column].strip():
+                return line
+        raise self.unusual("the list", item.start_mark.line)
+
+    def _comment_at(self, line: int, column: int) -> bool:
+        text = self.lines_of[line]
+        stripped = text.lstrip(" ")
+        return stripped.startswith("#") and len(text) - len(stripped) >= column
+
+    def scalar_lines(self) -> set[int]:
+        """Lines inside a scalar written over several lines (never a comment there)."""
+        inside: set[int] = set()
+        stack: list[Node] = [self.root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ScalarNode):
+                inside.update(range(node.start_mark.line + 1, node.end_mark.line + 1))
+            elif isinstance(node, MappingNode):
+                stack += [part for pair in node.value for part in pair]
+            elif isinstance(node, SequenceNode):
+                stack += node.value
+        return inside
+
+    # --- what is placed where
+
+    def is_placeholder(self, node: Node) -> bool:
+        if not isinstance(node, MappingNode):
+            return False
+        keys = _entries(node)
+        return "story" not in keys and _scalar(keys.get("url", (None, None))[1]) == PLACEHOLDER_URL
+
+    def placed(self, lookup: StoryLookup) -> tuple[Placed, ...]:
+        found: list[Placed] = []
+        lead = self.top.get("lead")
+        if lead is not None and isinstance(lead[1], MappingNode):
+            found.append(self._place("lead", 1, lead[1], lookup))
+            body = _entries(lead[1]).get("body")
+            for n, block in enumerate(body[1].value if body and isinstance(
+                    body[1], SequenceNode) else ()):
+                related = _entries(block).get("related") if isinstance(block, MappingNode) \
+                    else None
+                if related and isinstance(related[1], MappingNode):
+                    found.append(self._place("lead.body", n + 1, related[1], lookup))
+        for section in SECTIONS[1:]:
+            entry = self.top.get(section)
+            items = _entries(entry[1]).get("items") if entry and isinstance(
+                entry[1], MappingNode) else None
+            if items is None or not isinstance(items[1], SequenceNode):
+                continue
+            for n, item in enumerate(items[1].value):
+                if isinstance(item, MappingNode) and "text" not in _entries(item):
+                    found.append(self._place(section, n + 1, item, lookup))
+        return tuple(found)
+
+    def _place(self, section: str, position: int, node: MappingNode,
+               lookup: StoryLookup) -> Placed:
+        keys = _entries(node)
+        ref = _scalar(keys.get("story", (None, None))[1]) or ""
+        url = _scalar(keys.get("url", (None, None))[1]) or ""
+        named = keys.get("story") or keys.get("url")
+        found = lookup.find(ref) if ref else None
+        headline = _scalar(keys.get("headline", (None, None))[1]) or ""
+        return Placed(section=section, position=position,
+                      line=(named[0] if named else node).start_mark.line + 1,
+                      ref=ref, url=url, story_id=found.id if found else None,
+                      title=found.title if found else headline,
+                      placeholder=self.is_placeholder(node))
+
+    # --- writing
+
+    def rewritten(self, text: str, lookup: StoryLookup, expected: Sequence[_Signature]
+                  ) -> tuple[_IssueText, tuple[Placed, ...]]:
+        """Check the edited text holds exactly the stories `expected`, in order;
+        then write it in place of the file (refused if the file changed since it
+        was read)."""
+        data = text.encode("utf-8")
+        try:
+            new = _IssueText.parse(self.path, data, edited=True)
+        except NewsletterError as exc:
+            raise self._unsafe() from exc
+        placed = new.placed(lookup)
+        if [_signature(p) for p in placed if not p.placeholder] != list(expected):
+            raise self._unsafe()
+        replace_file(self.path, data, expected_digest=self.digest)
+        return new, placed
+
+    def _unsafe(self) -> NewsletterError:
+        return NewsletterError("this change cannot be made safely in this file's layout",
+                               location=SourceLocation(path=self.path),
+                               hint="nothing was written; make the change in a text editor")
+
+
+class _Lines:
+    """Edits to an issue's lines, made against the lines as read and applied at once."""
+
+    def __init__(self, source: _IssueText) -> None:
+        self.source = source
+        self.changes: list[tuple[int, int, list[str]]] = []  # [start, stop) -> new lines
+        self.dropped: set[int] = set()  # comment lines taken out (offered candidates)
+
+    def insert(self, at: int, lines: Sequence[str]) -> None:
+        self.replace((at, at), lines)
+
+    def replace(self, span: tuple[int, int], lines: Sequence[str]) -> None:
+        nl = self.source.newline
+        self.changes.append((span[0], span[1], [line + nl for line in lines]))
+
+    def add_section(self, section: str, body: Sequence[str]) -> None:
+        """A new top-level section, before the next one in order, else after the last key."""
+        text, lines = self.source, [f"{section}:", *("  " + line for line in body)]
+        later = [text.top[s][0] for s in SECTIONS[SECTIONS.index(section) + 1:]
+                 if s in text.top]
+        if later:
+            at = min(key.start_mark.line for key in later)
+            while at > 0 and text._comment_at(at - 1, 0):
+                at -= 1
+            self.insert(at, [*lines, ""])
+        else:
+            last = text.root.value[-1][1] if text.root.value else text.root
+            end = text.last_line(last) + 1 if text.root.value else len(text.lines_of)
+            self._ensure_newline(end - 1)
+            self.insert(end, ["", *lines])
+
+    def open_empty_list(self, key: Node, seq: Node, items: Sequence[str]) -> None:
+        """`items: []` or `items:` with nothing -> `items:` and the new lines below."""
+        line = seq.start_mark.line if isinstance(seq, SequenceNode) else key.start_mark.line
+        text = self.source.lines_of[line]
+        ending = text[len(text.rstrip("\r\n")):] or self.source.newline
+        if isinstance(seq, SequenceNode):  # cut the [] and keep any comment after it
+            rest = text[seq.end_mark.column:].rstrip("\r\n").strip()
+            text = text[:seq.start_mark.column].rstrip() + (" " + rest if rest else "")
+        self.changes.append((line, line + 1, [text.rstrip("\r\n") + ending]))
+        self.insert(line + 1, items)
+
+    def append_unit(self, units: Sequence[_Unit], lines: Sequence[str]) -> None:
+        """After the last item, spaced as the last two are."""
+        text, last = self.source, units[-1]
+        gap = text.lines_of[units[-2].end + 1:last.head] if len(units) > 1 else []
+        blank = [""] * len(gap) if all(not line.strip() for line in gap) else []
+        self._ensure_newline(last.end)
+        self.insert(last.end + 1, [*blank, *lines])
+
+    def remove_unit(self, units: Sequence[_Unit], index: int) -> None:
+        """Take an item out with the gap after it (the one before it, when last)."""
+        unit = units[index]
+        if index + 1 < len(units):
+            self.replace((unit.head, units[index + 1].head), [])
+        elif index > 0:
+            self.replace((units[index - 1].end + 1, unit.end + 1), [])
+        else:
+            self.replace((unit.head, unit.end + 1), [])
+
+    def reorder(self, units: Sequence[_Unit], old: int, new: int) -> None:
+        """Move one item among the others; the gaps between items stay in place."""
+        lines = self.source.lines_of
+        order = [u for n, u in enumerate(units) if n != old]
+        order.insert(new, units[old])
+        region: list[str] = []
+        for n, unit in enumerate(order):
+            body = lines[unit.head:unit.end + 1]
+            if not body[-1].endswith("\n"):
+                body[-1] += self.source.newline
+            region += body
+            if n + 1 < len(units):
+                region += lines[units[n].end + 1:units[n + 1].head]
+        if not lines[units[-1].end].endswith("\n"):
+            region[-1] = region[-1].rstrip("\r\n")
+        self.changes.append((units[0].head, units[-1].end + 1, region))
+
+    def unoffer(self, story_id: str) -> bool:
+        """Drop the story's line from the candidates a draft offers as comments (and
+        the heading, when none is left)."""
+        lines = self.source.lines_of
+        inside = self.source.scalar_lines()
+        offered = re.compile(rf"#\s*-\s*story:\s*{re.escape(story_id)}(?:\s|$)")
+        header = next((n for n, line in enumerate(lines) if line.rstrip() == _OFFERED_HEADER
+                       and n not in inside), None)
+        dropped = {n for n, line in enumerate(lines)
+                   if n not in inside and offered.match(line)}
+        if not dropped:
+            return False
+        self.dropped |= dropped
+        if header is not None:
+            rest = [n for n, line in enumerate(lines[header + 1:], header + 1)
+                    if line.startswith("#") and n not in self.dropped]
+            if not rest or not re.match(r"#\s*-\s*story:", lines[rest[0]]):
+                self.dropped.add(header)
+                self._drop_blank_end()
+        return True
+
+    def _drop_blank_end(self) -> None:
+        """Blank lines left at the very end once the offered candidates are gone."""
+        lines, end = self.source.lines_of, len(self.source.lines_of)
+        while end > 0 and (end - 1 in self.dropped or not lines[end - 1].strip()):
+            end -= 1
+        tail = set(range(end, len(lines)))
+        if any(n in self.dropped for n in tail):
+            self.dropped |= tail
+
+    def _ensure_newline(self, line: int) -> None:
+        lines = self.source.lines_of
+        if 0 <= line < len(lines) and not lines[line].endswith("\n"):
+            self.changes.append((line, line + 1, [lines[line] + self.source.newline]))
+
+    def text(self) -> str:
+        lines = list(self.source.lines_of)
+        for n in self.dropped:
+            self.changes.append((n, n + 1, []))
+        for start, stop, new in sorted(self.changes, key=lambda c: (c[0], c[1]), reverse=True):
+            lines[start:stop] = new
+        return "".join(lines)
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines with their endings (\\n or \\r\\n); only \\n ends a line here, as in
+    the composer's marks once other breaks are refused."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _changed(path: Path) -> EditConflict:
+    return EditConflict(f"{path.name} changed since it was read",
+                        location=SourceLocation(path=path),
+                        hint="nothing was written: read it again, then make the change")
+
+
+# --- writing files whole -----------------------------------------------------------
+
+
+def replace_file(path: Path, data: bytes, *, expected_digest: str | None = None) -> None:
+    """Replace `path` with `data`: written aside, flushed to disk, renamed over it
+    (the file's permissions kept). With `expected_digest`, refused (EditConflict)
+    if the file no longer holds the bytes it names."""
+    with _aside(path, data) as partial:
+        with contextlib.suppress(OSError):
+            partial.chmod(path.stat().st_mode & 0o7777)
+        if expected_digest is not None and _digest_or_none(path) != expected_digest:
+            raise _changed(path)
+        partial.replace(path)
+    _sync_folder(path.parent)
+
+
+def write_new_file(path: Path, data: bytes) -> None:
+    """Create `path` with `data`, whole or not at all; FileExistsError if it exists."""
+    with _aside(path, data) as partial:
+        partial.chmod(0o666 & ~_umask())
+        os.link(partial, path)  # never replaces: a file made meanwhile stays
+    _sync_folder(path.parent)
+
+
+@contextlib.contextmanager
+def _aside(path: Path, data: bytes) -> Iterator[Path]:
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    partial = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        yield partial
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _digest_or_none(path: Path) -> str | None:
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (where the system lets a folder be synced)."""
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask would, for a moment,
+    for every thread)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
+# --- feeds added to newsletter.yaml -----------------------------------------------
 
 
 def add_feeds(settings_file: Path, feeds: Iterable[FeedSpec], *,
@@ -154,7 +1035,7 @@ def add_feeds(settings_file: Path, feeds: Iterable[FeedSpec], *,
             if problems:
                 raise _import_refused(problems, source=source, listed=len(offered),
                                       added=added, had=had)
-        _replace_text(settings_file, text)
+        replace_file(settings_file, text.encode("utf-8"))
     return added
 
 
@@ -176,7 +1057,7 @@ def _append_new(listed: CommentedSeq, feeds: Iterable[FeedSpec]) -> list[FeedSpe
         listed.append(entry)
         known.add(str(feed.url))
         names.add(name)
-        added.append(feed)
+        added.append(dataclasses.replace(feed, name=name))
     return added
 
 
@@ -253,9 +1134,3 @@ def _dump(yaml: YAML, document: Any) -> str:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()
-
-
-def _replace_text(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)

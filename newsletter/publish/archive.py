@@ -12,10 +12,13 @@ that changes anything.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -28,9 +31,19 @@ from .. import __version__
 from .._cache import store_in_cache
 from .._workers import start_worker
 from ..desk.config import SETTINGS_FILE
-from ..desk.editorial import issue_status, load_issue
-from ..desk.lockfile import lock_path, read_lock, write_lock
-from ..desk.lookup import PinnedLookup, StoreOpener, StoryStore
+from ..desk.editorial import issue_status
+from ..desk.lockfile import (
+    Lock,
+    Measure,
+    PicturePin,
+    PinnedIssue,
+    load_pinned,
+    lock_path,
+    may_write_lock,
+    read_lock_file,
+    write_lock,
+)
+from ..desk.lookup import StoreOpener, StoryStore
 from ..errors import BuildError, IssueFileError, NewsletterError
 from ..model import GMAIL_CLIP_BYTES, Asset, Issue, Settings, SiteEntry, Status, Story
 from ..render import DEFAULT_THEME, NAV_MARKER, Renderer, issue_url
@@ -42,7 +55,8 @@ __all__ = ["POOL_FROM", "SiteReport", "build_site"]
 
 #: From this many issues to render, a pool of processes beats one process.
 POOL_FROM = 8
-_MANIFEST_VERSION = 1
+_log = logging.getLogger(__name__)
+_MANIFEST_VERSION = 2  # 2: entries say when their issue goes live
 # pages of the site itself: a change there re-makes the index, not every issue
 _SITE_ONLY = frozenset({"web/index.html", "web/404.html", "web/search.js"})
 
@@ -59,6 +73,11 @@ class SiteReport:
     unchanged: bool = False  # nothing was written: the site already matched its inputs
     # issue files rendered this time whose email passes Gmail's clip -> its size in bytes
     clipped: Mapping[Path, int] = field(default_factory=dict)
+    # ready issues dated after the build's `now`, kept off the site -> when they go live
+    held: Mapping[Path, dt.datetime] = field(default_factory=dict)
+    # what the build left out and why, each naming its file (and logged as it happened):
+    # a story's picture that cannot be used, a draft that cannot be read
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,8 +90,12 @@ class _Rendered:
     feed_html: str = ""  # only for issues likely to be in the feed
     pictures: tuple[str, ...] = ()  # desk files it read
     stories: tuple[Story, ...] = ()
+    pins: tuple[PicturePin, ...] = ()  # the picture sizes its lock keeps
+    unsettled: bool = False  # a picture to measure again next build (timeout, offline)
     email_bytes: int = 0
     error: NewsletterError | None = None
+    held_until: dt.datetime | None = None  # left out: a ready issue whose time has not come
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -82,6 +105,7 @@ class _Plan:
     skipped: dict[Path, dict[str, Any]] = field(default_factory=dict)
     digests: dict[Path, str] = field(default_factory=dict)
     read: dict[Path, str] = field(default_factory=dict)  # hash of each YAML as planned
+    held: dict[Path, dt.datetime] = field(default_factory=dict)  # time not come, as recorded
     site_pages: str = ""  # digest of the theme's own pages (index, 404, search)
 
 
@@ -90,7 +114,8 @@ def build_site(settings: Settings, sources: Sequence[Path], *, stores: StoreOpen
                drafts: bool = False, named: Iterable[Path] = (), force: bool = False,
                refresh: bool = False, jobs: int | None = None,
                on_rendered: Callable[[Path], None] | None = None,
-               on_planned: Callable[[int], None] | None = None) -> SiteReport:
+               on_planned: Callable[[int], None] | None = None,
+               measure: Measure | None = None, now: dt.datetime | None = None) -> SiteReport:
     """Build the archive site from `sources` into `out_dir` (the desk's site/).
 
     Drafts are built with `drafts`, or when `named`; they get pages but stay
@@ -99,6 +124,17 @@ def build_site(settings: Settings, sources: Sequence[Path], *, stores: StoreOpen
     `on_planned` hears how many issues will be rendered, `on_rendered` each one.
     `stores` opens the candidate store (in each worker process too): it
     resolves `story:` references and records the stories an issue used.
+    `measure` measures pictures of unknown size that no lock file pins (in each
+    worker process too); None: they are not measured (offline).
+
+    Lock files are written by a build into the desk's own site; a build into
+    another folder (`--out`) writes one only where there is none yet
+    (`lockfile.may_write_lock`).
+
+    A ready issue whose time (`Issue.goes_live`) is after `now` (the clock, by
+    default) is held: left out of the site, or, when drafts are built or it is
+    named, given pages but no place in the index, feed, sitemap or search. The
+    first build after its time publishes it, with no file changed.
     """
     out = out_dir or settings.output_dir
     named_set = frozenset(named)
@@ -107,7 +143,8 @@ def build_site(settings: Settings, sources: Sequence[Path], *, stores: StoreOpen
         return _build_site(settings, sources, out, manifest_file, named_set, stores,
                            drafts=drafts,
                            force=force, refresh=refresh, jobs=jobs, on_rendered=on_rendered,
-                           on_planned=on_planned)
+                           on_planned=on_planned, measure=measure,
+                           now=now or dt.datetime.now(dt.UTC))
 
 
 @contextlib.contextmanager
@@ -129,52 +166,69 @@ def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest
                 named_set: frozenset[Path], stores: StoreOpener, *, drafts: bool,
                 force: bool, refresh: bool, jobs: int | None,
                 on_rendered: Callable[[Path], None] | None,
-                on_planned: Callable[[int], None] | None) -> SiteReport:
+                on_planned: Callable[[int], None] | None,
+                measure: Measure | None = None, now: dt.datetime) -> SiteReport:
     manifest = {} if force or refresh else _load_manifest(manifest_file, out)
     shared = _shared_digest(settings)
-    plan = _plan(settings, sources, manifest, shared, out, drafts, named_set)
-    if not plan.render and _kept_navs_hold(plan.kept) and \
-            site_build_id(out) == _build_id(plan, shared, drafts, named_set):
+    plan = _plan(settings, sources, manifest, shared, out, drafts, named_set, now)
+    # a draft that could not be read stays skipped, and said so, on every build
+    still_skipped = _logged(w for r in plan.skipped.values() for w in r.get("warnings", []))
+    if not plan.render and _kept_navs_hold(plan.kept, now) and \
+            site_build_id(out) == _build_id(plan, shared, drafts, named_set, plan.held):
         return SiteReport(out_dir=out, rendered={}, kept=len(plan.kept),
-                          skipped_drafts=len(plan.skipped), unchanged=True,
-                          entries=tuple(_entry(r) for r in plan.kept.values()))
+                          skipped_drafts=len(plan.skipped) - _held_out(plan.held, plan.skipped),
+                          unchanged=True, entries=tuple(_entry(r) for r in plan.kept.values()),
+                          warnings=still_skipped, held=plan.held)
     renderer = Renderer(settings)
     try:
         done, entries, navs, feeds = _build(settings, plan, out, renderer, shared, drafts,
                                             named_set, refresh, stores, jobs, on_planned,
-                                            on_rendered)
+                                            on_rendered, measure=measure, now=now)
     except OSError as exc:
         raise NewsletterError(
             f"could not write the site next to {out}: {exc.strerror or exc}",
             hint="free some disk space (or fix the folder's permissions) and build again; "
                  "the previous site was left as it was") from exc
-    records = _after_commit(settings, done, plan, navs, shared, feeds, stores)
+    records = _after_commit(settings, done, plan, navs, shared, feeds, stores, out)
     _save_manifest(manifest_file, records, site_build_id(out) or "")
+    held = _all_held(plan, done, now)
     return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
-                      kept=len(plan.kept),
-                      skipped_drafts=len(plan.skipped) + sum(not r.entry for r in done.values()),
+                      kept=len(plan.kept), held=held,
+                      skipped_drafts=len(plan.skipped) + sum(not r.entry for r in done.values())
+                      - _held_out(held, plan.skipped, done),
                       entries=tuple(entries.values()),
                       clipped={p: r.email_bytes for p, r in done.items()
-                               if r.email_bytes > GMAIL_CLIP_BYTES})
+                               if r.email_bytes > GMAIL_CLIP_BYTES},
+                      warnings=(*still_skipped,
+                                *_logged(w for r in done.values() for w in r.warnings)))
+
+
+def _logged(warnings: Iterable[str]) -> tuple[str, ...]:
+    """Warnings from the workers, logged here (a worker process has no log of its own)."""
+    found = tuple(warnings)
+    for warning in found:
+        _log.warning("%s", warning)
+    return found
 
 
 def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, shared: str,
            drafts: bool, named_set: frozenset[Path], refresh: bool, stores: StoreOpener,
            jobs: int | None, on_planned: Callable[[int], None] | None,
-           on_rendered: Callable[[Path], None] | None
+           on_rendered: Callable[[Path], None] | None, *, measure: Measure | None = None,
+           now: dt.datetime
            ) -> tuple[dict[Path, _Rendered], dict[Path, SiteEntry], dict[str, IssueNav],
                       dict[Path, str]]:
     """Render what changed, assemble the next site beside `out`, and swap it in."""
-    with StagedSite(out, _build_id(plan, shared, drafts, named_set)) as staged:
+    with StagedSite(out, _build_id(plan, shared, drafts, named_set, plan.held)) as staged:
         worker = _Worker(settings, staged.root, refresh, drafts, named_set, stores, renderer,
-                         feeds_for=_likely_in_feed(plan.render))
+                         feeds_for=_likely_in_feed(plan.render), measure=measure, now=now)
         if on_planned:
             on_planned(len(plan.render))
         done = {r.source: r for r in _render_all(worker, plan.render, jobs, on_rendered)}
         entries = {p: _entry(record) for p, record in plan.kept.items()}
         entries |= {p: r.entry for p, r in done.items() if r.entry is not None}
         _refuse_shared_slugs(entries)
-        navs = issue_navs(entries.values())
+        navs = issue_navs(entries.values(), now)
         moved = [p for p, record in plan.kept.items()
                  if record["nav"] != _nav_signature(navs, record["entry"]["slug"])]
         for path in moved:  # a neighbour came or went: its links change
@@ -195,13 +249,15 @@ def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, share
                 feeds[path] = feeds[path] or worker.feed_entry(path)
             return feeds[path]
 
-        pages = site_pages(list(entries.values()), renderer, feed_content)
+        pages = site_pages(list(entries.values()), renderer, feed_content, now)
         for name, data in pages.items():
             staged.write(name, data)
         # unchanged folders are carried over last: links to the live site's files, or
         # one rename each from the site the last build replaced
         for record in plan.kept.values():
             staged.keep(f"issues/{record['entry']['slug']}")
+        # the site depends on which issues are held, now known for the rendered ones too
+        staged.build_id = _build_id(plan, shared, drafts, named_set, _all_held(plan, done, now))
         staged.commit()
     return done, entries, navs, feeds
 
@@ -216,7 +272,7 @@ def _likely_in_feed(paths: Sequence[Path]) -> frozenset[Path]:
 
 
 def _plan(settings: Settings, sources: Sequence[Path], manifest: dict[str, Any], shared: str,
-          out: Path, drafts: bool, named: frozenset[Path]) -> _Plan:
+          out: Path, drafts: bool, named: frozenset[Path], now: dt.datetime) -> _Plan:
     plan = _Plan(site_pages=_site_pages_digest(settings))
     records = manifest.get("issues", {})
     for path in sources:
@@ -224,13 +280,18 @@ def _plan(settings: Settings, sources: Sequence[Path], manifest: dict[str, Any],
         plan.digests[path] = digest
         plan.read[path] = hashlib.sha256(path.read_bytes()).hexdigest()
         record = records.get(_key(settings, path))
+        held = _held_until(record, now)
+        if held:
+            plan.held[path] = held
         if not record or record.get("digest") != digest or not _pictures_hold(record):
             plan.render.append(path)
         elif record.get("skipped"):
-            if drafts or path in named:
-                plan.render.append(path)
+            if drafts or path in named or (record.get("held_until") and not held):
+                plan.render.append(path)  # wanted now, or its time has come
             else:
                 plan.skipped[path] = record
+        elif held and not (drafts or path in named):
+            plan.skipped[path] = record  # built with its pages before (named): off it goes
         elif record["entry"]["status"] == Status.DRAFT and not (drafts or path in named):
             plan.skipped[path] = record
         elif (out / "issues" / record["entry"]["slug"]).is_dir():
@@ -289,18 +350,53 @@ def _pictures_hold(record: dict[str, Any]) -> bool:
     return True
 
 
-def _kept_navs_hold(kept: dict[Path, dict[str, Any]]) -> bool:
-    navs = issue_navs(_entry(r) for r in kept.values())
+def _held_until(record: dict[str, Any] | None, now: dt.datetime) -> dt.datetime | None:
+    """When a recorded issue goes live, if that is after `now`."""
+    if not record:
+        return None
+    entry = _entry(record) if "entry" in record else None
+    written = record.get("held_until")
+    if entry is not None:
+        return entry.goes_live if entry.held(now) else None
+    when = dt.datetime.fromisoformat(written) if isinstance(written, str) else None
+    return when if when and when > now else None
+
+
+def _held_out(held: Mapping[Path, dt.datetime], skipped: Mapping[Path, Any],
+              done: Mapping[Path, _Rendered] | None = None) -> int:
+    """Held issues left out without pages: reported as held, not as skipped drafts."""
+    return sum(path in held for path in skipped) + \
+        sum(r.held_until is not None for r in (done or {}).values())
+
+
+def _all_held(plan: _Plan, done: Mapping[Path, _Rendered], now: dt.datetime
+              ) -> dict[Path, dt.datetime]:
+    """Every ready issue whose time has not come: as recorded, and as just read."""
+    held = {path: when for path, when in plan.held.items() if path not in done}
+    for path, result in done.items():
+        if result.held_until:
+            held[path] = result.held_until
+        elif result.entry and result.entry.goes_live and result.entry.held(now):
+            held[path] = result.entry.goes_live
+    return dict(sorted(held.items()))
+
+
+def _kept_navs_hold(kept: dict[Path, dict[str, Any]], now: dt.datetime) -> bool:
+    navs = issue_navs((_entry(r) for r in kept.values()), now)
     return all(r["nav"] == _nav_signature(navs, r["entry"]["slug"]) for r in kept.values())
 
 
-def _build_id(plan: _Plan, shared: str, drafts: bool, named: frozenset[Path]) -> str:
-    """Names the inputs of a whole site: the same id means the same site."""
+def _build_id(plan: _Plan, shared: str, drafts: bool, named: frozenset[Path],
+              held: Mapping[Path, dt.datetime]) -> str:
+    """Names the inputs of a whole site: the same id means the same site. The
+    clock is one: an issue held until later is left out until then."""
     h = hashlib.sha256(f"{shared}\0{drafts}\0{plan.site_pages}".encode())
     for digest in sorted(plan.digests.values()):
         h.update(f"\0{digest}".encode())
     for path in sorted(named):  # a named draft gets pages the plain build leaves out
         h.update(f"\0named:{plan.digests.get(path)}".encode())
+    for digest in sorted(str(plan.digests.get(path)) for path in held):
+        h.update(f"\0held:{digest}".encode())
     return h.hexdigest()[:32]
 
 
@@ -312,9 +408,12 @@ class _Worker:
 
     def __init__(self, settings: Settings, staging: Path, refresh: bool, drafts: bool,
                  named: frozenset[Path], stores: StoreOpener, renderer: Renderer | None = None,
-                 feeds_for: frozenset[Path] = frozenset()) -> None:
+                 feeds_for: frozenset[Path] = frozenset(), measure: Measure | None = None,
+                 now: dt.datetime | None = None) -> None:
         self.settings = settings
         self.stores = stores
+        self.measure = measure
+        self.now = now or dt.datetime.now(dt.UTC)  # an issue whose time is later is held
         self.feeds_for = feeds_for
         self.staging = staging
         self.refresh = refresh
@@ -340,17 +439,22 @@ class _Worker:
 
     def _render(self, path: Path) -> _Rendered:
         include_draft = self.drafts or path in self.named
-        pinned = () if self.refresh else read_lock(lock_path(path))
         try:
-            issue = load_issue(path, self.settings, PinnedLookup(pinned, self.store()))
-        except IssueFileError:
+            pinned = self._pinned(path)
+        except IssueFileError as exc:
             if not include_draft and issue_status(path) == Status.DRAFT:
                 return _Rendered(source=path)  # a half-written draft never stops the build
+            if not include_draft and not issue_status(path) and not _says_ready(path):
+                return _Rendered(source=path, warnings=(_unreadable_draft(path, exc),))
             raise
+        issue = pinned.issue
         if issue.status is Status.DRAFT and not include_draft:
             return _Rendered(source=path)
+        if issue.status is Status.READY and issue.goes_live > self.now and not include_draft:
+            return _Rendered(source=path, held_until=issue.goes_live)
         page_url = issue_url(self.settings, issue)
-        assets = resolve_assets(issue, self.settings.root, page_url, self.settings.logo)
+        assets = resolve_assets(issue, self.settings.root, page_url, self.settings.logo,
+                                pinned.sizes)
         rendered = self.renderer.render(issue, assets)
         folder = self.staging / ".render" / hashlib.sha256(str(path).encode()).hexdigest()[:16]
         for name, data in (("email.html", rendered.email_html.encode()),
@@ -359,15 +463,22 @@ class _Worker:
         feed = self.renderer.render_feed_entry(issue, assets) if path in self.feeds_for else ""
         return _Rendered(
             source=path, entry=_site_entry(issue, assets.images), web_html=rendered.web_html,
-            feed_html=feed, pictures=self._pictures(issue), stories=issue.stories,
-            email_bytes=rendered.email_bytes)
+            feed_html=feed, pictures=self._pictures(issue), stories=pinned.stories,
+            pins=pinned.pins, unsettled=pinned.unsettled, email_bytes=rendered.email_bytes,
+            warnings=tuple(str(left) for left in pinned.left_out))
+
+    def _pinned(self, path: Path) -> PinnedIssue:
+        """The issue with its stories and pictures: from its lock (unless refreshing),
+        then the store and the network."""
+        lock = Lock() if self.refresh else read_lock_file(lock_path(path))
+        return load_pinned(path, self.settings, self.store(), lock=lock, measure=self.measure)
 
     def feed_entry(self, path: Path) -> str:
         """The feed entry alone, for an issue the feed needs that was not rendered."""
-        pinned = () if self.refresh else read_lock(lock_path(path))
-        issue = load_issue(path, self.settings, PinnedLookup(pinned, self.store()))
+        pinned = self._pinned(path)
+        issue = pinned.issue
         assets = resolve_assets(issue, self.settings.root, issue_url(self.settings, issue),
-                                self.settings.logo)
+                                self.settings.logo, pinned.sizes)
         return self.renderer.render_feed_entry(issue, assets)
 
     def store(self) -> StoryStore | None:
@@ -384,6 +495,29 @@ class _Worker:
                              for src in sources if not is_remote(src)}))
 
 
+def _says_ready(path: Path) -> bool:
+    """Whether a file that does not parse says `status: ready` on a line of its own."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # unreadable: never skipped quietly
+    return bool(_READY_LINE.search(text))
+
+
+_READY_LINE = re.compile(r"^status[ \t]*:[ \t]*([\"']?)ready\1[ \t]*(#.*)?$", re.MULTILINE)
+
+
+def _unreadable_draft(path: Path, error: IssueFileError) -> str:
+    """A file whose YAML cannot be read has no status to trust; without a
+    `status: ready` line it is a draft (the default), skipped so that one
+    half-typed draft never stops the ready issues from being published."""
+    first = error.problems[0]
+    more = len(error.problems) - 1
+    return (f"{first.location}: skipped: this draft cannot be read ({first.message}"
+            f"{f'; and {more} more' if more else ''}); the other issues were built\n"
+            f'  hint: fix it, or see every problem with "newsletter check {path}"')
+
+
 def _site_entry(issue: Issue, images: Any) -> SiteEntry:
     lead = issue.lead
     headlines = [issue.subject, issue.preheader, issue.topic, lead.headline, *lead.bullets]
@@ -396,7 +530,7 @@ def _site_entry(issue: Issue, images: Any) -> SiteEntry:
         slug=issue.slug, number=issue.number, date=issue.date, updated=issue.updated,
         subject=issue.subject, preheader=issue.preheader, lang=issue.lang,
         status=issue.status, image=image, image_alt=lead.image.alt if lead.image else "",
-        search_text=" ".join(h for h in headlines if h))
+        search_text=" ".join(h for h in headlines if h), goes_live=issue.goes_live)
 
 
 _WORKER: _Worker | None = None
@@ -500,13 +634,16 @@ def _refuse_shared_slugs(entries: dict[Path, SiteEntry]) -> None:
 
 def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
                   navs: dict[str, IssueNav], shared: str, feeds: dict[Path, str],
-                  stores: StoreOpener) -> dict[str, Any]:
-    """Pin stories, mark them used, and describe the site for the next build."""
+                  stores: StoreOpener, out: Path | None = None) -> dict[str, Any]:
+    """Pin stories and pictures, mark the stories used, and describe the site for
+    the next build."""
     records = {_key(settings, p): r for p, r in plan.kept.items()}
     records |= {_key(settings, p): r for p, r in plan.skipped.items()}
+    for result in done.values():
+        if result.entry and (result.stories or result.pins) and \
+                may_write_lock(result.source, settings, out):
+            write_lock(lock_path(result.source), result.stories, result.pins)
     used = [r for r in done.values() if r.entry and r.stories]
-    for result in used:
-        write_lock(lock_path(result.source), result.stories)
     store = stores() if used else None
     if store is not None:
         try:
@@ -520,8 +657,13 @@ def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
         digest = _issue_digest(shared, path)  # the lock may have just been written
         if hashlib.sha256(path.read_bytes()).hexdigest() != plan.read.get(path):
             digest = "saved-during-the-build"  # what was rendered may be older: next time
+        elif result.unsettled:
+            digest = "pictures-to-measure"  # a picture timed out (or offline): next time
         if result.entry is None:
-            records[_key(settings, path)] = {"digest": digest, "skipped": True}
+            records[_key(settings, path)] = {"digest": digest, "skipped": True,
+                                             "warnings": list(result.warnings)}
+            if result.held_until:  # the first build after this time publishes it
+                records[_key(settings, path)]["held_until"] = result.held_until.isoformat()
             continue
         records[_key(settings, path)] = {
             "digest": digest, "entry": _entry_json(result.entry),
@@ -592,17 +734,18 @@ def _save_manifest(path: Path, records: dict[str, Any], build_id: str) -> None:
 
 def _entry_json(entry: SiteEntry) -> dict[str, Any]:
     data = asdict(entry)
-    for key in ("date", "updated"):
-        data[key] = data[key].isoformat()
+    for key in ("date", "updated", "goes_live"):
+        data[key] = data[key].isoformat() if data[key] else None
     return data
 
 
 def _entry(record: dict[str, Any]) -> SiteEntry:
-    import datetime as dt
-
     data = dict(record["entry"])
     image = Asset(**data.pop("image")) if data.get("image") else None
     data.pop("image", None)
+    live = data.get("goes_live")
     return replace(SiteEntry(**{**data, "date": dt.date.fromisoformat(data["date"]),
                                 "updated": dt.date.fromisoformat(data["updated"]),
-                                "status": Status(data["status"])}), image=image)
+                                "status": Status(data["status"]),
+                                "goes_live": dt.datetime.fromisoformat(live) if live else None}),
+                   image=image)

@@ -56,15 +56,16 @@ class IssueNav:
                            for e in (self.previous, self.next)], ensure_ascii=False)
 
 
-def published(entries: Iterable[SiteEntry]) -> list[SiteEntry]:
-    """Ready issues, newest first (by date, then number)."""
-    ready = [e for e in entries if e.status is Status.READY]
+def published(entries: Iterable[SiteEntry], now: dt.datetime) -> list[SiteEntry]:
+    """Ready issues whose time has come at `now`, newest first (by date, then number)."""
+    ready = [e for e in entries if e.status is Status.READY and not e.held(now)]
     return sorted(ready, key=lambda e: (e.date, e.number), reverse=True)
 
 
-def issue_navs(entries: Iterable[SiteEntry]) -> dict[str, IssueNav]:
-    """Previous/next links for every published issue, by slug; drafts get none."""
-    oldest_first = list(reversed(published(entries)))
+def issue_navs(entries: Iterable[SiteEntry], now: dt.datetime) -> dict[str, IssueNav]:
+    """Previous/next links for every published issue, by slug; drafts and issues
+    held until later get none."""
+    oldest_first = list(reversed(published(entries, now)))
     navs = {}
     for i, entry in enumerate(oldest_first):
         navs[entry.slug] = IssueNav(
@@ -77,14 +78,16 @@ def issue_navs(entries: Iterable[SiteEntry]) -> dict[str, IssueNav]:
 
 
 def site_pages(entries: Sequence[SiteEntry], renderer: Renderer,
-               feed_content: Callable[[SiteEntry], str]) -> dict[str, bytes]:
+               feed_content: Callable[[SiteEntry], str], now: dt.datetime) -> dict[str, bytes]:
     """Every file of the site that is not an issue's own: relative name -> bytes.
 
-    Drafts are left out of all of them. `feed_content` gives the HTML of an
-    issue for the feed (only the newest `FEED_SIZE` are asked for).
+    Drafts, and issues held until a time after `now`, are left out of all of
+    them (robots.txt asks crawlers to keep off their pages). `feed_content`
+    gives the HTML of an issue for the feed (only the newest `FEED_SIZE` are
+    asked for).
     """
     settings = renderer.settings
-    issues = published(entries)
+    issues = published(entries, now)
     search_index = _search_index(issues)
     search_script = renderer.theme_file("web/search.js")
     index_name = _hashed("assets/search-index", ".js", search_index)
@@ -102,8 +105,8 @@ def site_pages(entries: Sequence[SiteEntry], renderer: Renderer,
     files["feed.xml"] = atom_feed(issues[:FEED_SIZE], settings.name, settings.base_url,
                                   settings.description or settings.tagline, feed_content)
     files["sitemap.xml"] = sitemap(issues, settings.base_url)
-    drafts = [e for e in entries if e.status is Status.DRAFT]
-    files["robots.txt"] = robots(settings.base_url, drafts)
+    unlisted = [e for e in entries if e.status is Status.DRAFT or e.held(now)]
+    files["robots.txt"] = robots(settings.base_url, unlisted)
     return files
 
 

@@ -15,14 +15,25 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, TemplateError, TemplateSyntaxError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from ..errors import RenderError
-from ..model import Asset, Image, Issue, IssueAssets, Logo, RenderedIssue, Settings, SourceLocation
+from ..errors import Problem, RenderError
+from ..model import (
+    Asset,
+    Image,
+    Issue,
+    IssueAssets,
+    Logo,
+    RenderedIssue,
+    Settings,
+    SourceLocation,
+    Video,
+)
+from .assets import video_key
 from .email import compile_mjml
 from .env import DEFAULT_THEME, make_environment
 from .links import LinkPolicy, embed_url
-from .locale import locale_for
+from .locale import item_fonts, locale_for, own_fonts
 from .markdown import markdown_to_html
 from .text import References, html_to_text, wrap_text
 
@@ -57,7 +68,7 @@ class Renderer:
         refs = References()
         text, _ = self._render("text", "txt", issue, base, email_links, refs=refs)
         web_base = dict(base, asset_of=_asset_lookup(assets.images, relative_to=page_url),
-                        video_asset_of=_asset_lookup(assets.video_thumbnails,
+                        video_asset_of=_video_lookup(assets.video_thumbnails,
                                                      relative_to=page_url))
         web, _ = self._render("web", "html", issue, web_base, LinkPolicy(page_url))
         return RenderedIssue(
@@ -77,7 +88,9 @@ class Renderer:
             "page_url": page_url,
             "unsubscribe_url": settings.unsubscribe,
             "asset_of": _asset_lookup(assets.images),
-            "video_asset_of": _asset_lookup(assets.video_thumbnails),
+            "video_asset_of": _video_lookup(assets.video_thumbnails),
+            "own_fonts": lambda lang: own_fonts(lang, issue.lang),
+            "item_fonts": item_fonts(issue),
             "fit": _fit,
             "embed_url": embed_url,
             "email_width": EMAIL_WIDTH,
@@ -85,6 +98,28 @@ class Renderer:
             "issue_nav": Markup(NAV_MARKER),
             "site_root": SITE_ROOT,
         }
+
+    def unsubscribe_problems(self, issue: Issue, rendered: RenderedIssue) -> tuple[Problem, ...]:
+        """Where the email or its text part lost the unsubscribe link (a desk template
+        that overrides the footer without `unsubscribe_url`): one problem per part, at
+        the template that made it. Sending without one breaks the law in most places,
+        and email services refuse to."""
+        link = self.settings.unsubscribe
+        parts = (("email", "mjml", "the email", rendered.email_html, (link, str(escape(link))),
+                  '<a href="{{ unsubscribe_url }}">{{ locale.unsubscribe }}</a>'),
+                 ("text", "txt", "the plain-text part", rendered.text, (link,),
+                  "{{ locale.unsubscribe }}: {{ unsubscribe_url }}"))
+        problems = []
+        for kind, suffix, what, output, spellings, snippet in parts:
+            if any(spelling in output for spelling in spellings):
+                continue
+            names = [f"{kind}/{issue.slug}.{suffix}", f"{kind}/issue.{suffix}"]
+            template = self.env.select_template(names)
+            problems.append(Problem(
+                location=SourceLocation(path=Path(template.filename or names[-1])), field="",
+                message=f"{what} has no unsubscribe link ({link})",
+                hint=f"put the unsubscribe link back in the template's footer: {snippet}"))
+        return tuple(problems)
 
     def render_feed_entry(self, issue: Issue, assets: IssueAssets) -> str:
         """The issue as an HTML fragment for a feed reader: absolute links, no scripts."""
@@ -150,6 +185,22 @@ def _asset_lookup(found: Mapping[str, Asset], relative_to: str = ""
     local = {src: replace(asset, url=asset.url.removeprefix(relative_to))
              for src, asset in found.items()}
     return lambda image: local[image.src]
+
+
+def _video_lookup(found: Mapping[str, Asset], relative_to: str = ""
+                  ) -> Callable[[Video | Image], Asset]:
+    """A video's badged thumbnail (by `assets.video_key`: thumbnail and duration). A
+    desk template written before videos were told apart passes the thumbnail: it
+    gets the first video's."""
+    lookup = _asset_lookup(found, relative_to)
+
+    def video_asset(video: Video | Image) -> Asset:
+        if isinstance(video, Video):
+            return lookup(Image(src=video_key(video), alt=""))
+        first = next(key for key in found if key.partition("\0")[0] == video.src)
+        return lookup(Image(src=first, alt=""))
+
+    return video_asset
 
 
 def _fit(asset: Asset, width: int) -> dict[str, int]:

@@ -2,15 +2,19 @@
 
 Every `<img>` in an email needs a width and a height (Outlook ignores CSS
 sizes), so a picture in the desk is measured with Pillow; a picture on the
-web must have its size written in the issue file. Video thumbnails get an
-email copy with a play badge and the duration drawn in, since no email
-client can be trusted to overlay one.
+web has its size written in the issue file, or else measured by the caller
+(`collect.pictures`, through `api`: this module does no network I/O) and
+handed in as `measured`. Video thumbnails get an email copy with a play
+badge and the duration drawn in, since no email client can be trusted to
+overlay one; each video gets its own copy (`video_key`), as two videos may
+share a thumbnail but not a duration.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
@@ -23,7 +27,7 @@ from ..errors import AssetError, Problem
 from ..model import Asset, Image, Issue, IssueAssets, Logo, SourceLocation, Video
 from ..sanitize import is_remote
 
-__all__ = ["resolve_assets"]
+__all__ = ["resolve_assets", "video_key"]
 
 _FOLDER = "images"
 MAX_PICTURE_BYTES = 3_000_000  # every reader downloads it; 3 MB is already a lot
@@ -32,11 +36,13 @@ _BADGE_VERSION = b"play-badge-1"  # change when _draw_badge draws differently
 _FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif"}
 
 
-def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = None
-                   ) -> IssueAssets:
+def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = None,
+                   measured: Mapping[str, Asset | str] | None = None) -> IssueAssets:
     """Measure and collect every picture of `issue` (and the desk's logo).
 
-    AssetError lists every picture that fails, not just the first.
+    `measured` gives pictures on the web written without a size theirs, by
+    src, or says why they cannot be used. AssetError lists every picture
+    that fails, not just the first.
     """
     problems: list[Problem] = []
     images: dict[str, Asset] = {}
@@ -46,18 +52,19 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
                         location=logo.location, field="logo.src")] if logo else []
     for image in (*logo_image, *issue.images()):
         if image.src not in images:
-            found = _resolve(image, root, page_url, files, sources, problems)
+            found = _resolve(image, root, page_url, files, sources, problems, measured or {})
             if found:
                 images[image.src] = found
     thumbnails: dict[str, Asset] = {}
     for block in issue.lead.body:
         if isinstance(block, Video) and block.thumbnail and block.thumbnail.src in images:
             src = block.thumbnail.src
-            thumbnails[src] = images[src]  # a picture on the web: no copy of ours to draw on
+            key = video_key(block)
+            thumbnails[key] = images[src]  # a picture on the web: no copy of ours to draw on
             if src in sources:
                 data = _badged_bytes(sources[src].read_bytes(), block.duration)
                 name = _store(files, f"{Path(src).stem}-play", ".jpg", data)
-                thumbnails[src] = Asset(url=f"{page_url}{name}", width=images[src].width,
+                thumbnails[key] = Asset(url=f"{page_url}{name}", width=images[src].width,
                                         height=images[src].height)
     if problems:
         raise AssetError(problems)
@@ -65,12 +72,27 @@ def resolve_assets(issue: Issue, root: Path, page_url: str, logo: Logo | None = 
                        files=tuple(sorted(files.items())))
 
 
+def video_key(video: Video) -> str:
+    """Where `IssueAssets.video_thumbnails` keeps a video's badged thumbnail: by the
+    thumbnail and the duration drawn on it."""
+    return f"{video.thumbnail.src if video.thumbnail else ''}\0{video.duration}"
+
+
 def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes | Path],
-             sources: dict[str, Path], problems: list[Problem]) -> Asset | None:
+             sources: dict[str, Path], problems: list[Problem],
+             measured: Mapping[str, Asset | str]) -> Asset | None:
     where = image.location or SourceLocation(path=root)
     if is_remote(image.src):
         if image.width and image.height:
             return Asset(url=image.src, width=image.width, height=image.height)
+        found = measured.get(image.src)
+        if isinstance(found, Asset):
+            return found
+        if found:  # measured, and found wanting
+            problems.append(Problem(location=where, field=image.field, message=(
+                f"{image.src} cannot be used: {found}"),
+                hint="fix the address, or use another picture"))
+            return None
         problems.append(Problem(location=where, field=image.field, message=(
             f"the size of {image.src} is not known"),
             hint="add width: and height: (in pixels) for a picture on the web"))

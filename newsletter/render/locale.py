@@ -1,10 +1,22 @@
-"""Words the templates print and fonts they use, per language."""
+"""Words the templates print and fonts they use, per language.
+
+The issue's locale sets the words and the font stack of the whole email and
+page. An item in another language keeps the issue's words but may need
+fonts of its own: a Chinese story in an English issue, set in the English
+stack, falls back to whatever CJK face the reader's system picks (Japanese
+glyphs for Chinese text, or Outlook's SimSun). `own_fonts` says when an item
+needs its own stack, and `item_fonts` lists those an issue needs, so the
+templates can give Outlook a class rule for each.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Locale", "locale_for"]
+from ..model import CatchUpItem, Issue, Related
+
+__all__ = ["ItemFonts", "Locale", "item_fonts", "locale_for", "own_fonts"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,6 +29,7 @@ class Locale:
 
     fonts: str
     mso_font: str
+    script: str = "latin"  # names the stack, e.g. in the class `nl-font-zh-hans`
     view_in_browser: str = "View in browser"
     unsubscribe: str = "Unsubscribe"
     sign_up: str = "Sign up"
@@ -53,7 +66,7 @@ _CJK_LABELS = {
     "zh-hans": Locale(
         fonts="PingFang SC, Hiragino Sans GB, Microsoft YaHei, Noto Sans CJK SC, "
               "Noto Sans SC, " + _LATIN,
-        mso_font="Microsoft YaHei",
+        mso_font="Microsoft YaHei", script="zh-hans",
         view_in_browser="在浏览器中查看", unsubscribe="退订", sign_up="订阅",
         catch_up="60秒速览", deep_dives="深度阅读", related="相关报道", watch="观看",
         video="视频", references="链接", read_online="在线阅读本期",
@@ -69,7 +82,7 @@ _CJK_LABELS = {
     "zh-hant": Locale(
         fonts="PingFang TC, Hiragino Sans CNS, Microsoft JhengHei, Noto Sans CJK TC, "
               "Noto Sans TC, " + _LATIN,
-        mso_font="Microsoft JhengHei",
+        mso_font="Microsoft JhengHei", script="zh-hant",
         view_in_browser="在瀏覽器中查看", unsubscribe="取消訂閱", sign_up="訂閱",
         catch_up="60秒速覽", deep_dives="深度閱讀", related="相關報道", watch="觀看",
         video="影片", references="連結", read_online="線上閱讀本期",
@@ -85,7 +98,7 @@ _CJK_LABELS = {
     "ja": Locale(
         fonts="Hiragino Kaku Gothic ProN, Hiragino Sans, Yu Gothic, Meiryo, "
               "Noto Sans CJK JP, Noto Sans JP, " + _LATIN,
-        mso_font="Meiryo",
+        mso_font="Meiryo", script="ja",
         view_in_browser="ブラウザで表示", unsubscribe="配信停止", sign_up="登録",
         catch_up="60秒でわかる", deep_dives="深掘り", related="関連記事", watch="再生",
         video="動画", references="リンク",
@@ -118,3 +131,48 @@ def locale_for(lang: str) -> Locale:
 
 
 _ENGLISH = Locale(fonts=_LATIN, mso_font="Arial")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemFonts:
+    """A font stack some items of an issue need, and the language tags they carry."""
+
+    langs: tuple[str, ...]
+    locale: Locale
+
+    @property
+    def css_class(self) -> str:
+        return f"nl-font-{self.locale.script}"
+
+
+def own_fonts(lang: str | None, issue_lang: str) -> Locale | None:
+    """The locale whose fonts an item in `lang` needs inside an issue in `issue_lang`;
+    None when the issue's stack serves (the same script, or Latin, which every stack
+    ends with)."""
+    if not lang:
+        return None
+    own = locale_for(lang)
+    return None if own.script in ("latin", locale_for(issue_lang).script) else own
+
+
+def item_fonts(issue: Issue, also: Iterable[str] = ()) -> tuple[ItemFonts, ...]:
+    """Every stack that items of `issue` (and the desk's own words, in `also`'s
+    languages) need besides the issue's, in a stable order."""
+    needed: dict[str, list[str]] = {}
+    locales: dict[str, Locale] = {}
+    for lang in dict.fromkeys([*_item_langs(issue), *also]):
+        own = own_fonts(lang, issue.lang)
+        if own is not None:
+            needed.setdefault(own.script, []).append(lang)
+            locales[own.script] = own
+    return tuple(ItemFonts(langs=tuple(sorted(needed[script])), locale=locales[script])
+                 for script in sorted(needed))
+
+
+def _item_langs(issue: Issue) -> Iterator[str]:
+    lead = issue.lead
+    blocks = [block.lang for block in lead.body if isinstance(block, Related)]
+    items = [item.lang for item in issue.catch_up.items
+             if isinstance(item, CatchUpItem)] if issue.catch_up else []
+    cards = [card.lang for card in issue.deep_dives.items] if issue.deep_dives else []
+    yield from (lang for lang in (lead.lang, *blocks, *items, *cards) if lang)
