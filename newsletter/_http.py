@@ -23,10 +23,13 @@ inflate each network chunk in full, and 329 bytes of brotli inflate to
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -38,7 +41,8 @@ except ImportError:  # pragma: no cover - PyPy uses brotlicffi, which we do not 
     brotli = None
 
 __all__ = ["CODINGS", "DECODE_ERRORS", "NETWORK_ERRORS", "USER_AGENT", "BodyTooLarge", "Slots",
-           "UnknownCoding", "error_chain", "gather_or_cancel", "new_client", "read_body"]
+           "UnknownCoding", "Unreachable", "detail", "error_chain", "gather_or_cancel",
+           "new_client", "read_body", "why_unreachable"]
 
 USER_AGENT = f"newsletter/{__version__} (+https://github.com/newsletter-desk/newsletter)"
 
@@ -120,6 +124,47 @@ def error_chain(exc: BaseException | None) -> Iterator[BaseException]:
         seen.add(id(exc))
         yield exc
         exc = exc.__cause__ or exc.__context__
+
+
+def detail(exc: BaseException) -> str:
+    """What went wrong, in the words of the first error in the chain that has any.
+
+    Never empty: a connection reset mid-body comes out of httpx as a
+    `ReadError` with no message, caused by one with none either, caused by
+    `ConnectionResetError` ("Connection reset by peer").
+    """
+    for cause in error_chain(exc):
+        said = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+        if said.strip():
+            return said.strip()
+    return " from ".join(type(cause).__name__ for cause in error_chain(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """Why a connection could not be made; each caller words it for its reader.
+
+    `said` is the host not found, the certificate's or TLS's complaint, or
+    the error's own words.
+    """
+
+    kind: Literal["host", "refused", "certificate", "tls", "other"]
+    said: str
+
+
+def why_unreachable(exc: BaseException, host: str = "") -> Unreachable:
+    """Sort a connect failure by its cause: an unknown host, a refusal, TLS trouble."""
+    causes = list(error_chain(exc))
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return Unreachable("certificate", cause.verify_message or str(cause))
+        if isinstance(cause, ssl.SSLError):
+            return Unreachable("tls", str(cause.reason or cause))
+    if any(isinstance(cause, socket.gaierror) for cause in causes):
+        return Unreachable("host", host)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return Unreachable("refused", "")
+    return Unreachable("other", detail(exc))
 
 
 # --- the body: capped while it streams and while it inflates -------------------------

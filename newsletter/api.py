@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 from . import __version__
 from .desk.config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
 from .desk.drafts import Edit, Placed
-from .desk.editorial import issue_status, load_issue
+from .desk.editorial import issue_status
 from .desk.lockfile import (
     LeftOut,
     Lock,
@@ -451,10 +451,12 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
     from .errors import InputError
 
     try:
-        with _stories_for(path, settings) as lookup:
-            issue = load_issue(path, settings, lookup)
-        assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo)
-        rendered = Renderer(settings).render(issue, assets)
+        pinned = pinned_issue(path, settings, offline=offline)
+        issue = pinned.issue
+        assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo,
+                                pinned.sizes)
+        renderer = Renderer(settings)
+        rendered = renderer.render(issue, assets)
     except InputError as exc:
         return CheckReport(source=path, findings=tuple(
             Finding(severity=Severity.ERROR, code="invalid", message=p.message, hint=p.hint,
@@ -470,6 +472,12 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
                                 window_days=settings.check.window_days)
     findings += markup_findings(rendered.email_html, where.link)
     findings += client_support(rendered.email_html)
+    findings += [Finding(severity=Severity.WARNING, code="picture-left-out", message=left.message,
+                         hint=left.hint, location=left.location, subject=left.url)
+                 for left in pinned.left_out]
+    findings += [Finding(severity=Severity.ERROR, code="unsubscribe-missing", message=p.message,
+                         hint=p.hint, location=p.location)
+                 for p in renderer.unsubscribe_problems(issue, rendered)]
     if not offline:
         from .check.links import LinkChecker, LinkTarget
 
@@ -577,17 +585,6 @@ class StoreOpener:
 
     def __call__(self) -> Store | None:
         return open_store(self.settings) if store_path(self.settings).is_file() else None
-
-
-@contextmanager
-def _stories_for(path: Path, settings: Settings) -> Iterator[PinnedLookup]:
-    """How a build resolves `path`'s `story:` references: its lock file, then the store."""
-    store = StoreOpener(settings)()
-    try:
-        yield PinnedLookup(read_lock(lock_path(path)), store)
-    finally:
-        if store is not None:
-            store.close()
 
 
 def render_with_stories(path: Path, settings: Settings, *, renderer: Renderer | None = None,
@@ -873,8 +870,7 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
     the network and the parsing workers never wait for SQLite; `on_report` is
     called from it.
     """
-    from .collect import fetch_feeds
-    from .collect import ask_again
+    from .collect import ask_again, fetch_feeds
 
     now = now or dt.datetime.now(dt.UTC)
     chosen = tuple(dict.fromkeys(_desk_feed(settings, name) for name in feeds)) \

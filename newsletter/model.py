@@ -15,6 +15,7 @@ from typing import Literal
 
 __all__ = [
     "GMAIL_CLIP_BYTES",
+    "MIN_ID_PREFIX",
     "Acceptance",
     "Asset",
     "CallToAction",
@@ -545,6 +546,10 @@ class IssueAssets:
     video_thumbnails: Mapping[str, Asset]
     files: tuple[tuple[str, bytes | Path], ...] = ()
 
+
+#: The shortest start of a story id that names a story: shorter ones match too many
+#: stories to be meant (the store, the issue reader and the drafting commands agree).
+MIN_ID_PREFIX = 4
 
 #: Gmail cuts an email's HTML after this many bytes ("[Message clipped]"),
 #: hiding the end of the issue and its unsubscribe link.

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import sys
 import threading
 from collections.abc import Generator, Iterator
@@ -32,6 +33,28 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+
+
+# --- the network: 127.0.0.1 only ---------------------------------------------------
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "0.0.0.0", "::", ""})
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _loopback_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    name = host.decode() if isinstance(host, bytes) else str(host or "")
+    if name not in LOOPBACK:
+        raise socket.gaierror(socket.EAI_NONAME,
+                              f"the tests reach 127.0.0.1 only, not {name!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every name lookup in the test process is for this machine: a test that
+    would reach the internet finds "no such host" at once (as offline CI would,
+    slowly), whatever the code under test tries."""
+    monkeypatch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
 
 
 @pytest.fixture(scope="session")

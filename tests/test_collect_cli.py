@@ -6,6 +6,7 @@ import datetime as dt
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -62,7 +63,7 @@ def test_the_whole_workflow_builds_an_issue_of_fetched_stories(fed_desk: Path,
     for ref, section in ((ids[0][:6], "lead"), (ids[1], "catch_up"), (chinese[0], "deep_dives")):
         picked = run(fed_desk, "pick", ref, "--into", section)
         assert picked.returncode == 0, picked.stderr
-    built = run(fed_desk, "build", "--drafts", "--out", str(tmp_path / "site"))
+    built = run(fed_desk, "build", "--drafts", "--offline", "--out", str(tmp_path / "site"))
     assert built.returncode == 0, built.stderr
     settings = api.load_desk(fed_desk)
     with api.open_store(settings) as store:
@@ -363,13 +364,13 @@ def refused(result: subprocess.CompletedProcess[str], *said: str) -> None:
 def test_new_without_a_date_takes_the_next_date_at_the_desks_cadence(fed_desk: Path) -> None:
     made = ok(run(fed_desk, "new", columns=300))
     assert "issues/2026-12-04.yaml: issue 49, Friday 2026-12-04" in made.stdout, made.stdout
-    assert "a week after the newest issue (2026-11-27)" in made.stdout
+    assert "the newest issue (2026-11-27) at the desk's cadence, weekly on friday" in made.stdout
     draft = issue_text(fed_desk, "2026-12-04")
     assert "\nlead:\n" in draft and "\ncatch_up:\n  items:\n" in draft
     assert "\ndeep_dives:\n  items:\n" in draft
     settings = fed_desk / "newsletter.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8") +
-                        "cadence: Every 2 weeks on Monday\n", encoding="utf-8")
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "cadence: weekly on friday", "cadence: Every 2 weeks on Monday"), encoding="utf-8")
     again = ok(run(fed_desk, "new", columns=300))
     assert "issues/2026-12-14.yaml: issue 50, Monday 2026-12-14" in again.stdout
     assert "at the desk's cadence, every 2 weeks on monday" in again.stdout
@@ -397,9 +398,10 @@ def test_new_on_a_fresh_desk_does_not_collide_with_its_first_issue(tmp_path: Pat
 def test_a_cadence_that_cannot_be_read_is_a_located_error(desk: Path, setting: str,
                                                           said: str) -> None:
     settings = desk / "newsletter.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8") + setting + "\n", "utf-8")
-    lines = settings.read_text(encoding="utf-8").count("\n")
-    refused(run(desk, "new"), f"newsletter.yaml:{lines}:", said, "hint:",
+    text = settings.read_text(encoding="utf-8")
+    line = text[:text.index("cadence: weekly on friday")].count("\n") + 1
+    settings.write_text(re.sub(r"^cadence: .*$", setting, text, count=1, flags=re.M), "utf-8")
+    refused(run(desk, "new"), f"newsletter.yaml:{line}:", said, "hint:",
             "friday" if "frieday" in setting else '"weekly on friday"')
 
 

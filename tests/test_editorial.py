@@ -285,3 +285,14 @@ def test_a_feed_blurb_stays_plain_text_in_markdown(desk: Path) -> None:
     html = str(markdown_to_html(blurb))
     assert "<ol" not in html and "<em>" not in html and "©" not in html and "<b>" not in html
     assert "1. Not a list, *not* emphasis, &amp;copy; and [no](link) &lt;b&gt;" in html
+
+
+def test_a_story_reference_too_short_states_the_rule(desk: Path) -> None:
+    path = desk / "issues" / "2026-11-27.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("lead:\n", "lead:\n  story: ab1\n", 1), encoding="utf-8")
+    with pytest.raises(IssueFileError) as caught:
+        load_issue(path, api.load_desk(desk), StaticLookup())
+    [problem] = [p for p in caught.value.problems if p.field == "lead.story"]
+    assert problem.message == '"ab1" is too short to name a candidate'
+    assert "at least 4 characters" in problem.hint

@@ -359,3 +359,23 @@ def test_a_lock_pins_sizes_as_plain_json(picture_desk: Path, tmp_path: Path) -> 
     assert data["version"] == 2
     assert [pin for url, pin in data["pictures"].items() if url.endswith("kelp.jpg")] == [
         {"height": 480, "width": 640}]
+
+
+def test_check_reports_the_left_out_picture_at_its_item(picture_desk: Path) -> None:
+    from newsletter.check.links import LinkChecker
+
+    # online, so pictures are measured; the links themselves lead off 127.0.0.1: not asked
+    links = LinkChecker(allow=["example.org", "example.com", "example.net"])
+    report = api.check_issue(picture_desk / "issues" / "2026-11-27.yaml",
+                             api.load_desk(picture_desk), offline=False, links=links)
+    assert links.checked() == 2  # the two pictures on 127.0.0.1
+    [left] = [f for f in report.findings if f.code == "picture-left-out"]
+    assert left.location is not None and left.location.line == 10
+    assert left.subject.endswith("/gone.jpg") and "404" in left.message
+
+
+def test_a_host_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    url = "https://pictures.no-such-host.invalid/kelp.jpg"
+    [(_, result)] = measure_pictures([url], cache=tmp_path).items()
+    assert isinstance(result, Unmeasured) and not result.lasting
+    assert result.reason == 'the host "pictures.no-such-host.invalid" was not found'

@@ -377,3 +377,14 @@ def test_a_desk_footer_that_drops_the_unsubscribe_link_is_found(desk: Path) -> N
     [problem] = Renderer(settings).unsubscribe_problems(issue, rendered)
     assert problem.location.path == override and settings.unsubscribe in problem.message
     assert "unsubscribe_url" in problem.hint
+
+
+def test_check_says_a_desk_footer_dropped_the_unsubscribe_link(desk: Path) -> None:
+    override = desk / "templates" / "email" / "issue.mjml"
+    override.parent.mkdir(parents=True)
+    override.write_text(FOOTER_WITHOUT_UNSUBSCRIBE, encoding="utf-8")
+    report = api.check_issue(desk / "issues" / EXAMPLE_ISSUE.name, api.load_desk(desk),
+                             offline=True)
+    [missing] = [f for f in report.findings if f.code == "unsubscribe-missing"]
+    assert str(missing.severity) == "error" and missing.location is not None
+    assert missing.location.path == override

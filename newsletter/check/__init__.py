@@ -39,9 +39,11 @@ CODES: dict[str, str] = {
     "link-text": "a link's text does not say where it goes",
     "link-timeout": "a site did not answer in time",
     "link-unreachable": "a site could not be reached",
+    "picture-left-out": "a story's picture cannot be used and is left out",
     "placeholder": "a placeholder (TK, TODO, lorem ipsum) is still in the text",
     "preheader-missing": "the issue has no preheader",
     "story-old": "a picked story is older than the desk's window",
     "subject-long": "the subject is longer than phones show",
     "table-role": "layout tables that screen readers announce",
+    "unsubscribe-missing": "a desk template dropped the unsubscribe link",
 }

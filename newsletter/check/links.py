@@ -41,15 +41,20 @@ URL listed twice is fetched once and each listing gets its own finding.
 from __future__ import annotations
 
 import asyncio
-import socket
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
-from .._http import NETWORK_ERRORS, USER_AGENT, Slots, error_chain, gather_or_cancel, new_client
+from .._http import (
+    NETWORK_ERRORS,
+    USER_AGENT,
+    Slots,
+    gather_or_cancel,
+    new_client,
+    why_unreachable,
+)
 from ..model import SourceLocation
 from . import Finding, Severity
 
@@ -402,17 +407,17 @@ def _failure(exc: Exception, *, start: str, at: str, timeout: float) -> _Verdict
 
 
 def _unreachable(exc: httpx.ConnectError, where: str) -> _Verdict:
-    causes = list(error_chain(exc))
-    says, hint = f"could not be reached{where} ({exc})", _DOWN
-    if any(isinstance(cause, socket.gaierror) for cause in causes):
-        says, hint = f'has a host, "{exc.request.url.host}", that was not found{where}', _TYPO
-    elif any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+    why = why_unreachable(exc, exc.request.url.host)
+    says, hint = f"could not be reached{where} ({why.said})", _DOWN
+    if why.kind == "host":
+        says, hint = f'has a host, "{why.said}", that was not found{where}', _TYPO
+    elif why.kind == "refused":
         says = f"refused the connection{where}"
-    elif cert := next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None):
-        says = f"has a certificate that is not valid{where} ({cert.verify_message})"
+    elif why.kind == "certificate":
+        says = f"has a certificate that is not valid{where} ({why.said})"
         hint = "readers' browsers will warn them off this site: find another link"
-    elif tls := next((c for c in causes if isinstance(c, ssl.SSLError)), None):
-        says = f"failed to set up a secure (TLS) connection{where} ({tls.reason or tls})"
+    elif why.kind == "tls":
+        says = f"failed to set up a secure (TLS) connection{where} ({why.said})"
         hint = "check whether the site really serves https://; try http:// in a browser"
     return _Verdict(severity=Severity.ERROR, code="link-unreachable", says=says, hint=hint)
 

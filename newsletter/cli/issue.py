@@ -43,9 +43,12 @@ PROGRESS_FROM = 6
                    "issue's lock file.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Processes to render with (default: one per core).")
+@click.option("--offline", is_flag=True,
+              help="Measure no picture on the web: a picture whose size neither the issue "
+                   "nor its lock file gives is left out, with a warning.")
 @user_errors
 def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: bool,
-          refresh: bool, jobs: int | None) -> None:
+          refresh: bool, jobs: int | None, offline: bool) -> None:
     """Build the archive site: every ready issue's web page, email and text,
     with the index, feed, sitemap and search around them.
 
@@ -73,7 +76,7 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: b
     try:
         with _BuildProgress(enabled=not options().quiet) as progress:
             report = api.build_site(settings, out_dir=out_dir, drafts=drafts, named=issues,
-                                    force=force, refresh=refresh, jobs=jobs,
+                                    force=force, refresh=refresh, jobs=jobs, offline=offline,
                                     on_planned=progress.planned, on_rendered=progress.rendered)
     except KeyboardInterrupt:
         click.echo("interrupted: no half-built site was left behind", err=True)

@@ -35,8 +35,6 @@ import multiprocessing
 import os
 import pickle
 import signal
-import socket
-import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -57,10 +55,11 @@ from .._http import (
     BodyTooLarge,
     Slots,
     UnknownCoding,
-    error_chain,
+    detail,
     gather_or_cancel,
     new_client,
     read_body,
+    why_unreachable,
 )
 from .._workers import start_worker
 from ..errors import FeedError
@@ -500,49 +499,34 @@ def _describe(exc: BaseException, options: FetchOptions) -> _Failure:
                         "open it in a browser to find where the feed lives now, and put "
                         "that address in newsletter.yaml")
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return _Failure(f"the address cannot be fetched ({_detail(exc)})", _INVALID)
+        return _Failure(f"the address cannot be fetched ({detail(exc)})", _INVALID)
     if isinstance(exc, httpx.ProxyError):
-        return _Failure(f"the proxy failed ({_detail(exc)})",
+        return _Failure(f"the proxy failed ({detail(exc)})",
                         "check the HTTP_PROXY / HTTPS_PROXY settings of this machine")
     if isinstance(exc, httpx.ConnectError):
         return _connect_failure(exc)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return _Failure(f"the connection dropped before the feed was complete ({_detail(exc)})",
+        return _Failure(f"the connection dropped before the feed was complete ({detail(exc)})",
                         _DROPPED)
     if isinstance(exc, DECODE_ERRORS):
-        return _Failure(f"the server sent a damaged compressed feed ({_detail(exc)})", _DROPPED)
-    return _Failure(f"the fetch failed ({type(exc).__name__}: {_detail(exc)})", _LATER)
+        return _Failure(f"the server sent a damaged compressed feed ({detail(exc)})", _DROPPED)
+    return _Failure(f"the fetch failed ({type(exc).__name__}: {detail(exc)})", _LATER)
 
 
 def _connect_failure(exc: httpx.ConnectError) -> _Failure:
-    causes = list(error_chain(exc))
-    for cause in causes:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return _Failure(f"the site's certificate is not valid ({cause.verify_message})",
-                            "the site's HTTPS is misconfigured (or the connection is being "
-                            "intercepted); tell the site's owner, or try again later")
-        if isinstance(cause, ssl.SSLError):
-            return _Failure(f"the secure (TLS) connection failed ({cause.reason or cause})",
-                            "check that the site really serves https://, or try again later")
-    if any(isinstance(cause, socket.gaierror) for cause in causes):
-        return _Failure(f'the host "{exc.request.url.host}" was not found', _CHECK)
-    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+    why = why_unreachable(exc, exc.request.url.host)
+    if why.kind == "certificate":
+        return _Failure(f"the site's certificate is not valid ({why.said})",
+                        "the site's HTTPS is misconfigured (or the connection is being "
+                        "intercepted); tell the site's owner, or try again later")
+    if why.kind == "tls":
+        return _Failure(f"the secure (TLS) connection failed ({why.said})",
+                        "check that the site really serves https://, or try again later")
+    if why.kind == "host":
+        return _Failure(f'the host "{why.said}" was not found', _CHECK)
+    if why.kind == "refused":
         return _Failure("the server refused the connection", _CHECK)
-    return _Failure(f"could not connect ({_detail(exc)})", _CHECK)
-
-
-def _detail(exc: BaseException) -> str:
-    """What went wrong, in the words of the first error in the chain that has any.
-
-    Never empty: a connection reset mid-body comes out of httpx as a
-    `ReadError` with no message, caused by one with none either, caused by
-    `ConnectionResetError` ("Connection reset by peer").
-    """
-    for cause in error_chain(exc):
-        said = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
-        if said.strip():
-            return said.strip()
-    return " from ".join(type(cause).__name__ for cause in error_chain(exc))
+    return _Failure(f"could not connect ({why.said})", _CHECK)
 
 
 def _too_large(cap: int, declared: int | None = None) -> _Failure:

@@ -52,9 +52,11 @@ from .._http import (
     BodyTooLarge,
     Slots,
     UnknownCoding,
+    detail,
     gather_or_cancel,
     new_client,
     read_body,
+    why_unreachable,
 )
 
 __all__ = ["Measured", "PictureOptions", "Unmeasured", "measure_pictures"]
@@ -206,9 +208,20 @@ async def _measure_one(client: httpx.AsyncClient, slots: Slots, url: str,
             f"the picture took longer than {options.total_timeout:g} s to download"),
             hint="the site may be slow or down; build again later"), b""
     except NETWORK_ERRORS as exc:
-        return Unmeasured(url=url, lasting=False, reason=f"the download failed ({_detail(exc)})",
+        return Unmeasured(url=url, lasting=False, reason=_network_reason(exc, url),
                           hint="check the address and your connection; build again later"), b""
     return _measure(url, data, options), data
+
+
+def _network_reason(exc: BaseException, url: str) -> str:
+    if not isinstance(exc, httpx.ConnectError):
+        return f"the download failed ({detail(exc)})"
+    why = why_unreachable(exc, exc.request.url.host)
+    return {"host": f'the host "{why.said}" was not found',
+            "refused": "the server refused the connection",
+            "certificate": f"the site's certificate is not valid ({why.said})",
+            "tls": f"the secure (TLS) connection failed ({why.said})",
+            }.get(why.kind, f"could not connect ({why.said})")
 
 
 async def _download(client: httpx.AsyncClient, url: str, options: PictureOptions) -> bytes:
@@ -272,16 +285,6 @@ def _redirect_target(url: str, location: str) -> str:
         raise _Refused(f"the server redirects to a {scheme}: address, which newsletter "
                        "never follows", _GONE)
     return target
-
-
-def _detail(exc: BaseException) -> str:
-    cause: BaseException | None = exc
-    while cause is not None:
-        said = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
-        if said.strip():
-            return said.strip()
-        cause = cause.__cause__ or cause.__context__
-    return type(exc).__name__
 
 
 def _megabytes(count: int | None) -> str:

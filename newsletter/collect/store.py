@@ -52,7 +52,16 @@ from types import TracebackType
 from typing import Any, Literal
 
 from ..errors import StoreError
-from ..model import FeedSpec, FeedState, FetchOutcome, FetchResult, Image, SourceLocation, Story
+from ..model import (
+    MIN_ID_PREFIX,
+    FeedSpec,
+    FeedState,
+    FetchOutcome,
+    FetchResult,
+    Image,
+    SourceLocation,
+    Story,
+)
 from ..sanitize import html_to_plain
 
 __all__ = [
@@ -72,7 +81,7 @@ __all__ = [
 
 BY_HAND = "added by hand"  # the source of a story added with `newsletter add`
 MIN_SQLITE = (3, 34, 0)  # the trigram tokenizer
-MIN_PREFIX = 4  # shorter id prefixes match too many stories to be meant
+MIN_PREFIX = MIN_ID_PREFIX
 _BUSY_MS = 10_000  # how long to wait for another command's write to finish
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 

@@ -40,7 +40,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import InputError, NewsletterError, Problem
-from ..model import FeedSpec, SourceLocation, Story
+from ..model import MIN_ID_PREFIX, FeedSpec, SourceLocation, Story
 from ._yaml import load_yaml
 from .lookup import NO_STORE, StoryLookup
 
@@ -52,7 +52,7 @@ __all__ = ["MIN_PREFIX", "PLACEHOLDER_URL", "SECTIONS", "Cadence", "CadenceError
 SECTIONS = ("lead", "catch_up", "deep_dives")
 PLACEHOLDER_URL = "https://example.org/replace-me"
 #: An id prefix shorter than this matches too many stories to be meant (as the store's).
-MIN_PREFIX = 4
+MIN_PREFIX = MIN_ID_PREFIX
 _PLACEHOLDER_HEADLINE = "TODO: the lead's headline"
 _TODO = {"catch_up": "TODO: a story in a line or two", "deep_dives": "TODO: a longer read"}
 _OFFERED_HEADER = "# Candidates since the last issue, best first:"

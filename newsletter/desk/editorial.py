@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import IssueFileError, Problem
 from ..model import (
+    MIN_ID_PREFIX,
     Acceptance,
     CallToAction,
     CatchUp,
@@ -56,6 +58,17 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _DURATION = re.compile(r"^(\d{1,2}:)?\d{1,2}:\d{2}$")
 _CODE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")  # a check finding's code: link-reused
 _ACCEPT_HINT = 'e.g. accept: [link-reused], or accept: {story-old: "why it is back"}'
+
+
+def _no_candidate_problem(ref: str, near: Sequence[str]) -> tuple[str, str]:
+    """Why `ref` names no candidate, and what to write instead."""
+    if len(ref) < MIN_ID_PREFIX and "/" not in ref:
+        return (f'"{ref}" is too short to name a candidate',
+                f"give at least {MIN_ID_PREFIX} characters of its id (as \"newsletter "
+                "candidates\" lists them), or the whole id or link")
+    hint = f'did you mean "{near[0]}"?' if near else (
+        'run "newsletter fetch", or write the story inline with url: and headline:')
+    return f'no candidate "{ref}"', hint
 
 
 def issue_status(path: Path) -> str:
@@ -173,10 +186,7 @@ class _IssueReader:
         if found is not None:
             self.used.setdefault(found.id, found)
         if ref and found is None:
-            near = list(self.lookup.suggest(ref))
-            hint = f'did you mean "{near[0]}"?' if near else (
-                'run "newsletter fetch", or write the story inline with url: and headline:')
-            f.problem((*key_path, "story"), f'no candidate "{ref}"', hint)
+            f.problem((*key_path, "story"), *_no_candidate_problem(ref, self.lookup.suggest(ref)))
         url = f.url(m, (*key_path, "url")) or (found.url if found else "")
         headline = f.text(m, (*key_path, "headline")) or (found.title if found else "")
         hints = {"url": "give the story's link with url:, or reference a candidate with story:",
