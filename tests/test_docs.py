@@ -28,7 +28,9 @@ from newsletter.cli import main
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 ISSUE_FORMAT = REPO / "docs" / "issue-format.md"
 # `newsletter` run as a command: not newsletter.yaml, newsletter-desk or .newsletter/
-CALL = re.compile(r"(?:^|(?<=[\s\"'`=;&|(]))(?:\S*/)?newsletter[ \t]+([^\n\"'`&|;#)>]*)")
+# its arguments run to a shell operator or comment; quoted ones ("smart lock") are one
+CALL = re.compile(r"(?:^|(?<=[\s\"'`=;&|(]))(?:\S*/)?newsletter[ \t]+"
+                  r"((?:\"[^\"\n]*\"|'[^'\n]*'|[^\n\"'`&|;#)>])*)")
 SPAN = re.compile(r"`([^`]+)`")
 # in inline code `|` separates alternatives of a synopsis, not commands of a pipe
 SPAN_CALL = re.compile(r"(?:^|(?<=\s))(?:\S*/)?newsletter[ \t]+([^&;>]*)")
@@ -277,3 +279,8 @@ def test_the_complete_example_of_the_issue_format_builds(desk: Path) -> None:
 @pytest.mark.parametrize("path", DOCS, ids=lambda path: path.name)
 def test_every_doc_is_read(path: Path) -> None:
     assert any(True for _ in shown_in(path.read_text(encoding="utf-8"), path.name))
+
+
+def test_a_quoted_argument_in_a_code_block_is_one_argument() -> None:
+    [shown] = list(_block_calls([(3, 'newsletter candidates --search "smart lock" | less')], "x"))
+    assert shown.argv == ("candidates", "--search", "smart lock")

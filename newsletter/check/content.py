@@ -152,7 +152,8 @@ def _stale(issue: Issue, window_days: int) -> list[Finding]:
             age = (issue.date - story.published.date()).days
             found.append(Finding(severity=Severity.WARNING, code="story-old", message=(
                 f'"{story.title}" was published {age} days before the issue'),
-                hint=f"this desk's window is {window_days} days (check.window_days)",
+                hint=f"this desk's window is {window_days} days (check.window_days); to run "
+                     "it anyway, write accept: {story-old: \"why\"} on the item",
                 location=picked_by.get(story.id), subject=story.url))
     return found
 
