@@ -36,25 +36,59 @@ CHROMIUM_ARGS = [
 
 
 # --- the network: 127.0.0.1 only ---------------------------------------------------
+# One guard, tests/_loopback/sitecustomize.py: any name lookup but loopback is "no such
+# host". Installed here in the test process, and in every Python process the tests start
+# through PYTHONPATH (set for the whole session below; a test that builds its own
+# environment keeps it with `guarded_pythonpath`). tests/test_network_guard.py proves it.
 
-LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost", "0.0.0.0", "::", ""})
-_real_getaddrinfo = socket.getaddrinfo
+LOOPBACK_GUARD = Path(__file__).resolve().parent / "_loopback"
 
 
-def _loopback_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-    name = host.decode() if isinstance(host, bytes) else str(host or "")
-    if name not in LOOPBACK:
-        raise socket.gaierror(socket.EAI_NONAME,
-                              f"the tests reach 127.0.0.1 only, not {name!r}")
-    return _real_getaddrinfo(host, *args, **kwargs)
+def _load_guard() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_loopback_guard",
+                                                  LOOPBACK_GUARD / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+loopback_guard = _load_guard()
+LOOPBACK: frozenset[str] = loopback_guard.LOOPBACK
+
+
+def guarded_pythonpath(pythonpath: str = "") -> str:
+    """`pythonpath` with the guard's folder first (once): a child imports its sitecustomize."""
+    rest = [entry for entry in pythonpath.split(os.pathsep)
+            if entry and Path(entry).resolve() != LOOPBACK_GUARD]
+    return os.pathsep.join([str(LOOPBACK_GUARD), *rest])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # the whole session, collection and session fixtures included; undone at its end
+    # so a pytest run inside another process leaves that process as it was
+    previous = os.environ.get("PYTHONPATH")
+    system_getaddrinfo = socket.getaddrinfo
+    os.environ["PYTHONPATH"] = guarded_pythonpath(previous or "")
+    loopback_guard.install()
+
+    def undo() -> None:
+        socket.getaddrinfo = system_getaddrinfo
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+    config.add_cleanup(undo)
 
 
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every name lookup in the test process is for this machine: a test that
     would reach the internet finds "no such host" at once (as offline CI would,
-    slowly), whatever the code under test tries."""
-    monkeypatch.setattr(socket, "getaddrinfo", _loopback_getaddrinfo)
+    slowly), whatever the code under test tries. Set again for each test, in case
+    an earlier one replaced socket.getaddrinfo without putting it back."""
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_guard.loopback_getaddrinfo)
 
 
 @pytest.fixture(scope="session")

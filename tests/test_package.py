@@ -4,6 +4,12 @@ Nothing here imports the package under test: every check runs the installed
 copy in a new virtual environment (no system site-packages), from a folder
 outside the repository, so a file that is missing from the wheel fails here
 even though the editable install of the developer's venv would find it.
+
+Nothing here needs the network either (the tests reach 127.0.0.1 only): the
+build uses the developer's venv's hatchling (`--no-isolation`), and the new venv
+gets the wheel alone (`--no-deps --no-index`) and sees the developer's venv's
+packages, at the pinned versions, through a `.pth` line; `pip check` then proves
+they satisfy what the wheel declares.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -21,19 +28,18 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import LOOPBACK_GUARD, REPO, guarded_pythonpath
 from ruamel.yaml import YAML
 
 pytestmark = pytest.mark.slow
 
 BUILD_TIMEOUT = 300
 VENV_TIMEOUT = 120
-INSTALL_TIMEOUT = 600
+INSTALL_TIMEOUT = 120  # one wheel from a file
 RUN_TIMEOUT = 120
 
 HOMEPAGE = "https://github.com/newsletter-desk/newsletter"  # also in the User-Agent
 LICENSE = REPO / "LICENSE"
-CONSTRAINTS = REPO / "constraints.txt"
 EXTRAS = {"test", "lint", "browser", "bench", "dev"}
 
 PACKAGED_TEMPLATES = (
@@ -58,11 +64,13 @@ def _run(args: list[str | Path], *, cwd: Path, timeout: float,
     return done
 
 
-def _clean_env(venv: Path | None = None) -> dict[str, str]:
-    """The caller's environment without anything pointing at the developer's venv."""
+def clean_env(venv: Path | None = None) -> dict[str, str]:
+    """The caller's environment without anything pointing at the developer's venv,
+    and with the tests' network guard (PYTHONPATH is its folder alone)."""
     env = {key: value for key, value in os.environ.items()
            if key not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP",
                           "PIP_REQUIRE_VIRTUALENV", "PYTHONSAFEPATH"}}
+    env["PYTHONPATH"] = guarded_pythonpath()
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["NO_COLOR"] = "1"
@@ -81,17 +89,12 @@ class Dists:
 @pytest.fixture(scope="session")
 def dists(tmp_path_factory: pytest.TempPathFactory) -> Dists:
     """The project's sdist, and the wheel built from that sdist, the way a release
-    builds them (`python -m build`, isolated): a file the sdist lacks is missing
-    from the wheel too."""
+    builds them (`python -m build`): a file the sdist lacks is missing from the
+    wheel too. Built with the venv's hatchling (the `test` extra has it), not one
+    fetched into an isolated environment: the tests reach 127.0.0.1 only."""
     out = tmp_path_factory.mktemp("dist")
-    command = [sys.executable, "-m", "build", "--outdir", str(out), str(REPO)]
-    isolated = subprocess.run(command, cwd=out, env=_clean_env(), timeout=BUILD_TIMEOUT,
-                              capture_output=True, text=True, check=False)
-    if isolated.returncode != 0:
-        # Only when the isolated build cannot fetch hatchling from the package
-        # index; a broken project fails the same way below and is reported.
-        print(f"isolated build failed, retrying with --no-isolation:\n{isolated.stderr}")
-        _run([*command, "--no-isolation"], cwd=out, timeout=BUILD_TIMEOUT, env=_clean_env())
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", out, REPO], cwd=out,
+         timeout=BUILD_TIMEOUT, env=clean_env())
     wheels = sorted(out.glob("newsletter_desk-*.whl"))
     sdists = sorted(out.glob("newsletter_desk-*.tar.gz"))
     assert len(wheels) == len(sdists) == 1, f"expected one wheel and one sdist in {out}"
@@ -119,19 +122,47 @@ class Installed:
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Installed:
-    """A fresh venv (no system site-packages) with only the wheel and its dependencies."""
+    """A fresh venv (no system site-packages) with the wheel, and the developer's venv's
+    packages (the pinned versions) behind it for the wheel's dependencies."""
     root = tmp_path_factory.mktemp("installed")
     assert REPO not in root.resolve().parents, "the venv must live outside the repository"
     venv = root / "venv"
-    _run([sys.executable, "-m", "venv", venv], cwd=root, timeout=VENV_TIMEOUT, env=_clean_env())
+    _run([sys.executable, "-m", "venv", venv], cwd=root, timeout=VENV_TIMEOUT, env=clean_env())
     python = venv / "bin" / "python"
-    # at the pinned versions, as the publish workflows install it
-    _run([python, "-m", "pip", "install", "-c", CONSTRAINTS, wheel], cwd=root,
-         timeout=INSTALL_TIMEOUT, env=_clean_env(venv))
+    env = clean_env(venv)
+    # the wheel alone, from the file: nothing is looked up on a package index
+    _run([python, "-m", "pip", "install", "--no-deps", "--no-index", wheel], cwd=root,
+         timeout=INSTALL_TIMEOUT, env=env)
+    unmet = _pip_check(python, root, env)
+    assert unmet.returncode != 0 and "newsletter-desk" in unmet.stdout, \
+        f"pip check should miss the wheel's dependencies before they are added:\n{unmet.stdout}"
+    _see_the_dev_packages(python, root, env)
+    met = _pip_check(python, root, env)
+    assert met.returncode == 0, \
+        f"the pinned packages do not satisfy what the wheel declares:\n{met.stdout}{met.stderr}"
     work = root / "work"
     work.mkdir()
     return Installed(venv=venv, python=python, newsletter=venv / "bin" / "newsletter",
                      work=work)
+
+
+def _pip_check(python: Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(python), "-m", "pip", "check"], cwd=cwd, env=env,
+                          timeout=RUN_TIMEOUT, capture_output=True, text=True, check=False)
+
+
+def _see_the_dev_packages(python: Path, cwd: Path, env: dict[str, str]) -> None:
+    """Put the developer's venv's site-packages on the new venv's path, after its own.
+
+    A path line in a `.pth` file is added to sys.path, but the `.pth` files in the
+    folder it adds are not read: the developer's editable newsletter (a `.pth` line
+    naming the repository) stays out, and the wheel's copy is the one imported.
+    """
+    own = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+               cwd=cwd, timeout=RUN_TIMEOUT, env=env).stdout.strip()
+    dev = dict.fromkeys(sysconfig.get_path(name) for name in ("purelib", "platlib"))
+    (Path(own) / "_developer_venv.pth").write_text("".join(f"{path}\n" for path in dev),
+                                                   encoding="utf-8")
 
 
 def test_wheel_ships_the_default_templates_and_the_scaffold(wheel: Path) -> None:
@@ -204,8 +235,8 @@ def test_extras_by_purpose_and_dev_is_their_union(wheel: Path) -> None:
         return {re.split(r"[<>=;\[ ]", line, maxsplit=1)[0].lower() for line in requires
                 if re.search(rf"""extra == ["']{name}["']$""", line)}
 
-    assert {"pytest", "hypothesis", "html5lib", "aiosmtpd", "build", "playwright"} <= \
-        extra("test")
+    assert {"pytest", "hypothesis", "html5lib", "aiosmtpd", "build", "hatchling",
+            "playwright"} <= extra("test")
     assert extra("lint") == {"ruff", "mypy"}
     assert extra("browser") == {"playwright"}
     assert "playwright" in extra("bench")
@@ -213,24 +244,33 @@ def test_extras_by_purpose_and_dev_is_their_union(wheel: Path) -> None:
 
 
 def test_installed_copy_is_the_one_that_runs(installed: Installed) -> None:
-    """The venv imports its own newsletter, not the repository's editable one."""
-    done = _run([installed.python, "-c", "import newsletter; print(newsletter.__file__)"],
-                cwd=installed.work, timeout=RUN_TIMEOUT, env=_clean_env(installed.venv))
-    location = Path(done.stdout.strip()).resolve()
-    assert installed.venv.resolve() in location.parents, location
-    assert REPO not in location.parents, location
+    """The venv imports its own newsletter, not the repository's editable one; its
+    dependencies come from the developer's venv; and it is under the network guard."""
+    done = _run([installed.python, "-c", INSTALLED_PROBE], cwd=installed.work,
+                timeout=RUN_TIMEOUT, env=clean_env(installed.venv))
+    newsletter, click, guard = (Path(line).resolve() for line in done.stdout.split())
+    assert installed.venv.resolve() in newsletter.parents, newsletter
+    assert REPO not in newsletter.parents, newsletter
+    assert Path(sysconfig.get_path("purelib")).resolve() in click.parents, click
+    assert guard == LOOPBACK_GUARD / "sitecustomize.py"
+
+
+INSTALLED_PROBE = """\
+import sys, click, newsletter
+print(newsletter.__file__, click.__file__, sys.modules["sitecustomize"].__file__)
+"""
 
 
 def test_python_dash_m_newsletter_help(installed: Installed) -> None:
     done = _run([installed.python, "-m", "newsletter", "--help"], cwd=installed.work,
-                timeout=RUN_TIMEOUT, env=_clean_env(installed.venv))
+                timeout=RUN_TIMEOUT, env=clean_env(installed.venv))
     assert "Usage:" in done.stdout
     for command in ("build", "init"):
         assert re.search(rf"^\s+{command}\b", done.stdout, re.MULTILINE), done.stdout
 
 
 def test_init_then_build_works_out_of_the_box(installed: Installed) -> None:
-    env = _clean_env(installed.venv)
+    env = clean_env(installed.venv)
     _run([installed.newsletter, "init", "mydesk"], cwd=installed.work, timeout=RUN_TIMEOUT,
          env=env)
     desk = installed.work / "mydesk"
