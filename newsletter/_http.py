@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterab
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,7 +43,7 @@ except ImportError:  # pragma: no cover - PyPy uses brotlicffi, which we do not 
 
 __all__ = ["CODINGS", "DECODE_ERRORS", "NETWORK_ERRORS", "USER_AGENT", "BodyTooLarge", "Slots",
            "UnknownCoding", "Unreachable", "detail", "error_chain", "gather_or_cancel",
-           "new_client", "read_body", "why_unreachable"]
+           "new_client", "read_body", "web_host", "why_unreachable"]
 
 USER_AGENT = f"newsletter/{__version__} (+https://github.com/newsletter-desk/newsletter)"
 
@@ -124,6 +125,19 @@ def error_chain(exc: BaseException | None) -> Iterator[BaseException]:
         seen.add(id(exc))
         yield exc
         exc = exc.__cause__ or exc.__context__
+
+
+def web_host(url: str) -> str | None:
+    """The host of an http(s) address, to count connections against; None for
+    anything httpx should not be given (another scheme, no host, spaces)."""
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError:  # e.g. an unclosed [IPv6 bracket
+        return None
+    if scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+        return None
+    return host
 
 
 def detail(exc: BaseException) -> str:

@@ -42,7 +42,6 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
-from urllib.parse import urlsplit
 
 import httpx
 import pebble
@@ -59,6 +58,7 @@ from .._http import (
     gather_or_cancel,
     new_client,
     read_body,
+    web_host,
     why_unreachable,
 )
 from .._workers import start_worker
@@ -463,12 +463,8 @@ def _checked_host(url: str) -> str:
     """The host to count connections against; a _Failure for what httpx should not see."""
     if not url:
         raise _Failure("the feed has no address", _INVALID)
-    try:
-        parts = urlsplit(url)
-        scheme, host = parts.scheme.lower(), parts.hostname
-    except ValueError:  # e.g. an unclosed [IPv6 bracket
-        scheme, host = "", None
-    if scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+    host = web_host(url)
+    if host is None:
         raise _Failure(f'"{url}" is not a web address newsletter can fetch', _INVALID)
     return host
 

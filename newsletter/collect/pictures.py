@@ -39,7 +39,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 from PIL import Image as PILImage
@@ -56,6 +56,7 @@ from .._http import (
     gather_or_cancel,
     new_client,
     read_body,
+    web_host,
     why_unreachable,
 )
 
@@ -265,12 +266,8 @@ async def _picture_body(response: httpx.Response, options: PictureOptions) -> by
 
 def _host(url: str) -> str:
     """The host to count connections against; refused unless an http(s) address."""
-    try:
-        parts = urlsplit(url)
-        scheme, host = parts.scheme.lower(), parts.hostname
-    except ValueError:  # e.g. an unclosed [IPv6 bracket
-        scheme, host = "", None
-    if scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+    host = web_host(url)
+    if host is None:
         raise _Refused(f'"{url}" is not an http(s) address', _GONE)
     return host
 
