@@ -11,14 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 __all__ = [
     "GMAIL_CLIP_BYTES",
+    "MAX_PAGE",
     "MIN_ID_PREFIX",
     "Acceptance",
     "Asset",
     "CallToAction",
+    "CandidatePage",
+    "CandidateQuery",
+    "CandidateRow",
     "CatchUp",
     "CatchUpItem",
     "CheckSettings",
@@ -34,10 +38,13 @@ __all__ = [
     "Image",
     "Issue",
     "IssueAssets",
+    "IssuePanel",
     "Item",
     "Lead",
     "LeadBlock",
     "Logo",
+    "Marks",
+    "PanelItem",
     "Paragraphs",
     "Paths",
     "Related",
@@ -53,6 +60,7 @@ __all__ = [
     "Status",
     "Story",
     "TextBlock",
+    "Use",
     "Utm",
     "Video",
 ]
@@ -247,6 +255,111 @@ class FetchResult:
     error: str = ""
     hint: str = ""
     moved_to: str | None = None  # a permanent redirect's new address
+
+
+# --- the desk in the browser -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Use:
+    """An issue that ran a story."""
+
+    number: int
+    date: dt.date
+
+    def __str__(self) -> str:
+        return f"#{self.number} on {self.date.isoformat()}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"number": self.number, "date": self.date.isoformat()}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Marks:
+    """The editor's triage of one candidate, kept in the store: starred (a keeper)
+    or skipped (left out of the lists); never both."""
+
+    starred: bool = False
+    skipped: bool = False
+
+
+#: The most candidates one page of the browser desk asks for.
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateQuery:
+    """Which candidates the browser desk lists: every filter ANDed, newest first."""
+
+    since: dt.datetime | None = None
+    feed: str | None = None  # matched case-insensitively (as `candidates --feed`)
+    words: str | None = None  # the store's search (Chinese and Japanese included)
+    unused: bool = False
+    starred: bool = False
+    skipped: bool = False  # False: skipped stories are left out; True: only skipped ones
+    offset: int = 0
+    limit: int = 50  # 1 to MAX_PAGE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidateRow:
+    """One candidate as the browser desk lists it: bounded, plain text only."""
+
+    id: str
+    url: str
+    title: str
+    sources: tuple[str, ...]
+    published: dt.datetime | None  # undated stories: when the store first saw them
+    picture: Image | None  # the story's picture (http or https), for a thumbnail
+    summary: str  # plain text, at most SUMMARY_CHARS characters (the content's start
+    #               when the feed gave no summary)
+    used_in: tuple[Use, ...]
+    starred: bool
+    skipped: bool
+
+    SUMMARY_CHARS: ClassVar[int] = 400
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CandidatePage:
+    """One page of candidates, and how many match in all."""
+
+    rows: tuple[CandidateRow, ...]
+    total: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PanelItem:
+    """One item of an issue in the browser desk's panel, in its slot's order.
+
+    `headline` and `blurb` are as readers see them (the editor's override, else
+    the candidate's); `*_written` say whether the YAML holds an override.
+    """
+
+    slot: str  # "lead", "lead.body", "catch_up", "deep_dives", "sponsors"
+    position: int  # from 1 within its slot (free paragraphs and blocks counted)
+    line: int  # where the item starts in the issue file (as check findings give it)
+    story: str | None  # the candidate id its story: resolved to, else None
+    url: str
+    headline: str
+    blurb: str  # "" where the slot has none
+    headline_written: bool
+    blurb_written: bool
+    kind: str  # "story", "inline", "placeholder", "text", "video", "related", "sponsor"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssuePanel:
+    """An issue file as the browser desk's panel shows it; `digest` (sha256 of the
+    bytes read) goes with every write, which is refused if the file changed."""
+
+    path: Path
+    digest: str
+    items: tuple[PanelItem, ...]
+    # why the issue cannot be read or resolved ("" when it can); the items are those that
+    # could be placed. Edits are refused only when the YAML itself cannot be read.
+    error: str = ""
 
 
 # --- the issue -------------------------------------------------------------

@@ -633,3 +633,40 @@ def test_feeds_add_finds_the_feed_of_a_page_and_refuses_one_the_desk_reads(desk:
             "neither a feed nor a page that names one")
     fetched = json.loads(ok(run(desk, "fetch", new.name, "--json")).stdout)
     assert fetched[0]["new"] > 0
+
+
+def test_candidates_starred_and_skipped_follow_the_browser_desks_marks(fed_desk: Path) -> None:
+    settings = api.load_desk(fed_desk)
+    ids = candidate_ids(fed_desk)
+    desk = api.BrowserDesk()
+    desk.mark(settings, ids[0], starred=True)
+    desk.mark(settings, ids[1], skipped=True)
+    assert candidate_ids(fed_desk, "--starred") == [ids[0]]
+    assert candidate_ids(fed_desk, "--skipped") == [ids[1]]
+    assert candidate_ids(fed_desk) == [ids[0], *ids[2:]]  # the skipped one left out
+    listed = json.loads(ok(run(fed_desk, "candidates", "--json", "--limit", "2")).stdout)
+    assert [(s["id"], s["starred"], s["skipped"]) for s in listed] == [
+        (ids[0], True, False), (ids[2], False, False)]
+    [skipped] = json.loads(ok(run(fed_desk, "candidates", "--json", "--skipped")).stdout)
+    assert (skipped["starred"], skipped["skipped"]) == (False, True)
+    table = ok(run(fed_desk, "candidates", "--starred", columns=200)).stdout
+    assert ids[0] in table and "*" in table
+    shown = json.loads(ok(run(fed_desk, "show", ids[0], "--json")).stdout)
+    assert (shown["starred"], shown["skipped"]) == (True, False)
+    both = run(fed_desk, "candidates", "--starred", "--skipped")
+    assert both.returncode == 2 and "never both" in both.stderr
+
+
+def test_a_new_draft_never_offers_a_skipped_story(fed_desk: Path) -> None:
+    settings = api.load_desk(fed_desk)
+    ids = candidate_ids(fed_desk, "--since", "3650d")
+    for story_id in ids[1:]:
+        api.BrowserDesk().mark(settings, story_id, skipped=True)
+    made = api.new_issue(settings, date=dt.date(2026, 12, 4))
+    offered = re.findall(r"^#    - story: (\S+)", issue_text(fed_desk, "2026-12-04"), re.M)
+    assert (made.offered, offered) == (1, [ids[0]])
+    api.BrowserDesk().mark(settings, ids[0], skipped=True)
+    made = api.new_issue(settings, date=dt.date(2026, 12, 11))
+    assert (made.offered, made.none_offered) == (
+        0, "every unused candidate since the last issue was skipped")
+    assert "--skipped" in made.hint

@@ -6,8 +6,11 @@ import codecs
 import contextlib
 import datetime as dt
 import http.server
+import re
+import subprocess
+import sys
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -707,3 +710,261 @@ def test_an_id_that_is_not_a_plain_word_is_written_quoted(tmp_path: Path) -> Non
     assert '- story: "a: b #c"  # ' in path.read_text("utf-8") and edit.position == 3
     drafts.unpick(path, "a: b #c")
     assert path.read_text("utf-8") == HAND_WRITTEN
+
+
+# --- headline and blurb overrides, undo ----------------------------------------------
+
+HAND_STORIES = StaticLookup([story(n) for n in range(1, 10)])
+
+
+def test_an_override_written_then_removed_gives_back_the_very_same_bytes(tmp_path: Path) -> None:
+    for newline in ("\n", "\r\n"):
+        path = hand_written(tmp_path, HAND_WRITTEN.replace("\n", newline))
+        before = path.read_bytes()
+        for ref, field in [(story(2).id, "headline"), (story(2).id, "blurb"),
+                           (story(1).id, "headline"), (story(7).id, "headline"),
+                           (story(5).id, "blurb"), (story(3).id, "blurb")]:
+            edit = drafts.set_field(path, ref, field, "Our own words:\nin two lines")
+            assert edit.before == before and edit.digest == drafts.file_digest(path)
+            added = [line for line in path.read_bytes().split(newline.encode())
+                     if line not in before.split(newline.encode())]
+            assert added and all(line.lstrip().startswith((field.encode(), b"Our", b"in"))
+                                 for line in added), added
+            drafts.set_field(path, ref, field, "")
+            assert path.read_bytes() == before, (ref, field)
+
+
+def test_an_override_changes_only_its_own_lines_and_keeps_its_comment(tmp_path: Path) -> None:
+    path = tmp_path / "2026-12-04.yaml"
+    path.write_text(ISSUE, encoding="utf-8")
+    edit = drafts.set_field(path, "https://example.org/written", "headline", "New: words")
+    assert (edit.action, edit.field, edit.section, edit.position) == ("edit", "headline",
+                                                                      "catch_up", 1)
+    assert path.read_text("utf-8") == ISSUE.replace(
+        "headline: Written inline   # keep me", 'headline: "New: words"   # keep me')
+    drafts.set_field(path, "https://example.org/written", "blurb", "A blurb")
+    assert path.read_text("utf-8").endswith(
+        '      headline: "New: words"   # keep me\n      blurb: "A blurb"\n')
+    path.write_text(HAND_WRITTEN, encoding="utf-8")
+    drafts.set_field(path, "https://example.org/written", "blurb", "一句话。")
+    assert path.read_text("utf-8") == HAND_WRITTEN.replace(
+        "    blurb: >\n      folded\n      text\n", '    blurb: "一句话。"\n')
+
+
+HOSTILE_VALUES = [
+    'He said "no"', "it's", "key: value", "a # b", "#start", "- dash", "? q", "yes", "No",
+    "null", "~", "true", "012", "1e3", "2026-12-04", "{a: b}", "[x]", "&anchor", "*alias",
+    "!tag", "!!python/object:os.system", "|", ">", "%TAG", "@at", "`tick`", "'single'",
+    '"double"', "back\\slash", "line one\nline two", "ends\n", "\n\nleading newlines",
+    "  leading spaces", "trailing spaces  ", "tab\there", "a\n\n  indented\n\nb",
+    "中文：冒号「引号」", "日本語の見出し、です。",  # noqa: RUF001 - the colon Chinese uses "emoji 🌊 and ZWJ 👩‍👩‍👧", "line\u2028sep",
+    "para\u2029sep", "nel\x85here", "bom\ufeffinside", "c1\x9bcontrol", "crlf\r\nend",
+    "---", "...", "line\n---\nafter", "# only a comment", "{{ jinja }}", "<script>x</script>",
+    "x" * 300,
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+@pytest.mark.parametrize("field", ["headline", "blurb"])
+def test_a_hostile_override_reads_back_exactly(tmp_path: Path, field: str, value: str) -> None:
+    from ruamel.yaml import YAML
+
+    path = hand_written(tmp_path)
+    drafts.set_field(path, story(2).id, field, value)
+    data = YAML(typ="safe").load(path.read_bytes())
+    assert data["catch_up"]["items"][0] == {"story": story(2).id, field: value}
+    assert data["deep_dives"] == {"items": [{"story": story(4).id}, {"story": story(5).id}]}
+    assert drafts.issue_slots(path).slots[3].headline == (value if field == "headline" else None)
+    drafts.set_field(path, story(2).id, field, "")
+    assert path.read_bytes() == HAND_WRITTEN.encode()
+
+
+@hsettings(max_examples=150, deadline=None)  # files on disk: no deadline on a loaded machine
+@given(st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters=(
+    *map(chr, [*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f]), "\ufffe", "\uffff")),
+    min_size=1, max_size=40).filter(str.strip))
+def test_any_text_the_reader_takes_round_trips_as_a_blurb(value: str) -> None:
+    import tempfile
+
+    from ruamel.yaml import YAML
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "i.yaml"
+        path.write_text(HAND_WRITTEN, encoding="utf-8")
+        drafts.set_field(path, "https://example.org/written", "blurb", value)
+        data = YAML(typ="safe").load(path.read_bytes())
+        assert data["catch_up"]["items"][1]["blurb"] == value
+
+
+def test_the_issue_reader_shows_an_override_as_written(tmp_path: Path,
+                                                      settings: Settings) -> None:
+    path = hand_written(tmp_path)
+    drafts.set_field(path, story(2).id, "headline", 'Kelp: "back" # for good')
+    drafts.set_field(path, story(2).id, "blurb", "Two lines:\n*markdown* here.")
+    item = load_issue(path, settings, HAND_STORIES).catch_up.items[0]  # type: ignore[union-attr]  # the file has one
+    assert (item.headline, item.blurb) == ('Kelp: "back" # for good',  # type: ignore[union-attr]  # an item
+                                           "Two lines:\n*markdown* here.")
+
+
+@pytest.mark.parametrize(("ref", "field", "value", "said", "hint"), [
+    (story(1).id, "blurb", "x", "the lead, which has no blurb", "bullets"),
+    (story(7).id, "blurb", "x", "the lead's body, block 2, which has no blurb", "headline alone"),
+    ("https://example.org/written", "headline", "", "is written out", "another headline"),
+    (story(2).id, "title", "x", 'no field "title"', "headline or blurb"),
+    (story(2).id, "headline", "bell\x07", "invisible character U+0007", "retype"),
+    (story(2).id, "headline", "x" * 301, "301 characters: at most 300", "shorten"),
+    (story(2).id, "blurb", "\ud800", "U+D800", "retype"),
+    ("a0000", "headline", "x", '"a0000" starts 6 stories', "more of the id"),
+])
+def test_an_override_that_cannot_be_is_refused_and_writes_nothing(
+        tmp_path: Path, ref: str, field: str, value: str, said: str, hint: str) -> None:
+    path = hand_written(tmp_path)
+    with pytest.raises(NewsletterError, match=re.escape(said)) as caught:
+        drafts.set_field(path, ref, field, value, lookup=HAND_STORIES)
+    assert hint in caught.value.hint
+    assert path.read_bytes() == HAND_WRITTEN.encode()
+
+
+def test_an_override_first_on_its_dash_line_is_changed_there_and_never_removed(
+        tmp_path: Path) -> None:
+    text = ("number: 1\nlead:\n  url: https://e.org/\n  headline: H\ncatch_up:\n  items:\n"
+            "    - headline: First   # mine\n      story: a000000002\n")
+    path = tmp_path / "i.yaml"
+    path.write_text(text, encoding="utf-8")
+    drafts.set_field(path, story(2).id, "headline", "Second")
+    assert path.read_text("utf-8") == text.replace("- headline: First", '- headline: "Second"')
+    with pytest.raises(NewsletterError, match="first on its item's line"):
+        drafts.set_field(path, story(2).id, "headline", "")
+    flow = "number: 1\nlead:\n  url: https://e.org/\n  headline: H\ncatch_up:\n  items:\n" \
+           "    - {story: a000000002}\n"
+    path.write_text(flow, encoding="utf-8")
+    with pytest.raises(NewsletterError, match="not as keys"):
+        drafts.set_field(path, story(2).id, "headline", "x")
+    assert path.read_text("utf-8") == flow
+
+
+def test_removing_an_override_that_is_not_there_writes_nothing(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    mtime = path.stat().st_mtime_ns
+    edit = drafts.set_field(path, story(2).id, "blurb", "   ")  # blank is nothing
+    assert edit.digest == drafts.file_digest(path) and edit.before == path.read_bytes()
+    assert path.stat().st_mtime_ns == mtime
+
+
+def test_every_edit_carries_the_bytes_before_it_and_restore_undoes_it(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    steps: list[Callable[[str], drafts.Edit]] = [
+             lambda d: pick(path, story(9), "deep_dives", expected_digest=d),
+             lambda d: drafts.move(path, story(9).id, to=1, expected_digest=d),
+             lambda d: drafts.set_field(path, story(9).id, "headline", "Mine",
+                                        expected_digest=d),
+             lambda d: drafts.unpick(path, story(9).id, expected_digest=d)]
+    edits, versions = [], [path.read_bytes()]
+    for step in steps:
+        edits.append(step(drafts.file_digest(path)))
+        versions.append(path.read_bytes())
+    for edit, before in zip(edits, versions, strict=False):
+        assert edit.before == before
+    for edit, before in zip(reversed(edits), reversed(versions[:-1]), strict=True):
+        undone = drafts.restore(path, edit.before, expected_digest=edit.digest)
+        assert path.read_bytes() == before and undone.action == "restore"
+        assert undone.digest == drafts.file_digest(path)
+    assert path.read_bytes() == HAND_WRITTEN.encode()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # nothing left aside
+
+
+def test_an_undo_is_refused_when_the_file_changed_since_the_edit(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    edit = drafts.set_field(path, story(2).id, "headline", "Mine")
+    typed = path.read_bytes() + b"# typed in a text editor\n"
+    path.write_bytes(typed)
+    with pytest.raises(drafts.EditConflict, match="changed since it was read"):
+        drafts.restore(path, edit.before, expected_digest=edit.digest)
+    with pytest.raises(drafts.EditConflict):
+        drafts.set_field(path, story(2).id, "headline", "Again", expected_digest=edit.digest)
+    assert path.read_bytes() == typed
+
+
+def test_issue_slots_list_every_item_where_the_issue_reader_puts_it(
+        tmp_path: Path, settings: Settings) -> None:
+    path = hand_written(tmp_path)
+    slots = drafts.issue_slots(path, HAND_STORIES)
+    assert slots.digest == drafts.file_digest(path)
+    assert [(s.slot, s.position, s.kind, s.line) for s in slots.slots] == [
+        ("lead", 1, "story", 7), ("lead.body", 1, "text", 10), ("lead.body", 2, "related", 14),
+        ("catch_up", 1, "story", 21), ("catch_up", 2, "inline", 23),
+        ("catch_up", 3, "text", 31), ("catch_up", 4, "story", 32),
+        ("deep_dives", 1, "story", 35), ("deep_dives", 2, "story", 36)]
+    inline = slots.slots[4]
+    assert (inline.headline, inline.blurb, inline.story_id) == ("Written inline",
+                                                               "folded text\n", None)
+    assert slots.slots[2].story_id == story(7).id and slots.slots[2].title == "Story 7"
+    issue = load_issue(path, settings, HAND_STORIES)
+    located = {item.location.line for item in issue.items() if item.location}
+    assert located == {s.line for s in slots.slots if s.kind != "text"}
+
+
+def editor_saves(path: Path, data: bytes) -> None:
+    """A text editor's save: the whole file written aside, then renamed over it."""
+    aside = path.with_name(path.name + ".editor~")
+    aside.write_bytes(data)
+    aside.replace(path)
+
+
+def test_a_save_landing_between_the_check_and_the_rename_is_put_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = hand_written(tmp_path)
+    typed = HAND_WRITTEN.encode() + b"# saved in a text editor\n"
+    real_digest = drafts._digest_or_none
+    checks = []
+
+    def check_then_save(target: Path) -> str | None:
+        found = real_digest(target)
+        checks.append(target)
+        if len(checks) == 1:  # the check before the rename: the editor saves right after it
+            editor_saves(path, typed)
+        return found
+
+    monkeypatch.setattr(drafts, "_digest_or_none", check_then_save)
+    with pytest.raises(drafts.EditConflict, match="changed since it was read"):
+        drafts.set_field(path, story(2).id, "headline", "From the browser")
+    assert path.read_bytes() == typed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # nothing left aside
+
+
+EDITOR = """
+import os, sys, time
+path, saves = sys.argv[1], int(sys.argv[2])
+for n in range(saves):
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path + ".editor~", "wb") as f:
+        f.write(data + b"# editor save %d\\n" % n)
+    os.replace(path + ".editor~", path)
+    time.sleep(0.002)
+"""
+
+
+def test_a_text_editor_saving_while_the_browser_writes_loses_no_save(tmp_path: Path) -> None:
+    """A real editor process saves 300 times, 2 ms apart, while this process edits the
+    same file with digests: every edit either lands or is refused, and every save
+    the editor made is still in the file at the end."""
+    path = hand_written(tmp_path)
+    editor = subprocess.Popen([sys.executable, "-c", EDITOR, str(path), "300"])
+    landed = refused = 0
+    try:
+        for n in range(2_000):  # bounded; the editor ends first
+            if editor.poll() is not None:
+                break
+            try:
+                drafts.set_field(path, story(2).id, "headline", f"Browser {n}",
+                                 expected_digest=drafts.file_digest(path))
+                landed += 1
+            except (drafts.EditConflict, NewsletterError):
+                refused += 1  # changed under it, or read while the editor wrote it
+        assert editor.wait(timeout=60) == 0
+    finally:
+        editor.kill()
+    saves = path.read_text("utf-8").count("# editor save ")
+    assert saves == 300, f"{300 - saves} editor saves lost ({landed} edits, {refused} refused)"
+    assert landed > 0

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from generated_store import AI_EVERY, make_store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,11 +48,13 @@ from newsletter.collect.store import (
 from newsletter.desk.lookup import StoryLookup
 from newsletter.errors import StoreError
 from newsletter.model import (
+    CandidateRow,
     FeedSpec,
     FeedState,
     FetchOutcome,
     FetchResult,
     Image,
+    Marks,
     SourceLocation,
     Story,
 )
@@ -770,3 +773,170 @@ def test_a_story_stored_with_a_date_keeps_the_date_it_was_given(store: Store) ->
                now=day(12))
     found = store.find(dated.id)
     assert found is not None and (found.title, found.published) == ("Now undated", day(3))
+
+
+# --- the editor's marks and the browser desk's pages -------------------------------
+
+
+def test_a_story_is_starred_or_skipped_never_both_and_a_mark_comes_off(shelf: Store) -> None:
+    assert shelf.mark(KELP.id, starred=True, now=NOW) == Marks(starred=True)
+    assert shelf.mark(KELP.id, skipped=True, now=NOW) == Marks(skipped=True)  # un-stars
+    assert shelf.mark(KELP.id, starred=False, now=NOW) == Marks(skipped=True)  # not starred
+    assert shelf.mark(MARINE.id, starred=True, skipped=False, now=NOW) == Marks(starred=True)
+    assert shelf.mark(TOKYO.id, now=NOW) == Marks()  # nothing asked, nothing changed
+    assert shelf.marks([KELP.id, MARINE.id, TOKYO.id, "nope"]) == {
+        KELP.id: Marks(skipped=True), MARINE.id: Marks(starred=True)}
+    assert shelf.mark(KELP.id, skipped=False, now=NOW) == Marks()
+    assert shelf.marks([KELP.id]) == {}
+    assert shelf.mark("nope", starred=True, now=NOW) is None  # only an exact id
+    assert shelf.mark(KELP.id[:6], starred=True, now=NOW) is None
+    with pytest.raises(ValueError, match="not both"):
+        shelf.mark(KELP.id, starred=True, skipped=True, now=NOW)
+
+
+def test_search_filters_by_marks_and_leaves_skipped_ones_out_when_asked(shelf: Store) -> None:
+    shelf.mark(KELP.id, starred=True, now=NOW)
+    shelf.mark(MARINE.id, skipped=True, now=NOW)
+    everything = [TOKYO.title, MARINE.title, KELP.title, STORMS.title]
+    assert titles(shelf.search()) == everything  # None: marks do not matter
+    assert titles(shelf.search(skipped=False)) == [TOKYO.title, KELP.title, STORMS.title]
+    assert titles(shelf.search(skipped=True)) == [MARINE.title]
+    assert titles(shelf.search(starred=True)) == [KELP.title]
+    assert titles(shelf.search(starred=True, words="海")) == []
+    assert titles(shelf.search(skipped=True, words="海")) == [MARINE.title]
+
+
+def test_a_pruned_story_takes_its_mark_with_it(store: Store) -> None:
+    old = many("news", 3)  # published on the 1st to the 3rd
+    store.save(fetched("news", old), now=NOW)
+    store.mark(old[0].id, starred=True, now=NOW)
+    store.mark(old[1].id, skipped=True, now=NOW)
+    assert store.prune(older_than=day(10)) == 3
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("SELECT count(*) FROM marks").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_page_is_newest_first_with_the_total_and_only_what_a_list_shows(shelf: Store) -> None:
+    shelf.mark(KELP.id, starred=True, now=NOW)
+    shelf.mark(TOKYO.id, skipped=True, now=NOW)
+    first = shelf.page(limit=2)
+    assert (first.total, first.offset) == (3, 0)  # the skipped one left out
+    assert [row.id for row in first.rows] == [MARINE.id, KELP.id]
+    assert [row.id for row in shelf.page(offset=2, limit=2).rows] == [STORMS.id]
+    assert shelf.page(offset=5).rows == ()
+    kelp = first.rows[1]
+    assert (kelp.title, kelp.url, kelp.sources, kelp.published) == (
+        KELP.title, KELP.url, ("news",), KELP.published or NOW)
+    assert (kelp.starred, kelp.skipped, kelp.used_in) == (True, False, ())
+    assert kelp.summary == "Divers count urchins again."  # as text
+    assert shelf.page(skipped=True).rows[0].id == TOKYO.id
+    assert shelf.page(skipped=None).total == 4
+    assert [r.id for r in shelf.page(words="海", skipped=None).rows] == [TOKYO.id, MARINE.id]
+    assert shelf.row(KELP.id) == kelp and shelf.row("nope") is None
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ({"words": "海洋"}, [MARINE]),  # two characters: no trigram, a scan
+    ({"words": "保护区"}, [MARINE]),  # three: the index
+    ({"words": "AI"}, [STORMS]),
+    ({"words": "ai storms"}, [STORMS]),
+    ({"words": "kelp"}, [KELP]),
+    ({"since": day(21)}, [TOKYO, MARINE]),
+    ({"feed": "news", "unused": True}, [TOKYO, KELP, STORMS]),
+    ({"feed": "nobody"}, []),
+    ({"starred": True}, [KELP]),
+    ({"skipped": True}, []),
+])
+def test_every_filter_of_a_page_is_searchs(shelf: Store, query: dict[str, Any],
+                                           expected: list[Story]) -> None:
+    shelf.mark(KELP.id, starred=True, now=NOW)
+    shelf.mark_used([MARINE.id], issue_number=1, issue_date=dt.date(2026, 11, 23))
+    page = shelf.page(**query)
+    assert [row.id for row in page.rows] == [s.id for s in expected]
+    assert page.total == len(expected)
+    assert [s.id for s in shelf.search(**query)] == [s.id for s in expected]
+
+
+@pytest.mark.parametrize("words", HOSTILE)
+def test_no_query_breaks_a_page(shelf: Store, words: str) -> None:
+    page = shelf.page(words=words)
+    assert page.total == len(page.rows) <= 4
+
+
+def test_a_short_ascii_term_is_literal_text_in_like_too(store: Store) -> None:
+    odd = story("https://e.org/odd", "Rates up 5% in a_b", published=day(3))
+    store.save(fetched("news", (odd, story("https://e.org/plain", "Rates up 55 in ab"))),
+               now=NOW)
+    for words in ("%", "_", "5%", "a_", "\\"):
+        expected = [odd.id] if words != "\\" else []
+        assert [s.id for s in store.search(words=words)] == expected, words
+        assert [r.id for r in store.page(words=words).rows] == expected, words
+
+
+def test_a_list_summary_is_plain_bounded_text_of_the_summary_else_the_content(
+        store: Store) -> None:
+    limit = CandidateRow.SUMMARY_CHARS
+    long_words = story("https://e.org/long", "Long", summary="<p>" + "word " * 5_000 + "</p>",
+                       content="<p>" + "x" * 500_000 + "</p>", published=day(5))
+    chinese = story("https://e.org/zh", "中文", summary="<p>" + "海洋保护区扩大。" * 200 + "</p>",
+                    published=day(4))
+    no_summary = story("https://e.org/content", "Content", content="<p>From the <b>content</b>"
+                       "</p>", published=day(3))
+    unsafe = story("https://e.org/unsafe", "Unsafe picture", published=day(2),
+                   image=Image(src="javascript:alert(1)", alt=""))
+    store.save(fetched("news", (long_words, chinese, no_summary, unsafe)), now=NOW)
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    rows = {row.title: row for row in store.page().rows}
+    store._conn.set_trace_callback(None)
+    assert rows["Long"].summary.endswith("word…") and len(rows["Long"].summary) <= limit
+    assert rows["中文"].summary.endswith("…") and len(rows["中文"].summary) == limit
+    assert rows["Content"].summary == "From the content"
+    assert rows["Unsafe picture"].picture is None
+    # a list never reads a story's HTML: only the start of its plain text
+    assert statements and not [sql for sql in statements
+                               if re.search(r"\bs\.(summary|content)\b|\bbody\b(?!, 1)", sql)]
+
+
+def test_a_generated_store_pages_as_it_was_made(tmp_path: Path) -> None:
+    made = make_store(tmp_path / "c.sqlite", 2_000)
+    with Store(made.path) as generated:
+        first = generated.page()
+        assert first.total == made.stories - len(made.skipped)
+        dates = [row.published or NOW for row in first.rows]  # every row has a date
+        assert dates == sorted(dates, reverse=True) and len(first.rows) == 50
+        assert generated.page(starred=True, limit=200).total == len(made.starred)
+        assert {r.id for r in generated.page(starred=True, limit=200).rows} == made.starred
+        assert generated.page(skipped=True).total == len(made.skipped)
+        assert generated.page(unused=True, skipped=None).total == made.stories - len(made.used)
+        ai = generated.page(words="AI", skipped=None, limit=200)
+        assert ai.total == len([n for n in range(made.stories)
+                                if n % AI_EVERY == 0 and n % 5 < 3])
+        assert all(re.search(r"\bAI\b", row.title) for row in ai.rows)
+        assert generated.page(words="海洋", skipped=None).total > 0
+
+
+def test_a_version_3_store_is_migrated_keeps_its_stories_and_takes_marks(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in store_module._MIGRATIONS[:3]:  # the schema as version 3 released it
+        migration(conn)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO stories (id, url, title, summary, content, authors, guid, "
+                 "first_seen) VALUES ('abcd1234', 'https://e.org/v3', 'Kept', '<p>Its summary"
+                 "</p>', '', '[]', '', ?)", (NOW.isoformat(),))
+    conn.execute("INSERT INTO story_text (rowid, title, body) SELECT pk, title, "
+                 "'Its summary' || char(10) FROM stories")
+    conn.execute("INSERT INTO story_sources VALUES ('abcd1234', 'news', 0, '')")
+    conn.close()
+    with Store(path) as migrated:
+        assert [s.id for s in migrated.search()] == ["abcd1234"]
+        assert migrated.mark("abcd1234", starred=True, now=NOW) == Marks(starred=True)
+        [row] = migrated.page(starred=True).rows
+        assert (row.id, row.starred, row.summary, row.sources) == (
+            "abcd1234", True, "Its summary", ("news",))
+    assert integrity(path) == ("ok", 1, 1)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    conn.close()

@@ -14,8 +14,8 @@ from ._params import Age
 if TYPE_CHECKING:
     import datetime as dt
 
-    from ..api import FeedRow, FetchReport, StoryReport, Use
-    from ..model import Story
+    from ..api import FeedRow, FetchReport, StoryReport
+    from ..model import Marks, Story, Use
 
 
 @main.command()
@@ -227,14 +227,19 @@ def export_feeds() -> None:
 @click.option("--search", "words", metavar="WORDS", help="Full-text search (any language, "
               "Chinese included).")
 @click.option("--unused", is_flag=True, help="Only stories no issue has used yet.")
+@click.option("--starred", is_flag=True, help="Only stories starred in the browser desk.")
+@click.option("--skipped", is_flag=True, help="Only stories skipped in the browser desk "
+              "(otherwise they are left out).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1),
               help="At most this many stories.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @user_errors
 def candidates(since: dt.datetime | None, since_last_issue: bool, feed: str | None,
-               words: str | None, unused: bool, limit: int, as_json: bool) -> None:
-    """List candidate stories: id, date, source, title and the issues they ran
-    in, newest first.
+               words: str | None, unused: bool, starred: bool, skipped: bool, limit: int,
+               as_json: bool) -> None:
+    """List candidate stories: id, date, source, title, the issues they ran in
+    and a star (*) for the starred ones, newest first. Stories skipped in the
+    browser desk are left out unless --skipped asks for them.
 
     Put a story into an issue with its id (a unique start of at least 4
     characters is enough): `newsletter pick ID --into catch_up`. See one
@@ -244,29 +249,39 @@ def candidates(since: dt.datetime | None, since_last_issue: bool, feed: str | No
     Example:
       newsletter candidates --since 7d --search "kelp"
       newsletter candidates --feed Coastal-Desk --unused
+      newsletter candidates --starred
     """
     from .. import api
 
+    if starred and skipped:
+        raise click.UsageError("a story is starred or skipped, never both: give one of "
+                               "--starred and --skipped")
     settings = desk_settings()
     stories = api.candidates(settings, since=since, since_last_issue=since_last_issue,
-                             feed=feed, words=words, unused=unused, limit=limit)
-    uses = api.story_uses(settings, [story.id for story in stories])
+                             feed=feed, words=words, unused=unused, starred=starred,
+                             skipped=skipped, limit=limit)
+    ids = [story.id for story in stories]
+    uses, marks = api.story_uses(settings, ids), api.story_marks(settings, ids)
     if as_json:
-        echo_json([api.candidate_to_json(story, uses.get(story.id, ())) for story in stories])
+        echo_json([api.candidate_to_json(story, uses.get(story.id, ()), marks.get(story.id))
+                   for story in stories])
     else:
-        _story_table(stories, uses)
+        _story_table(stories, uses, marks)
 
 
-def _story_table(stories: list[Story], uses: dict[str, tuple[Use, ...]]) -> None:
+def _story_table(stories: list[Story], uses: dict[str, tuple[Use, ...]],
+                 marks: dict[str, Marks]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table("id", "date", "source", "title", "used in")
+    table = Table("id", "date", "source", "title", "used in", "")
     for story in stories:
         date = story.published.strftime("%Y-%m-%d") if story.published else ""
         used = ", ".join(f"#{use.number}" for use in uses.get(story.id, ()))
-        table.add_row(story.id, date, escape(story.source), escape(story.title), used)
+        mark = marks.get(story.id)
+        shown = "*" if mark and mark.starred else "skipped" if mark and mark.skipped else ""
+        table.add_row(story.id, date, escape(story.source), escape(story.title), used, shown)
     Console(highlight=False).print(table)
     if not stories:
         click.echo("no stories match")

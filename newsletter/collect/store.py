@@ -27,6 +27,13 @@ looks the way it does:
   `AI`) cannot form a trigram; they are tested in Python on the same text,
   as a substring, or as a whole word when ASCII (`AI` is not in "again").
   Every long term is quoted, so no input is FTS query syntax.
+- **Marks.** The editor's star or skip of a story (the browser desk) is a
+  row of `marks`, never both; a skipped story is left out of the lists
+  unless asked for. `page` is what the browser desk lists: a page of
+  newest-first rows with the total, reading only what a list shows (the
+  summary as plain text from the search index, never the content). On
+  10,000 stories a page takes 1 to 3 ms, a search 2 to 12 ms (short terms
+  scan every story's text, once for the page and the count together).
 - **Dates** are ISO-8601 UTC text with microseconds: text order is time
   order. A story without a date (`published` None: the feed gave none it
   could trust) is dated by when the store first saw it, for ordering,
@@ -54,15 +61,18 @@ from typing import Any, Literal
 from ..errors import StoreError
 from ..model import (
     MIN_ID_PREFIX,
+    CandidatePage,
+    CandidateRow,
     FeedSpec,
     FeedState,
     FetchOutcome,
     FetchResult,
     Image,
+    Marks,
     SourceLocation,
     Story,
 )
-from ..sanitize import html_to_plain
+from ..sanitize import html_to_plain, is_remote, is_safe_url
 
 __all__ = [
     "BY_HAND",
@@ -242,6 +252,31 @@ def _story(row: sqlite3.Row, sources: Sequence[str]) -> Story:
     )
 
 
+def _row(row: sqlite3.Row, sources: Sequence[str], text: str) -> CandidateRow:
+    """A candidate as the browser desk lists it (`used_in` is `api`'s to fill)."""
+    picture = _image(row["image"])
+    if picture is not None and not (is_remote(picture.src) and is_safe_url(picture.src)):
+        picture = None
+    marks = _MARKS.get(row["mark"], Marks())
+    return CandidateRow(
+        id=row["id"], url=row["url"], title=row["title"], sources=tuple(sources),
+        published=_time(row["dated"]), picture=picture, summary=_list_summary(text),
+        used_in=(), starred=marks.starred, skipped=marks.skipped)
+
+
+def _list_summary(text: str) -> str:
+    """A story's summary (else its content's start) as a list shows it: plain text of
+    at most `CandidateRow.SUMMARY_CHARS` characters, cut between words where it has
+    spaces (Chinese and Japanese have none), `…` where it was cut."""
+    summary, _, content = text.partition("\n")  # as `_plain` wrote it
+    shown, limit = (summary or content).strip(), CandidateRow.SUMMARY_CHARS
+    if len(shown) <= limit:
+        return shown
+    cut = shown[:limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
 def _story_values(story: Story) -> dict[str, Any]:
     """The columns a story's owner may change (not its id, url or first sight)."""
     return {
@@ -335,9 +370,22 @@ def _v3_gone_feeds(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE feeds ADD COLUMN gone_since TEXT")
 
 
+def _v4_marks(conn: sqlite3.Connection) -> None:
+    """The editor's triage in the browser desk: a story starred or skipped (one
+    row per marked story; an unmarked story has none). A pruned story takes
+    its mark with it."""
+    conn.execute("""CREATE TABLE marks (
+        story_id TEXT PRIMARY KEY
+            REFERENCES stories (id) ON DELETE CASCADE ON UPDATE CASCADE,
+        mark TEXT NOT NULL CHECK (mark IN ('starred', 'skipped')),
+        marked TEXT NOT NULL           -- when the editor marked it
+    ) WITHOUT ROWID""")
+    conn.execute("CREATE INDEX marks_mark ON marks (mark)")
+
+
 #: Applied in order; `PRAGMA user_version` counts how many a file has had.
 #: Append only: a released migration never changes.
-_MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_search, _v3_gone_feeds)
+_MIGRATIONS: tuple[Migration, ...] = (_v1_tables, _v2_search, _v3_gone_feeds, _v4_marks)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -388,6 +436,7 @@ def _mapped(path: Path) -> Iterator[None]:
 
 # --- the store ---------------------------------------------------------------
 
+_MARKS = {"starred": Marks(starred=True), "skipped": Marks(skipped=True)}
 _COLUMNS = ("s.pk, s.id, s.url, s.title, s.summary, s.content, s.image, s.language, "
             "s.dated, s.updated, s.authors, s.guid")
 _Verdict = Literal["new", "updated", "unchanged"]
@@ -694,16 +743,117 @@ class Store:
     # --- browsing --------------------------------------------------------------
 
     def search(self, *, words: str | None = None, since: dt.datetime | None = None,
-               feed: str | None = None, unused: bool = False, limit: int = 50) -> list[Story]:
+               feed: str | None = None, unused: bool = False, starred: bool = False,
+               skipped: bool | None = None, limit: int = 50) -> list[Story]:
         """Stories matching every filter, newest first (by publication date).
 
         `words` are ANDed; each matches anywhere in the title, summary or
-        content, in any script, case-insensitively.
+        content, in any script, case-insensitively. `starred`: only starred
+        stories; `skipped`: only skipped ones (True), none of them (False),
+        or either (None).
         """
-        joins, where, params = _filters(words=words, since=since, feed=feed, unused=unused)
+        joins, where, params = _filters(words=words, since=since, feed=feed, unused=unused,
+                                        starred=starred, skipped=skipped)
         with self._read() as conn:
             return self._load(conn, " AND ".join(where) or "1", [*params, limit],
                               "ORDER BY s.dated DESC, s.pk DESC LIMIT ?", joins=joins)
+
+    def page(self, *, words: str | None = None, since: dt.datetime | None = None,
+             feed: str | None = None, unused: bool = False, starred: bool = False,
+             skipped: bool | None = False, offset: int = 0, limit: int = 50) -> CandidatePage:
+        """One page of `search`'s stories for the browser desk, and how many match in all.
+
+        Only what a list shows is read: never the content, and the summary as
+        plain text from the search index (made when the story was saved), cut
+        to `CandidateRow.SUMMARY_CHARS`. `used_in` is left empty: the issues'
+        lock files know it too, and `api` fills it in.
+        """
+        joins, where, params = _filters(words=words, since=since, feed=feed, unused=unused,
+                                        starred=starred, skipped=skipped)
+        condition = " AND ".join(where) or "1"
+        order = "ORDER BY s.dated DESC, s.pk DESC"
+        with self._read() as conn:
+            if joins:  # a search reads every story's text: once, for the count and the page
+                found = [pk for pk, in conn.execute(
+                    f"SELECT s.pk FROM stories s {joins} WHERE {condition} {order}", params)]
+                total, chosen = len(found), found[offset:offset + limit]
+                condition, params = f"s.pk IN ({', '.join('?' * len(chosen))})", chosen
+            else:  # through the indexes: counting is cheap, the page stops at its end
+                total = conn.execute(f"SELECT count(*) FROM stories s WHERE {condition}",
+                                     params).fetchone()[0]
+                params = [*params, limit, offset]
+                order += " LIMIT ? OFFSET ?"
+            rows = self._listed(conn, f"{condition} {order}", params)
+        return CandidatePage(rows=rows, total=total, offset=offset)
+
+    def row(self, story_id: str) -> CandidateRow | None:
+        """The story with this exact id as `page` lists it."""
+        with self._read() as conn:
+            found = self._listed(conn, "s.id = ?", [story_id])
+        return found[0] if found else None
+
+    def _listed(self, conn: sqlite3.Connection, where: str, params: Sequence[object]
+                ) -> tuple[CandidateRow, ...]:
+        rows = conn.execute(
+            f"""SELECT s.pk, s.id, s.url, s.title, s.image, s.dated, mk.mark
+                FROM stories s LEFT JOIN marks mk ON mk.story_id = s.id WHERE {where}""",
+            params).fetchall()
+        sources = self._sources(conn, [row["id"] for row in rows])
+        texts = self._list_texts(conn, [row["pk"] for row in rows])
+        return tuple(_row(row, sources.get(row["id"], ()), texts.get(row["pk"], ""))
+                     for row in rows)
+
+    def _list_texts(self, conn: sqlite3.Connection, pks: Sequence[int]) -> dict[int, str]:
+        """The start of each story's searchable text (its summary, then its content,
+        as plain text): enough for a list's summary, however long the story."""
+        read = 2 * CandidateRow.SUMMARY_CHARS + 1  # the summary and its "\n", or a cut
+        found: dict[int, str] = {}
+        for start in range(0, len(pks), _CHUNK):
+            chunk = pks[start:start + _CHUNK]
+            found.update(conn.execute(
+                f"SELECT rowid, substr(body, 1, ?) FROM story_text "
+                f"WHERE rowid IN ({', '.join('?' * len(chunk))})", [read, *chunk]).fetchall())
+        return found
+
+    # --- the editor's marks ----------------------------------------------------
+
+    def mark(self, story_id: str, *, starred: bool | None = None, skipped: bool | None = None,
+             now: dt.datetime) -> Marks | None:
+        """Star or skip the story with this exact id, or take its mark off (False);
+        None leaves a mark as it is. A story is never both: starring a skipped
+        story un-skips it, and the other way round. Returns the story's marks
+        now, or None when the store has no such story."""
+        if starred and skipped:
+            raise ValueError("a story is starred or skipped, not both")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM stories WHERE id = ?", (story_id,)).fetchone() is None:
+                return None
+            if starred or skipped:
+                conn.execute(
+                    """INSERT INTO marks (story_id, mark, marked) VALUES (?, ?, ?)
+                       ON CONFLICT (story_id) DO UPDATE SET mark = excluded.mark,
+                           marked = excluded.marked WHERE mark != excluded.mark""",
+                    (story_id, "starred" if starred else "skipped", _iso(now)))
+            for name, value in (("starred", starred), ("skipped", skipped)):
+                if value is False:
+                    conn.execute("DELETE FROM marks WHERE story_id = ? AND mark = ?",
+                                 (story_id, name))
+            return self._marks(conn, [story_id]).get(story_id, Marks())
+
+    def marks(self, story_ids: Iterable[str]) -> dict[str, Marks]:
+        """The marks of those of these stories that have one."""
+        with self._read() as conn:
+            return self._marks(conn, list(dict.fromkeys(story_ids)))
+
+    def _marks(self, conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, Marks]:
+        found: dict[str, Marks] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            for story_id, mark in conn.execute(
+                    f"SELECT story_id, mark FROM marks WHERE story_id "
+                    f"IN ({', '.join('?' * len(chunk))})", chunk):
+                found[story_id] = _MARKS[mark]
+        return found
 
     def mark_used(self, story_ids: Iterable[str], *, issue_number: int,
                   issue_date: dt.date) -> None:
@@ -791,19 +941,23 @@ def _short_condition(term: str) -> tuple[str, tuple[str, ...]]:
     """SQL for "{column} holds `term`", a term too short for the trigram index.
 
     A term without case (Chinese, Japanese, digits) is a plain substring, all in
-    SQLite. An ASCII term is first found by `instr` (fast, C) and then checked
-    as a whole word by `has_term`; SQLite's lower() folds ASCII only, which is
-    why `has_term` folds ASCII only too. Any other term is left to `has_term`.
+    SQLite. An ASCII term is first found by LIKE (in C, folding ASCII case
+    without copying the text as lower() would: twice as fast on 10,000
+    stories) and then checked as a whole word by `has_term`; LIKE folds
+    ASCII only, which is why `has_term` folds ASCII only too. Any other term
+    is left to `has_term`.
     """
     if term.lower() == term.upper():
         return "instr({column}, ?) > 0", (term,)
     if term.isascii():
-        return "(instr(lower({column}), ?) > 0 AND has_term({column}, ?))", (term.lower(), term)
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
+        return "({column} LIKE ? ESCAPE '\\' AND has_term({column}, ?))", (pattern, term)
     return "has_term({column}, ?)", (term,)
 
 
 def _filters(*, words: str | None, since: dt.datetime | None, feed: str | None,
-             unused: bool) -> tuple[str, list[str], list[object]]:
+             unused: bool, starred: bool = False, skipped: bool | None = None
+             ) -> tuple[str, list[str], list[object]]:
     """A search as SQL: a join, conditions to AND, and their parameters."""
     match, short = search_terms(words)
     joins = "JOIN story_text ON story_text.rowid = s.pk" if match or short else ""
@@ -826,6 +980,13 @@ def _filters(*, words: str | None, since: dt.datetime | None, feed: str | None,
         params.append(feed)
     if unused:
         where.append("NOT EXISTS (SELECT 1 FROM usage u WHERE u.story_id = s.id)")
+    if starred:  # the few marked stories, from the index on marks.mark
+        where.append("s.id IN (SELECT k.story_id FROM marks k WHERE k.mark = 'starred')")
+    if skipped:
+        where.append("s.id IN (SELECT k.story_id FROM marks k WHERE k.mark = 'skipped')")
+    elif skipped is not None:
+        where.append("NOT EXISTS (SELECT 1 FROM marks k WHERE k.story_id = s.id "
+                     "AND k.mark = 'skipped')")
     return joins, where, params
 
 

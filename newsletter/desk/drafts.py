@@ -14,15 +14,23 @@ Every edit returns what it did (`Edit`), with the digest of the file it
 wrote. A caller that shows the file and edits it later (the browser desk)
 passes the digest it read as `expected_digest`: if the file changed in the
 meantime the edit is refused (`EditConflict`). Files are replaced whole:
-written aside, flushed to disk, then renamed over the old one.
+written aside, flushed to disk, then renamed over the old one (exchanged with
+it, where Linux can, and the file replaced checked after the fact, so a text
+editor's save landing at that moment is put back, not lost). `Edit.before`
+holds the bytes an edit replaced, and `restore` puts them back (undo) under
+the same check. `set_field` writes an item's headline or blurb override the
+same way, and `issue_slots` lists every item for the browser desk's panel.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import datetime as dt
 import difflib
+import errno
+import functools
 import hashlib
 import io
 import json
@@ -41,13 +49,15 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import InputError, NewsletterError, Problem
 from ..model import MIN_ID_PREFIX, FeedSpec, SourceLocation, Story
+from ._fields import _CONTROL, PROSE, SHORT  # what the issue reader refuses in text
 from ._yaml import load_yaml
 from .lookup import NO_STORE, StoryLookup
 
-__all__ = ["MIN_PREFIX", "PLACEHOLDER_URL", "SECTIONS", "Cadence", "CadenceError", "Edit",
-           "EditConflict", "IssuePicks", "Placed", "add_feeds", "choose_issue_date",
-           "draft_text", "file_digest", "issue_picks", "move", "pick", "rank_candidates",
-           "replace_file", "unpick", "write_new_file"]
+__all__ = ["FIELDS", "MIN_PREFIX", "PLACEHOLDER_URL", "SECTIONS", "Cadence", "CadenceError",
+           "Edit", "EditConflict", "IssuePicks", "IssueSlots", "Placed", "Slot", "add_feeds",
+           "choose_issue_date", "draft_text", "file_digest", "issue_picks", "issue_slots",
+           "move", "pick", "rank_candidates", "replace_file", "restore", "set_field", "unpick",
+           "write_new_file"]
 
 SECTIONS = ("lead", "catch_up", "deep_dives")
 PLACEHOLDER_URL = "https://example.org/replace-me"
@@ -265,20 +275,23 @@ class IssuePicks:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Edit:
-    """What `pick`, `unpick` or `move` did to an issue file.
+    """What `pick`, `unpick`, `move`, `set_field` or `restore` did to an issue file.
 
     `position` and `line` are where the story is now (for an unpick: where it
-    was); `digest` is the file as written, for the next edit's
-    `expected_digest`.
+    was; 0 for a restore); `digest` is the file as written, for the next
+    edit's `expected_digest`; `before` is the file's bytes before the edit, so
+    a caller can undo it (`restore(path, edit.before, expected_digest=edit.digest)`).
     """
 
     path: Path
-    action: Literal["pick", "unpick", "move"]
+    action: Literal["pick", "unpick", "move", "edit", "restore"]
     story: str
     section: str
     position: int
     line: int
     digest: str
+    before: bytes = dataclasses.field(repr=False)
+    field: str = ""  # what an "edit" changed: "headline" or "blurb"
     replaced: Placed | None = None  # the lead `replace` took out
     kept: tuple[str, ...] = ()  # keys of the replaced lead left in place (its prose)
     placeholder: bool = False  # an unpick left the section's placeholder: never empty
@@ -293,6 +306,42 @@ class EditConflict(NewsletterError):
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes, as `IssuePicks.digest` and `Edit.digest` give it."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Slot:
+    """One item of an issue file as the editor wrote it, for the browser desk's
+    panel: every item of the lead's body, catch-up, deep dives and sponsors,
+    free paragraphs and videos included, in reading order."""
+
+    slot: str  # lead, lead.body, catch_up, deep_dives, sponsors
+    position: int  # from 1 within the slot, every item counted (as `move --to` counts)
+    line: int  # 1-based, where the item starts: where the issue reader locates it
+    kind: Literal["story", "inline", "placeholder", "text", "video", "related", "sponsor"]
+    ref: str = ""  # `story:` as written
+    url: str = ""  # `url:` as written
+    story_id: str | None = None  # what `ref` resolved to, when it did
+    title: str = ""  # the candidate's title, else the headline written
+    headline: str | None = None  # `headline:` (a video's `title:`) as written; None: none
+    blurb: str | None = None  # `blurb:` as written; None: none
+    text: str = ""  # a free paragraph's or text block's markdown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueSlots:
+    """Every item of an issue file (`Slot`), and the digest of the bytes read."""
+
+    path: Path
+    digest: str
+    slots: tuple[Slot, ...]
+
+
+def issue_slots(issue_file: Path, lookup: StoryLookup = NO_STORE) -> IssueSlots:
+    """Every item an issue file holds, as written: it needs the YAML only, so an
+    issue that does not validate (a story the store lacks, a key misspelt)
+    still shows what can be placed."""
+    text = _IssueText.read(issue_file)
+    return IssueSlots(path=issue_file, digest=text.digest, slots=text.slots(lookup))
 
 
 def issue_picks(issue_file: Path, lookup: StoryLookup = NO_STORE) -> IssuePicks:
@@ -335,7 +384,7 @@ def pick(issue_file: Path, story: Story, section: str, *, lookup: StoryLookup = 
     new, placed = text.rewritten(edit.text(), lookup, after)
     mine = next(p for p in placed if p.holds(story))
     return Edit(path=issue_file, action="pick", story=story.id, section=section,
-                position=mine.position, line=mine.line, digest=new.digest,
+                position=mine.position, line=mine.line, digest=new.digest, before=text.data,
                 replaced=replaced, kept=kept, unoffered=unoffered)
 
 
@@ -359,7 +408,7 @@ def unpick(issue_file: Path, ref: str, *, lookup: StoryLookup = NO_STORE,
     after = [_signature(p) for p in before if p is not gone and not p.placeholder]
     new, _ = text.rewritten(edit.text(), lookup, after)
     return Edit(path=issue_file, action="unpick", story=gone.name, section=gone.section,
-                position=gone.position, line=gone.line, digest=new.digest,
+                position=gone.position, line=gone.line, digest=new.digest, before=text.data,
                 placeholder=placeholder)
 
 
@@ -391,8 +440,185 @@ def move(issue_file: Path, ref: str, *, to: int | None = None, before: str | Non
     new, now = text.rewritten(edit.text(), lookup, after)
     mine = next(p for p in now if _signature(p) == _signature(moving))
     return Edit(path=issue_file, action="move", story=moving.name, section=moving.section,
-                position=mine.position, line=mine.line, digest=new.digest,
+                position=mine.position, line=mine.line, digest=new.digest, before=text.data,
                 moved_from=moving.position)
+
+
+# --- headline and blurb overrides, undo --------------------------------------------
+
+#: The overrides `set_field` writes, and the sections whose items have them: every
+#: story has a headline; only catch-up items and deep dives have a blurb (the lead's
+#: standfirst is its bullets, a related story is a headline alone).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "headline": ("lead", "lead.body", "catch_up", "deep_dives"),
+    "blurb": ("catch_up", "deep_dives"),
+}
+_FIELD_LIMITS = {"headline": SHORT, "blurb": PROSE}  # the issue reader's
+#: Characters YAML refuses in a file (C1 controls, line and paragraph separators, a
+#: BOM, non-characters): written as escapes inside double quotes.
+_ESCAPED = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def set_field(issue_file: Path, story_ref: str, field: str, value: str, *,
+              lookup: StoryLookup = NO_STORE, expected_digest: str | None = None) -> Edit:
+    """Write, change or remove (an empty or blank `value`) the `headline:` or
+    `blurb:` the editor wrote on one story of the issue (by id, a unique start
+    of it, or link), changing only that key's lines.
+
+    The value is written in double quotes (a multi-line blurb as a literal
+    block when it reads back the same), so quotes, colons, `#`, YAML's special
+    words and any script come back exactly; the edited file is read again and
+    the value compared before it replaces the old one. Refused: a field the
+    section does not have (see `FIELDS`), a value the issue reader would
+    refuse (control characters, too long), removing the headline of a story
+    written out (it has no other).
+    """
+    if field not in FIELDS:
+        raise NewsletterError(f'no field "{field}" to edit', hint="edit headline or blurb")
+    value = "" if not value.strip() else value
+    _check_value(field, value)
+    text = _IssueText.read(issue_file, expected_digest)
+    placed = text.placed(lookup)
+    item = _find_placed(text, placed, story_ref)
+    if item.section not in FIELDS[field]:
+        raise _no_such_field(text, item, field)
+    node = text.item_node(item)
+    if node.flow_style:
+        raise text.unusual(item.where(), node.start_mark.line)
+    edit = _Lines(text)
+    written = _entries(node).get(field)
+    if value:
+        lines = _field_lines(field, value, node.start_mark.column)
+        if written is None:
+            _insert_key(edit, node, field, lines)
+        else:
+            _replace_key(edit, *written, lines)
+    elif written is None:  # nothing to remove: the file stays as it is
+        return Edit(path=issue_file, action="edit", story=item.name, section=item.section,
+                    position=item.position, line=item.line, digest=text.digest,
+                    before=text.data, field=field)
+    elif field == "headline" and not item.ref:
+        raise NewsletterError(f"{item.name} is written out: its headline is the only one it "
+                              "has", location=text.at(item.line),
+                              hint="write another headline instead of removing it")
+    else:
+        _remove_key(edit, *written)
+    expected = [_signature(p) for p in placed if not p.placeholder]
+
+    def holds(new: _IssueText, now: Sequence[Placed]) -> bool:
+        mine = next(p for p in now if _signature(p) == _signature(item))
+        found = _entries(new.item_node(mine)).get(field)
+        return _scalar(found[1]) == value if found else not value
+
+    new, _ = text.rewritten(edit.text(), lookup, expected, holds)
+    return Edit(path=issue_file, action="edit", story=item.name, section=item.section,
+                position=item.position, line=item.line, digest=new.digest, before=text.data,
+                field=field)
+
+
+def restore(issue_file: Path, data: bytes, *, expected_digest: str) -> Edit:
+    """Put `data` back as the issue file (the undo of an edit: its `before`), written
+    aside and renamed; refused (EditConflict) unless the file still holds the bytes
+    `expected_digest` names (those the edit wrote), so a change made since in a
+    text editor is never lost."""
+    try:
+        current = issue_file.read_bytes()
+    except OSError as exc:
+        raise NewsletterError(f"cannot read the file: {exc.strerror or exc}",
+                              location=SourceLocation(path=issue_file),
+                              hint="check the issue file's name") from exc
+    if hashlib.sha256(current).hexdigest() != expected_digest:
+        raise _changed(issue_file)
+    replace_file(issue_file, data, expected_digest=expected_digest)
+    return Edit(path=issue_file, action="restore", story="", section="", position=0, line=0,
+                digest=hashlib.sha256(data).hexdigest(), before=current)
+
+
+def _check_value(field: str, value: str) -> None:
+    """Refuse what the issue reader would refuse, before the file is touched."""
+    bad = _SURROGATE.search(value) or _CONTROL.search(value)
+    if bad:
+        raise NewsletterError(f"the {field} contains the invisible character "
+                              f"U+{ord(bad.group()):04X}", hint="retype the text around it")
+    if len(value.strip()) > _FIELD_LIMITS[field]:
+        raise NewsletterError(f"the {field} has {len(value.strip()):,} characters: at most "
+                              f"{_FIELD_LIMITS[field]:,}", hint=f"shorten the {field}")
+
+
+def _no_such_field(text: _IssueText, item: Placed, field: str) -> NewsletterError:
+    hint = {"lead": "the lead's standfirst is its bullets: edit them in a text editor",
+            "lead.body": "a related story is a headline alone"}.get(
+        item.section, "edit its headline instead")
+    return NewsletterError(f"{item.name} is {item.where()}, which has no {field}",
+                           location=text.at(item.line), hint=hint)
+
+
+def _field_lines(field: str, value: str, column: int) -> list[str]:
+    """`field: value` as YAML lines at `column`: a literal block for several lines
+    when it reads back exactly, else one double-quoted line (JSON's escapes are
+    YAML's, and what YAML refuses raw is escaped too)."""
+    indent = " " * column
+    block = _literal_block(value)
+    if block is not None:
+        header, body = block
+        return [f"{indent}{field}: {header}",
+                *(f"{indent}  {line}" if line else "" for line in body)]
+    quoted = _ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value,
+                                                                         ensure_ascii=False))
+    return [f"{indent}{field}: {quoted}"]
+
+
+def _literal_block(value: str) -> tuple[str, list[str]] | None:
+    """`|` or `|-` and the lines of a multi-line value, when a literal block holds it
+    exactly (no tabs or odd characters, no leading space, at most one final newline)."""
+    if "\n" not in value.rstrip("\n") or value.startswith((" ", "\n")) or \
+            value.endswith("\n\n") or re.search(r"[^\n\x20-\x7e\xa0-\ud7ff\ue000-\ufffd"
+                                                r"\U00010000-\U0010ffff]", value) or \
+            _ESCAPED.search(value):
+        return None
+    header = "|" if value.endswith("\n") else "|-"
+    body = value.removesuffix("\n").split("\n")
+    sample = f"k: {header}\n" + "".join(f"  {line}\n" if line else "\n" for line in body)
+    try:
+        same = YAML(typ="safe").load(sample) == {"k": value}
+    except YAMLError:
+        same = False
+    return (header, body) if same else None
+
+
+def _replace_key(edit: _Lines, key: Node, value: Node, lines: list[str]) -> None:
+    """A key and its value replaced by `lines`; what is before the key on its line
+    (an item's `- `) stays, and so does a comment after a one-line value."""
+    text = edit.source
+    start, stop = text.key_span(key, value)
+    first = text.lines_of[start]
+    lines = [first[:key.start_mark.column] + lines[0].lstrip(" "), *lines[1:]]
+    if stop - start == 1 and value.end_mark.line == start:
+        rest = first[value.end_mark.column:].rstrip("\r\n")
+        if rest.strip().startswith("#"):
+            lines[-1] += rest
+    edit.replace((start, stop), lines)
+
+
+def _remove_key(edit: _Lines, key: Node, value: Node) -> None:
+    text = edit.source
+    start, stop = text.key_span(key, value)
+    if text.lines_of[start][:key.start_mark.column].strip():  # `- headline: ...`
+        raise text.unusual(f"{key.value}: (first on its item's line)", start)
+    edit.replace((start, stop), [])
+
+
+def _insert_key(edit: _Lines, node: MappingNode, field: str, lines: list[str]) -> None:
+    """A new key after the key it follows: the blurb after the headline, the
+    headline after the story or link (else after the item's last key)."""
+    text, keys = edit.source, _entries(node)
+    follows = ["headline"] if field == "blurb" and "headline" in keys else \
+        [name for name in ("story", "url") if name in keys]
+    anchors = [keys[name][1] for name in follows] or [node.value[-1][1]]
+    end = max(text.last_line(value) for value in anchors)
+    edit._ensure_newline(end)
+    edit.insert(end + 1, lines)
 
 
 def _position_before(text: _IssueText, placed: Sequence[Placed], moving: Placed,
@@ -739,6 +965,22 @@ class _IssueText:
 
     # --- what is placed where
 
+    def item_node(self, item: Placed) -> MappingNode:
+        """The mapping an item of `placed` is written as."""
+        def entry(node: Node, key: str) -> Node:
+            assert isinstance(node, MappingNode)  # `placed` went through mappings only
+            return _entries(node)[key][1]
+
+        if item.section == "lead":
+            node = entry(self.root, "lead")
+        elif item.section == "lead.body":
+            blocks = entry(entry(self.root, "lead"), "body").value
+            node = entry(blocks[item.position - 1], "related")
+        else:
+            node = entry(entry(self.root, item.section), "items").value[item.position - 1]
+        assert isinstance(node, MappingNode)  # `placed` lists mappings only
+        return node
+
     def is_placeholder(self, node: Node) -> bool:
         if not isinstance(node, MappingNode):
             return False
@@ -768,6 +1010,72 @@ class _IssueText:
                     found.append(self._place(section, n + 1, item, lookup))
         return tuple(found)
 
+    def slots(self, lookup: StoryLookup) -> tuple[Slot, ...]:
+        found: list[Slot | None] = []
+        lead = self.top.get("lead")
+        if lead is not None and isinstance(lead[1], MappingNode):
+            found.append(self._slot("lead", 1, lead[1], lookup))
+            body = _entries(lead[1]).get("body")
+            found += [self._block(n, block, lookup) for n, block in enumerate(
+                body[1].value if body and isinstance(body[1], SequenceNode) else (), 1)]
+        for section in SECTIONS[1:]:
+            entry = self.top.get(section)
+            items = _entries(entry[1]).get("items") if entry and isinstance(
+                entry[1], MappingNode) else None
+            found += [self._slot(section, n, item, lookup) for n, item in enumerate(
+                items[1].value if items and isinstance(items[1], SequenceNode) else (), 1)]
+        sponsors = self.top.get("sponsors")
+        found += [self._sponsor(n, box) for n, box in enumerate(
+            sponsors[1].value if sponsors and isinstance(sponsors[1], SequenceNode) else (), 1)]
+        return tuple(slot for slot in found if slot is not None)
+
+    def _slot(self, section: str, position: int, node: Node, lookup: StoryLookup
+              ) -> Slot | None:
+        if not isinstance(node, MappingNode):
+            return None  # not an item: the issue reader says so
+        keys = _entries(node)
+        line = node.start_mark.line + 1
+        if "text" in keys:
+            return Slot(slot=section, position=position, line=line, kind="text",
+                        text=_scalar(keys["text"][1]) or "")
+        placed = self._place(section, position, node, lookup)
+        kind: Literal["story", "inline", "placeholder"] = \
+            "placeholder" if placed.placeholder else "story" if placed.ref else "inline"
+        return Slot(slot=section, position=position, line=line, kind=kind, ref=placed.ref,
+                    url=placed.url, story_id=placed.story_id, title=placed.title,
+                    headline=_scalar(keys.get("headline", (None, None))[1]),
+                    blurb=_scalar(keys.get("blurb", (None, None))[1]))
+
+    def _block(self, position: int, block: Node, lookup: StoryLookup) -> Slot | None:
+        """A block of the lead's body: text, a related story or a video."""
+        entries = _entries(block) if isinstance(block, MappingNode) else {}
+        if len(entries) != 1:
+            return None  # not a block: the issue reader says so
+        kind, (_, value) = next(iter(entries.items()))
+        line = block.start_mark.line + 1
+        if kind == "text":
+            return Slot(slot="lead.body", position=position, line=line, kind="text",
+                        text=_scalar(value) or "")
+        if kind == "related":
+            slot = self._slot("lead.body", position, value, lookup)
+            return dataclasses.replace(slot, kind="related", line=line) if slot else None
+        if kind == "video" and isinstance(value, MappingNode):
+            keys = _entries(value)
+            title = _scalar(keys.get("title", (None, None))[1])
+            return Slot(slot="lead.body", position=position, line=line, kind="video",
+                        url=_scalar(keys.get("url", (None, None))[1]) or "",
+                        title=title or "", headline=title)
+        return None
+
+    def _sponsor(self, position: int, node: Node) -> Slot | None:
+        if not isinstance(node, MappingNode):
+            return None
+        keys = _entries(node)
+        headline = _scalar(keys.get("headline", (None, None))[1])
+        return Slot(slot="sponsors", position=position, line=node.start_mark.line + 1,
+                    kind="sponsor", url=_scalar(keys.get("url", (None, None))[1]) or "",
+                    title=headline or "", headline=headline)
+
     def _place(self, section: str, position: int, node: MappingNode,
                lookup: StoryLookup) -> Placed:
         keys = _entries(node)
@@ -784,11 +1092,12 @@ class _IssueText:
 
     # --- writing
 
-    def rewritten(self, text: str, lookup: StoryLookup, expected: Sequence[_Signature]
+    def rewritten(self, text: str, lookup: StoryLookup, expected: Sequence[_Signature],
+                  holds: Callable[[_IssueText, Sequence[Placed]], bool] | None = None
                   ) -> tuple[_IssueText, tuple[Placed, ...]]:
-        """Check the edited text holds exactly the stories `expected`, in order;
-        then write it in place of the file (refused if the file changed since it
-        was read)."""
+        """Check the edited text holds exactly the stories `expected`, in order (and
+        whatever else `holds` asks of it); then write it in place of the file
+        (refused if the file changed since it was read)."""
         data = text.encode("utf-8")
         try:
             new = _IssueText.parse(self.path, data, edited=True)
@@ -796,6 +1105,8 @@ class _IssueText:
             raise self._unsafe() from exc
         placed = new.placed(lookup)
         if [_signature(p) for p in placed if not p.placeholder] != list(expected):
+            raise self._unsafe()
+        if holds is not None and not holds(new, placed):
             raise self._unsafe()
         replace_file(self.path, data, expected_digest=self.digest)
         return new, placed
@@ -946,14 +1257,65 @@ def _changed(path: Path) -> EditConflict:
 def replace_file(path: Path, data: bytes, *, expected_digest: str | None = None) -> None:
     """Replace `path` with `data`: written aside, flushed to disk, renamed over it
     (the file's permissions kept). With `expected_digest`, refused (EditConflict)
-    if the file no longer holds the bytes it names."""
+    if the file no longer holds the bytes it names.
+
+    A save from a text editor that lands between the check and the rename
+    would be lost without a word, so where Linux can (renameat2), the new file
+    is exchanged with the old one in one step and the file it replaced is
+    checked after the fact: if it is not the one expected, the two are
+    exchanged back and the edit refused. Only two saves within the same few
+    microseconds could still cross; elsewhere, the check before the rename is
+    all there is.
+    """
     with _aside(path, data) as partial:
         with contextlib.suppress(OSError):
             partial.chmod(path.stat().st_mode & 0o7777)
-        if expected_digest is not None and _digest_or_none(path) != expected_digest:
-            raise _changed(path)
-        partial.replace(path)
+        if expected_digest is None:
+            partial.replace(path)
+        else:
+            _replace_unchanged(path, partial, expected_digest)
     _sync_folder(path.parent)
+
+
+def _replace_unchanged(path: Path, partial: Path, expected_digest: str) -> None:
+    if _digest_or_none(path) != expected_digest:
+        raise _changed(path)
+    try:
+        exchanged = _exchange(partial, path)
+    except FileNotFoundError as exc:  # removed since the check
+        raise _changed(path) from exc
+    if not exchanged:
+        partial.replace(path)
+    elif _digest_or_none(partial) != expected_digest:  # `partial` names the file replaced
+        _exchange(partial, path)  # a save came in between: it goes back in place
+        raise _changed(path)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """libc's renameat2 (the process's own C library: no search for it), or None."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two files in one atomic step (Linux renameat2); False where the system or
+    the filesystem cannot. (publish.site swaps folders the same way.)"""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def write_new_file(path: Path, data: bytes) -> None:
