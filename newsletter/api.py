@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import queue
@@ -10,11 +11,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from . import __version__
 from .desk.config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
-from .desk.drafts import Edit, Placed
+from .desk.drafts import Edit, Placed, Slot
 from .desk.editorial import issue_status
 from .desk.lockfile import (
     LeftOut,
@@ -32,17 +33,29 @@ from .desk.lockfile import (
 from .desk.lookup import NO_STORE, PinnedLookup, StoryLookup, store_path
 from .errors import NewsletterError
 from .model import (
+    MAX_PAGE,
+    CandidatePage,
+    CandidateQuery,
+    CandidateRow,
+    CatchUpItem,
+    DeepDive,
     FeedSpec,
     FetchOutcome,
     FetchResult,
     Finding,
     Issue,
+    IssuePanel,
+    Marks,
+    PanelItem,
     RenderedIssue,
     Settings,
     Severity,
     SourceLocation,
     Status,
     Story,
+    TextBlock,
+    Use,
+    Video,
 )
 from .publish._folders import replace_folder
 from .render.assets import resolve_assets
@@ -60,6 +73,7 @@ from .render import NAV_MARKER, Renderer, issue_url
 __all__ = [
     "CHECK_JSON_VERSION",
     "AddedFeed",
+    "BrowserDesk",
     "BuiltIssue",
     "CheckReport",
     "CheckRun",
@@ -94,6 +108,7 @@ __all__ = [
     "find_issue_files",
     "import_feeds",
     "init_desk",
+    "issue_panel",
     "issue_status",
     "issues_to_check",
     "load_desk",
@@ -109,8 +124,10 @@ __all__ = [
     "render_issue",
     "render_with_stories",
     "send_test",
+    "set_field",
     "show",
     "store_path",
+    "story_marks",
     "story_to_json",
     "story_uses",
     "unpick",
@@ -308,9 +325,11 @@ def build_site(settings: Settings, *, out_dir: Path | None = None, drafts: bool 
 
 
 def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
-                   on_change: Callable[[set[Path], list[str]], None] | None = None
-                   ) -> PreviewServer:
-    """A live-reload preview of the desk holding `start` (not started yet).
+                   on_change: Callable[[set[Path], list[str]], None] | None = None,
+                   allow_writes: bool = False) -> PreviewServer:
+    """A live-reload preview of the desk holding `start` (not started yet), which
+    is also the desk in the browser (a `BrowserDesk`). Served to the network
+    (a `host` other than loopback), it writes nothing unless `allow_writes`.
 
     `on_change` hears the files that changed and the problems they left.
     """
@@ -318,12 +337,13 @@ def preview_server(start: Path, *, host: str = "127.0.0.1", port: int = 8000,
     from .preview.server import PreviewServer
 
     try:
-        server = PreviewServer(host=host, port=port)
+        server = PreviewServer(host=host, port=port, allow_writes=allow_writes)
     except OSError as exc:
         raise NewsletterError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                               hint="another program uses that port: pass --port with "
                                    "another number (or --port 0 for any free one)") from exc
-    desk = DeskPreview(start, server.url, render=render_with_stories)
+    desk = DeskPreview(start, server.url, render=render_with_stories, actions=BrowserDesk(),
+                       token=server.token, writable=server.writable)
 
     def changed(paths: set[Path]) -> None:
         if on_change:
@@ -347,6 +367,12 @@ class CheckReport:
 
     source: Path
     findings: tuple[Finding, ...]
+
+    def to_json(self) -> dict[str, object]:
+        """One issue of `newsletter check --json` (and the browser desk's findings)."""
+        return {"path": _shown_path(self.source),
+                "findings": [_finding_json(f) for f in self.findings],
+                "counts": _counts_json(_counts(self.findings))}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -372,11 +398,7 @@ class CheckRun:
         """`newsletter check --json`: a versioned document for scripts and CI."""
         return {
             "schema_version": CHECK_JSON_VERSION,
-            "issues": [{
-                "path": _shown_path(report.source),
-                "findings": [_finding_json(f) for f in report.findings],
-                "counts": _counts_json(_counts(report.findings)),
-            } for report in self.reports],
+            "issues": [report.to_json() for report in self.reports],
             "counts": _counts_json(self.counts),
             "links_checked": self.links_checked,
         }
@@ -661,12 +683,14 @@ def feed_rows(settings: Settings) -> list[FeedRow]:
 
 def candidates(settings: Settings, *, since: dt.datetime | None = None,
                since_last_issue: bool = False, feed: str | None = None,
-               words: str | None = None, unused: bool = False, limit: int = 50
-               ) -> list[Story]:
+               words: str | None = None, unused: bool = False, starred: bool = False,
+               skipped: bool = False, limit: int = 50) -> list[Story]:
     """Candidate stories matching every filter, newest first.
 
     `since_last_issue` starts from the date of the last issue that used a story
-    (and from `since` while there is none).
+    (and from `since` while there is none). Stories the editor skipped are
+    left out, unless `skipped` asks for them (and them only); `starred`: only
+    the starred ones.
     """
     if not store_path(settings).is_file():
         raise NewsletterError("there are no candidates yet", hint='run "newsletter fetch" first')
@@ -675,7 +699,8 @@ def candidates(settings: Settings, *, since: dt.datetime | None = None,
         if last is not None:
             since = dt.datetime.combine(last, dt.time(), dt.UTC)
         source = _source_named(settings, store, feed) if feed is not None else None
-        return store.search(words=words, since=since, feed=source, unused=unused, limit=limit)
+        return store.search(words=words, since=since, feed=source, unused=unused,
+                            starred=starred, skipped=skipped, limit=limit)
 
 
 def _source_named(settings: Settings, store: Store, name: str) -> str:
@@ -712,20 +737,6 @@ def _no_such_feed(settings: Settings, name: str, known: Sequence[str]) -> Newsle
     return NewsletterError(f'the desk has no feed "{name}"',
                            hint=(f'did you mean "{guess}"? ' if guess else "") +
                                 f"its feeds are: {names}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Use:
-    """An issue that ran a story."""
-
-    number: int
-    date: dt.date
-
-    def __str__(self) -> str:
-        return f"#{self.number} on {self.date.isoformat()}"
-
-    def to_json(self) -> dict[str, object]:
-        return {"number": self.number, "date": self.date.isoformat()}
 
 
 def story_uses(settings: Settings, story_ids: Iterable[str], *, store: Store | None = None
@@ -765,9 +776,21 @@ def _pinned_ids(issue_file: Path) -> set[str]:
         return set()
 
 
-def candidate_to_json(story: Story, used_in: Sequence[Use]) -> dict[str, object]:
-    """One object of `newsletter candidates --json`: the story and where it ran."""
-    return {**story_to_json(story), "used_in": [use.to_json() for use in used_in]}
+def candidate_to_json(story: Story, used_in: Sequence[Use], marks: Marks | None = None
+                      ) -> dict[str, object]:
+    """One object of `newsletter candidates --json`: the story, where it ran and
+    whether the editor starred or skipped it."""
+    marks = marks or Marks()
+    return {**story_to_json(story), "used_in": [use.to_json() for use in used_in],
+            "starred": marks.starred, "skipped": marks.skipped}
+
+
+def story_marks(settings: Settings, story_ids: Iterable[str]) -> dict[str, Marks]:
+    """The marks (starred, skipped) of those of these stories that have one."""
+    if not store_path(settings).is_file():
+        return {}
+    with open_store(settings) as store:
+        return store.marks(story_ids)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -779,9 +802,10 @@ class StoryReport:
     first_seen: dt.datetime | None
     used_in: tuple[Use, ...]
     picked_in: tuple[tuple[Path, Placed], ...]  # drafts holding it, and where
+    marks: Marks = dataclasses.field(default_factory=Marks)
 
     def to_json(self) -> dict[str, object]:
-        return {**candidate_to_json(self.story, self.used_in),
+        return {**candidate_to_json(self.story, self.used_in, self.marks),
                 "summary_text": self.summary_text,
                 "first_seen": self.first_seen.isoformat() if self.first_seen else None,
                 "picked_in": [{"path": _shown_path(path), "section": placed.section,
@@ -816,7 +840,8 @@ def show(settings: Settings, ref: str) -> StoryReport:
                            first_seen=store.first_seen(story.id),
                            used_in=story_uses(settings, [story.id], store=store).get(
                                story.id, ()),
-                           picked_in=tuple(picked))
+                           picked_in=tuple(picked),
+                           marks=store.marks([story.id]).get(story.id, Marks()))
 
 
 @contextmanager
@@ -1015,7 +1040,7 @@ def _offer(settings: Settings) -> tuple[list[Story], str, str]:
     with open_store(settings) as store:
         last = store.last_issue_date()
         since = dt.datetime.combine(last, dt.time(), dt.UTC) if last else None
-        pool = store.search(since=since, unused=True, limit=200)
+        pool = store.search(since=since, unused=True, skipped=False, limit=200)
         ran = story_uses(settings, [s.id for s in pool], store=store)
         offered = rank_candidates(s for s in pool if s.id not in ran)
         if offered:
@@ -1025,6 +1050,10 @@ def _offer(settings: Settings) -> tuple[list[Story], str, str]:
                 return [], "the feeds have not been fetched yet", fetch_first
             return [], "the feeds gave no stories yet", \
                 'see what each feed said with "newsletter feeds"'
+        if not pool and store.search(since=since, unused=True, skipped=True, limit=1):
+            return [], "every unused candidate since the last issue was skipped", \
+                'see them with "newsletter candidates --skipped"; fetch new stories with ' \
+                '"newsletter fetch"'
         if pool or not store.search(unused=True, limit=1):
             return [], "every candidate in the store already ran in an issue", \
                 'fetch new stories with "newsletter fetch", or keep a page with ' \
@@ -1211,3 +1240,186 @@ def export_feeds(settings: Settings) -> str:
     from .collect.opml import feeds_to_opml
 
     return feeds_to_opml(settings.feeds, title=settings.name)
+
+
+# --- the desk in the browser ----------------------------------------------------------
+
+
+class BrowserDesk:
+    """What the desk in the browser does, as calls of the library: `preview_server`
+    hands one to the preview, whose desk side may not import the stages.
+
+    Every method is a thin call of the functions the CLI uses (`pick`, `unpick`,
+    `move`, `check_issue`, `send_test`, `desk.drafts.set_field` and `restore`);
+    every write carries the digest of the file it was made against and is
+    refused (`drafts.EditConflict`) if the file changed on disk since. Nothing
+    is kept between calls: each opens the store for its own thread.
+    """
+
+    def candidates(self, settings: Settings, query: CandidateQuery) -> CandidatePage:
+        """One page of candidates, newest first, with how many match in all."""
+        if not 1 <= query.limit <= MAX_PAGE or query.offset < 0:
+            raise NewsletterError(f"a page holds 1 to {MAX_PAGE} candidates from offset 0 up "
+                                  f"(asked: {query.limit} from {query.offset})",
+                                  hint=f"ask for limit=1..{MAX_PAGE} and offset>=0")
+        with _existing_store(settings) as store:
+            feed = _source_named(settings, store, query.feed) if query.feed else None
+            page = store.page(words=query.words, since=query.since, feed=feed,
+                              unused=query.unused, starred=query.starred,
+                              skipped=query.skipped, offset=query.offset, limit=query.limit)
+            return _with_uses(settings, store, page)
+
+    def mark(self, settings: Settings, story_id: str, *, starred: bool | None = None,
+             skipped: bool | None = None) -> CandidateRow:
+        """Star or skip a candidate (by its exact id), or take the mark off (False);
+        a story is never both. Returns its row as the list now shows it."""
+        if starred and skipped:
+            raise NewsletterError("a story is starred or skipped, not both",
+                                  hint="star it, or skip it")
+        with _existing_store(settings) as store:
+            if store.mark(story_id, starred=starred, skipped=skipped,
+                          now=dt.datetime.now(dt.UTC)) is None:
+                raise NewsletterError(f'no candidate "{story_id}"',
+                                      hint="reload the list: it may have been pruned")
+            row = store.row(story_id)
+            assert row is not None  # marked just now, in this thread's connection
+            return _with_uses(settings, store, CandidatePage(rows=(row,), total=1,
+                                                             offset=0)).rows[0]
+
+    def panel(self, settings: Settings, issue_file: Path) -> IssuePanel:
+        """The issue's items in their slots, as the YAML places them, with headlines
+        and blurbs as readers see them; an issue that cannot be read or resolved
+        gives `error` and whatever items can be placed."""
+        return issue_panel(settings, issue_file)
+
+    def pick(self, settings: Settings, issue_file: Path, story_id: str, *, into: str,
+             digest: str, replace: bool = False) -> Edit:
+        return pick(settings, story_id, into=into, issue_file=issue_file, replace=replace,
+                    expected_digest=digest).edit
+
+    def unpick(self, settings: Settings, issue_file: Path, story_ref: str, *,
+               digest: str) -> Edit:
+        return unpick(settings, story_ref, issue_file=issue_file, expected_digest=digest)
+
+    def move(self, settings: Settings, issue_file: Path, story_ref: str, *,
+             to: int | None = None, before: str | None = None, digest: str) -> Edit:
+        return move(settings, story_ref, to=to, before=before, issue_file=issue_file,
+                    expected_digest=digest)
+
+    def edit(self, settings: Settings, issue_file: Path, story_ref: str, *,
+             field: Literal["headline", "blurb"], value: str, digest: str) -> Edit:
+        """Write, change or remove (`value` "") the item's headline or blurb override."""
+        return set_field(settings, story_ref, field=field, value=value, issue_file=issue_file,
+                         expected_digest=digest)
+
+    def restore(self, settings: Settings, issue_file: Path, data: bytes, *,
+                digest: str) -> Edit:
+        """Undo: put back `data` (an edit's `before`) if the file is still the one
+        `digest` names (the edit's own)."""
+        from .desk.drafts import restore
+
+        return restore(issue_file, data, expected_digest=digest)
+
+    def findings(self, settings: Settings, issue_file: Path, *, links: bool) -> CheckReport:
+        """`newsletter check` of the issue: offline, unless `links` (every link asked)."""
+        return check_issue(issue_file, settings, offline=not links)
+
+    def send_test(self, settings: Settings, issue_file: Path, to: str) -> str:
+        """Send the issue, marked [TEST], to one address through the desk's SMTP
+        server (the password only from the environment); the subject sent."""
+        return str(send_test(issue_file, settings, [to])["Subject"])
+
+
+def set_field(settings: Settings, ref: str, *, field: str, value: str,
+              issue_file: Path | None = None, expected_digest: str | None = None) -> Edit:
+    """Write, change or remove (`value` "") a story's `headline:` or `blurb:` in an
+    issue (the newest one unless named); see `desk.drafts.set_field`."""
+    from .desk import drafts
+
+    target = _target_issue(settings, issue_file)
+    with _issue_lookup(settings, target) as lookup:
+        return drafts.set_field(target, ref, field, value, lookup=lookup,
+                                expected_digest=expected_digest)
+
+
+def _with_uses(settings: Settings, store: Store, page: CandidatePage) -> CandidatePage:
+    """The page with each story's issues (the store's record and the lock files')."""
+    uses = story_uses(settings, [row.id for row in page.rows], store=store)
+    return dataclasses.replace(page, rows=tuple(
+        dataclasses.replace(row, used_in=uses.get(row.id, ())) for row in page.rows))
+
+
+def issue_panel(settings: Settings, issue_file: Path) -> IssuePanel:
+    """`BrowserDesk.panel`: the slots from the YAML (`drafts.issue_slots`), what
+    they show from the issue resolved as a build resolves it (offline: no
+    picture is measured). Both come from the same bytes: read again (at most
+    three times) when the file changed in between."""
+    from .desk import drafts
+
+    for _ in range(3):
+        try:
+            with _issue_lookup(settings, issue_file) as lookup:
+                slots = drafts.issue_slots(issue_file, lookup)
+        except NewsletterError as exc:
+            return IssuePanel(path=issue_file, digest=_digest_or_empty(issue_file), items=(),
+                              error=str(exc))
+        shown, error = _shown(settings, issue_file)
+        if _digest_or_empty(issue_file) == slots.digest:
+            break
+    items = tuple(_panel_item(slot, shown.get((slot.slot, slot.position)))
+                  for slot in slots.slots)
+    return IssuePanel(path=issue_file, digest=slots.digest, items=items, error=error)
+
+
+_Shown = dict[tuple[str, int], tuple[str, str]]  # (slot, position) -> (headline, blurb)
+
+
+def _shown(settings: Settings, issue_file: Path) -> tuple[_Shown, str]:
+    """Each item's headline and blurb as readers see them, by slot and position;
+    or nothing and why, when the issue cannot be resolved."""
+    try:
+        issue = pinned_issue(issue_file, settings, offline=True).issue
+    except NewsletterError as exc:
+        return {}, str(exc)
+    shown: _Shown = {("lead", 1): (issue.lead.headline, "")}
+    for n, block in enumerate(issue.lead.body, 1):
+        shown["lead.body", n] = (_excerpt(block.markdown) if isinstance(block, TextBlock)
+                                 else block.title if isinstance(block, Video)
+                                 else block.headline, "")
+    sections = [("catch_up", issue.catch_up.items if issue.catch_up else ()),
+                ("deep_dives", issue.deep_dives.items if issue.deep_dives else ())]
+    for name, items in sections:
+        for n, item in enumerate(items, 1):
+            shown[name, n] = (item.headline, item.blurb) \
+                if isinstance(item, CatchUpItem | DeepDive) else (_excerpt(item.markdown), "")
+    for n, sponsor in enumerate(issue.sponsors, 1):
+        shown["sponsors", n] = (sponsor.headline, "")
+    return shown, ""
+
+
+def _panel_item(slot: Slot, shown: tuple[str, str] | None) -> PanelItem:
+    """A slot of the YAML as the panel lists it; without `shown` (the issue did not
+    resolve), the headline and blurb as written, else the candidate's title."""
+    written = _excerpt(slot.text) if slot.kind == "text" else \
+        slot.headline if slot.headline is not None else slot.title
+    headline, blurb = shown or (written, slot.blurb or "")
+    return PanelItem(slot=slot.slot, position=slot.position, line=slot.line,
+                     story=slot.story_id, url=slot.url, headline=headline,
+                     blurb=blurb if slot.slot in ("catch_up", "deep_dives") else "",
+                     headline_written=slot.headline is not None,
+                     blurb_written=slot.blurb is not None, kind=slot.kind)
+
+
+def _excerpt(markdown: str, limit: int = 120) -> str:
+    """A free paragraph or text block named in one line: its first words."""
+    line = " ".join(markdown.split())
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+
+
+def _digest_or_empty(path: Path) -> str:
+    from .desk.drafts import file_digest
+
+    try:
+        return file_digest(path)
+    except OSError:
+        return ""
