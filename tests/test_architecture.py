@@ -25,6 +25,7 @@ CORE = {
     "newsletter.sanitize": {"newsletter.model", "newsletter.errors"},
     "newsletter._cache": set(),
     "newsletter._workers": set(),
+    "newsletter._files": set(),
     "newsletter._http": {"newsletter"},
 }
 # part -> the parts it may import (besides itself)

@@ -25,12 +25,9 @@ same way, and `issue_slots` lists every item for the browser desk's panel.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import datetime as dt
 import difflib
-import errno
-import functools
 import hashlib
 import io
 import json
@@ -47,6 +44,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .._files import exchange
 from ..errors import InputError, NewsletterError, Problem
 from ..model import MIN_ID_PREFIX, FeedSpec, SourceLocation, Story
 from ._fields import _CONTROL, PROSE, SHORT  # what the issue reader refuses in text
@@ -1281,41 +1279,14 @@ def _replace_unchanged(path: Path, partial: Path, expected_digest: str) -> None:
     if _digest_or_none(path) != expected_digest:
         raise _changed(path)
     try:
-        exchanged = _exchange(partial, path)
+        exchanged = exchange(partial, path)
     except FileNotFoundError as exc:  # removed since the check
         raise _changed(path) from exc
     if not exchanged:
         partial.replace(path)
     elif _digest_or_none(partial) != expected_digest:  # `partial` names the file replaced
-        _exchange(partial, path)  # a save came in between: it goes back in place
+        exchange(partial, path)  # a save came in between: it goes back in place
         raise _changed(path)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-@functools.cache
-def _renameat2() -> Any:
-    """libc's renameat2 (the process's own C library: no search for it), or None."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two files in one atomic step (Linux renameat2); False where the system or
-    the filesystem cannot. (publish.site swaps folders the same way.)"""
-    renameat2 = _renameat2()
-    if renameat2 is None:
-        return False
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-        return False
-    raise OSError(code, os.strerror(code), str(b))
 
 
 def write_new_file(path: Path, data: bytes) -> None:

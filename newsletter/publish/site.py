@@ -10,8 +10,6 @@ was, byte for byte.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import datetime as dt
 import errno
 import hashlib
@@ -28,6 +26,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._files import exchange
 from ..errors import NewsletterError
 from ..model import SiteEntry, Status
 from ..render import Renderer
@@ -281,7 +280,7 @@ class StagedSite:
             self.root.rename(self.target)
             if self.previous:
                 shutil.rmtree(self.previous, ignore_errors=True)  # of a site since deleted
-        elif _exchange(self.root, self.target):
+        elif exchange(self.root, self.target):
             self._retire(self.root)  # now holds the previous site
         else:
             retired = self.target.with_name(f".{self.target.name}.old.tmp")
@@ -449,26 +448,6 @@ def _create(path: Path, data: bytes | Path, *, link: bool) -> None:
             pass  # another filesystem, or one without links: copy
     with data.open("rb") as source, path.open("xb") as copy:
         shutil.copyfileobj(source, copy)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two folders in one atomic step (Linux renameat2); False where unsupported."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    if result == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # this filesystem cannot
-        return False
-    raise OSError(code, os.strerror(code), str(b))
 
 
 def shared_digest(parts: Mapping[str, bytes]) -> str:
