@@ -218,7 +218,7 @@ def test_start_page_lists_every_issue_newest_first_drafts_included(
 
 
 @pytest.mark.parametrize(("rest", "content_type", "expected"), [
-    ("", "text/html", b"newsletterPreview"),
+    ("", "text/html", b'<script src="/__ui/preview.js"'),  # the desk, its script a file
     ("index.html", "text/html", b"<h1>"),
     ("email.html", "text/html", b"nl-page"),
     ("email.txt", "text/plain", b"Tideline"),
@@ -323,6 +323,49 @@ def test_a_dropped_connection_prints_no_traceback(preview: PreviewServer,
         "a connection the browser reset printed a traceback on the editor's terminal "
         "(socketserver's handle_error; preview.py's server neither ignores ConnectionError "
         "nor overrides handle_error):\n" + err[-600:])
+
+
+# --- HTTP: the desk's writes (tests/test_desk_browser.py has the rest) ----------------------
+
+
+def test_each_run_has_its_own_token_and_its_pages_carry_it(preview: PreviewServer,
+                                                           desk: Path) -> None:
+    with _serving(api.preview_server(desk, host="127.0.0.1", port=0)) as other:
+        assert other.token != preview.token and len(preview.token) >= 40
+    for target in ("/", f"/issues/{ENGLISH}/"):
+        body = _get(preview, target).decode()
+        assert f'<meta name="newsletter-token" content="{preview.token}">' in body, target
+
+
+def test_the_api_takes_posts_and_nothing_else(preview: PreviewServer, desk: Path) -> None:
+    before = (desk / "issues" / f"{ENGLISH}.yaml").read_bytes()
+    status, headers, _ = _request(preview, "PUT", f"/api/issues/{ENGLISH}/pick",
+                                  {"Content-Length": "0"})
+    assert status == 405 and headers.get("allow") == "GET, HEAD, POST"
+    assert (desk / "issues" / f"{ENGLISH}.yaml").read_bytes() == before
+
+
+def test_another_sites_page_cannot_read_the_api(preview: PreviewServer) -> None:
+    """A page elsewhere cannot read a cross-origin answer anyway; the browser says
+    where a request comes from, and the desk does not even answer it."""
+    target = f"/api/issues/{ENGLISH}/panel"
+    assert _request(preview, "GET", target, {"Sec-Fetch-Site": "cross-site"})[0] == 403
+    status, headers, body = _request(preview, "GET", target, {"Sec-Fetch-Site": "same-origin"})
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert json.loads(body)["panel"]["path"] == f"issues/{ENGLISH}.yaml"
+
+
+def test_the_views_say_they_are_laid_out_with_a_script_of_the_servers(
+        preview: PreviewServer) -> None:
+    for view in ("index.html", "email.html"):
+        status, headers, body = _request(preview, "GET", f"/issues/{ENGLISH}/{view}")
+        scripts = re.findall(rb"<script\b[^>]*>", body)
+        assert b'<script src="/__view.js">' in scripts, view
+        assert all(b"src=" in s or b"ld+json" in s for s in scripts), scripts
+        assert "script-src 'self'" in headers["content-security-policy"]
+    status, headers, body = _request(preview, "GET", "/__view.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert b"newsletterPreview" in body
 
 
 # --- HTTP: load, slow clients, bounded threads ------------------------------------------

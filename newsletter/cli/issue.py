@@ -293,10 +293,15 @@ def export(issue: Path, eml: Path | None, html: bool, text: bool) -> None:
               help="Address to serve on. Anything but this computer shows your drafts to "
                    "the network.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in the browser.")
+@click.option("--allow-writes", is_flag=True,
+              help="With --host: let the desk edit issue files and marks from other "
+                   "computers too (on this computer it always may).")
 @user_errors
-def preview(port: int, host: str, open_browser: bool) -> None:
-    """Preview the desk's issues, drafts included, in the browser: the web page,
-    the email at 600 and 375 px, and the text part, reloaded on every save.
+def preview(port: int, host: str, open_browser: bool, allow_writes: bool) -> None:
+    """The desk in the browser: the candidates to star, skip and pick, the issue's
+    slots to order and edit, its findings, and the issue as readers will see it
+    (the web page, the email at 600 and 375 px, the text part), reloaded on every
+    save. Every action edits the issue's YAML file, as a text editor would.
 
     \b
     Example:
@@ -310,6 +315,13 @@ def preview(port: int, host: str, open_browser: bool) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"{click.style('warning:', fg='yellow', bold=True)} serving on {host}: "
                    "anyone who can reach this computer can read your drafts", err=True)
+        if allow_writes:
+            click.echo(f"{click.style('warning:', fg='yellow', bold=True)} --allow-writes: "
+                       "anyone who can reach this computer and open the desk can change "
+                       "your issue files", err=True)
+        else:
+            click.echo("the desk is read-only to the network: --allow-writes lets it edit",
+                       err=True)
 
     def changed(paths: set[Path], problems: list[str]) -> None:
         names = ", ".join(sorted(shown(p) for p in paths)[:3])
@@ -317,7 +329,8 @@ def preview(port: int, host: str, open_browser: bool) -> None:
         for problem in problems:
             click.echo(f"{click.style('error:', fg='red', bold=True)} {problem}", err=True)
 
-    server = api.preview_server(desk_folder(), host=host, port=port, on_change=changed)
+    server = api.preview_server(desk_folder(), host=host, port=port, on_change=changed,
+                                allow_writes=allow_writes)
     server.start()
     click.echo(f"previewing at {server.url}  (Ctrl-C to stop)")
     if open_browser:

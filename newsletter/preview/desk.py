@@ -10,33 +10,85 @@ The candidate store counts as changed only when another connection
 committed a write to it (`_StoreWrites`), never because its side files
 moved: rendering an issue with `story:` references reads the store, and
 every read touches them.
+
+The issue page is the editor's desk: the candidates, the issue's panel and
+its findings beside the live views. Its JSON routes under `/api/` call the
+`DeskActions` that `api` hands in (the same library functions as the CLI);
+every write names the issue by its slug among the desk's own files and
+carries the digest of the panel it was made against. The server's gate
+(`preview.server`) has already checked where a write comes from. What comes
+from a feed leaves here as JSON strings, which the page shows as text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.resources
 import json
 import re
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..desk.config import find_settings, load_settings, relative_to_cwd
+from ..desk.drafts import Edit, EditConflict
 from ..desk.lookup import store_path
 from ..errors import InputError, NewsletterError
-from ..model import GMAIL_CLIP_BYTES, Issue, Paths, RenderedIssue, Settings
+from ..model import (
+    GMAIL_CLIP_BYTES,
+    MAX_PAGE,
+    CandidatePage,
+    CandidateQuery,
+    CandidateRow,
+    Finding,
+    Issue,
+    IssuePanel,
+    PanelItem,
+    Paths,
+    RenderedIssue,
+    Settings,
+)
 from ..render import DEFAULT_THEME, NAV_MARKER, Renderer
-from .server import Page
+from .server import API_PREFIX, Page, refusal
 
-__all__ = ["DeskPreview"]
+__all__ = ["DESK_CSP", "VIEW_CSP", "DeskActions", "DeskPreview", "FindingsReport"]
 
 _HTML = "text/html; charset=utf-8"
+_JSON = "application/json"
+#: The desk's own pages: scripts and styles from this server only, never inline.
+DESK_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+            "img-src 'self' https: http: data:; connect-src 'self'; frame-src 'self'; "
+            "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+#: The rendered issue in the desk's frames: its inline styles (an email needs them), the
+#: view script (/__view.js), the video players the web page embeds; no inline script.
+VIEW_CSP = ("default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+            "img-src 'self' https: http: data:; "
+            "frame-src https://www.youtube-nocookie.com https://player.vimeo.com; "
+            "font-src 'self' https: data:; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'self'")
+#: The desk's browser code and styles, served from ui/ by these names only.
+_CSS, _JS = "text/css; charset=utf-8", "text/javascript; charset=utf-8"
+_UI_FILES = {"preview.css": _CSS, "desk.css": _CSS, "desk.js": _JS, "preview.js": _JS,
+             "start.js": _JS}
+VIEW_SCRIPT = "/__view.js"
+SLOT_NAMES = {"lead": "the lead", "lead.body": "the lead's body", "catch_up": "catch-up",
+              "deep_dives": "deep dives", "sponsors": "sponsors"}
+_PICKABLE = ("lead", "catch_up", "deep_dives")
+_UNDO_DEPTH = 50  # edits remembered per issue file
+_ID = re.compile(r"^[0-9a-f]{4,64}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_AGE = re.compile(r"^(\d{1,4})([hdw])$")
+_ADDRESS = re.compile(r"^[^@\s,;<>\"()\[\]]{1,64}@[^@\s,;<>\"()\[\]]{1,189}$")
+_MAX_TEXT = 4000  # characters of a headline or blurb typed in the desk
+_MAX_QUERY = 200  # characters of a search or feed name
 _IMG = re.compile(r'(<img\b[^>]*?)\ssrc="[^"]*"', re.IGNORECASE)
 _PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
                   ".gif": "image/gif"}
@@ -53,6 +105,7 @@ class _Built:
     error: NewsletterError | None = None
     email_bytes: int = 0  # as it will be sent, with the real addresses
     digest: str = ""  # of everything its pages show: the same digest, the same pages
+    file_digest: str = ""  # of the file's bytes as read for this build (the panel's)
 
     @property
     def subject(self) -> str:
@@ -156,6 +209,13 @@ class _StoreWrites:
         return version
 
 
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     try:
         stat = path.stat()
@@ -189,15 +249,91 @@ class IssueRenderer(Protocol):
                  renderer: Renderer | None = ...) -> tuple[Issue, RenderedIssue]: ...
 
 
-class DeskPreview:
-    """Renders the desk's issues on demand and again when their files change."""
+class FindingsReport(Protocol):
+    """What `DeskActions.findings` gives back (`api.CheckReport`)."""
 
-    def __init__(self, root: Path, server_url: str, *, render: IssueRenderer) -> None:
+    @property
+    def findings(self) -> Sequence[Finding]: ...
+
+
+class DeskActions(Protocol):
+    """`api.BrowserDesk`: what the desk in the browser does, as the CLI does it.
+
+    Every write goes through `desk.drafts` with `digest` as the expected digest
+    of the file (a stale one raises `EditConflict`) and returns the `Edit`,
+    which carries the file's bytes before it (`Edit.before`) for undo.
+    """
+
+    def candidates(self, settings: Settings, query: CandidateQuery) -> CandidatePage: ...
+
+    def mark(self, settings: Settings, story_id: str, *, starred: bool | None = None,
+             skipped: bool | None = None) -> CandidateRow: ...
+
+    def panel(self, settings: Settings, issue_file: Path) -> IssuePanel: ...
+
+    def pick(self, settings: Settings, issue_file: Path, story_id: str, *, into: str,
+             digest: str, replace: bool = False) -> Edit: ...
+
+    def unpick(self, settings: Settings, issue_file: Path, story_ref: str, *,
+               digest: str) -> Edit: ...
+
+    def move(self, settings: Settings, issue_file: Path, story_ref: str, *,
+             to: int | None = None, before: str | None = None, digest: str) -> Edit: ...
+
+    def edit(self, settings: Settings, issue_file: Path, story_ref: str, *,
+             field: Literal["headline", "blurb"], value: str, digest: str) -> Edit: ...
+
+    def restore(self, settings: Settings, issue_file: Path, data: bytes, *,
+                digest: str) -> Edit: ...
+
+    def findings(self, settings: Settings, issue_file: Path, *,
+                 links: bool) -> FindingsReport: ...
+
+    def send_test(self, settings: Settings, issue_file: Path, to: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Undo:
+    """One of the desk's own edits of an issue file: the bytes before it, the
+    digest after it (undo restores only a file still in that state), what it did."""
+
+    before: bytes
+    after: str
+    said: str
+
+
+class _Refused(Exception):
+    """A request the desk answers with a refusal page (raised inside the routes)."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__(page.status)
+        self.page = page
+
+
+def _bad(error: str, hint: str = "", status: int = HTTPStatus.BAD_REQUEST) -> _Refused:
+    return _Refused(refusal(status, error, hint))
+
+
+class DeskPreview:
+    """Renders the desk's issues on demand and again when their files change,
+    and answers the desk's JSON routes through `actions`."""
+
+    def __init__(self, root: Path, server_url: str, *, render: IssueRenderer,
+                 actions: DeskActions | None = None, token: str = "",
+                 writable: bool = True) -> None:
         self.render = render
+        self.actions = actions
+        self.token = token
+        self.writable = writable and actions is not None
         self.settings_file = find_settings(root)
         self.root = self.settings_file.parent
         self.server_url = server_url
         self._lock = threading.RLock()
+        self._writing = threading.Lock()  # one write (and its undo record) at a time
+        self._undo: dict[Path, deque[_Undo]] = {}
+        self._ui_files: dict[str, bytes] = {}
+        self._desk_settings: Settings | None = None  # as written: for sends and checks
+        self._own_writes: dict[Path, str] = {}  # files the desk wrote, by digest: built once
         self._built: dict[Path, _Built] = {}
         self._slugs: dict[Path, str] = {}  # the slug each issue last built with
         self._listed: dict[Path, tuple[tuple[int, int], _Listing]] = {}
@@ -257,24 +393,36 @@ class DeskPreview:
                 stale &= {p.resolve() for p in paths}
             sources = set(self._sources())
             for source in stale:
+                if not everything and self._already_built(source):
+                    continue
                 self._built.pop(source)
                 if source in sources:
                     self._get(source)  # ready before the open page asks
             self._start_digest = self._start_view()["digest"]
 
     def fingerprint(self) -> tuple[str, ...]:
-        """The start page's digest, then each built issue's, as of the last change:
-        the server compares them before and after `changed`. (The files changed
-        before the watcher said so: a start page made now would already hold it.)"""
+        """The start page's digest, then each built issue's and its file's, as of
+        the last change: the server compares them before and after `changed`. (The
+        files changed before the watcher said so: a start page made now would
+        already hold it.) A file's own digest counts, though a change of its
+        comments shows nowhere else: the desk's panel must hear of it."""
         with self._lock:
             return (self._start_digest,
-                    *(f"{source}\0{built.digest}" for source, built in sorted(self._built.items())))
+                    *(f"{source}\0{built.digest}\0{built.file_digest}"
+                      for source, built in sorted(self._built.items())))
 
     def close(self) -> None:
         with self._lock:
             self._store.close()
 
     def page(self, path: str, query: Mapping[str, str]) -> Page | None:
+        if path.startswith(API_PREFIX):
+            return self._api_get(path.removeprefix(API_PREFIX).split("/"), query)
+        if path == VIEW_SCRIPT:
+            return Page(self._ui_file("view.js"), _JS)
+        if path.startswith("/__ui/") and path.removeprefix("/__ui/") in _UI_FILES:
+            name = path.removeprefix("/__ui/")
+            return Page(self._ui_file(name), _UI_FILES[name])
         with self._lock:
             if path in ("/", "/index.html"):
                 return self._start_page()
@@ -319,8 +467,10 @@ class DeskPreview:
             real = load_settings(self.settings_file)
         except NewsletterError as exc:
             self._settings, self._settings_error, self._renderer = None, exc, None
+            self._desk_settings = None
             return
         # links and pictures point at this server, so the preview shows them
+        self._desk_settings = real
         self._settings = replace(real, base_url=self.server_url)
         self._real_base = real.base_url
         self._settings_error = None
@@ -341,18 +491,32 @@ class DeskPreview:
 
     def _build(self, source: Path) -> _Built:
         settings, renderer = self._settings, self._renderer
+        file_digest = _file_digest(source)  # read first: a save meanwhile builds again
         if settings is None or renderer is None:
-            return _failed(source, self._settings_error)
+            return _failed(source, self._settings_error, file_digest)
         try:
             # named as the editor would type it, so errors read issues/x.yaml:12
             issue, rendered = self.render(relative_to_cwd(source), settings, renderer=renderer)
         except NewsletterError as exc:
-            return _failed(source, exc)
+            return _failed(source, exc, file_digest)
         self._slugs[source] = issue.slug
         sent = rendered.email_html.replace(self.server_url, self._real_base)
         built = _Built(source=source, key=issue.slug, issue=issue, rendered=rendered,
-                       email_bytes=len(sent.encode()))
+                       email_bytes=len(sent.encode()), file_digest=file_digest)
         return replace(built, digest=_built_digest(built))
+
+    def _already_built(self, source: Path) -> bool:
+        """The desk's own write of `source` was built already (when it answered);
+        the watcher is only now hearing of it."""
+        written = self._own_writes.get(source)
+        built = self._built.get(source)
+        if written is None or built is None or built.file_digest != written:
+            return False
+        if _file_digest(source) != written:
+            self._own_writes.pop(source, None)  # changed again since: build it
+            return False
+        self._own_writes.pop(source, None)
+        return True
 
     def _find(self, key: str) -> _Built | None:
         """The issue at /issues/<key>/: by slug, or by file name for a broken one.
@@ -386,26 +550,32 @@ class DeskPreview:
         return {**shown, "issues": issues, "digest": digest}
 
     def _start_page(self) -> Page:
-        html = self._ui.get_template("start.html").render(**self._start_view())
-        return Page(html.encode(), _HTML)
+        html = self._ui.get_template("start.html").render(**self._start_view(),
+                                                          token=self.token)
+        return Page(html.encode(), _HTML, csp=DESK_CSP)
 
     def _issue_page(self, built: _Built, rest: str, query: Mapping[str, str], *,
                     trailing: bool) -> Page | None:
         if rest == "" and trailing:
+            settings = self._settings
             html = self._ui.get_template("issue.html").render(
-                built=built, state=self._state(built), clip=GMAIL_CLIP_BYTES)
-            return Page(html.encode(), _HTML)
+                built=built, state=self._state(built), clip=GMAIL_CLIP_BYTES,
+                token=self.token, writable=self.writable, desk=self.actions is not None,
+                feeds=[f.name for f in settings.feeds] if settings else [],
+                slots=SLOT_NAMES)
+            return Page(html.encode(), _HTML, csp=DESK_CSP)
         if rest == "state.json":
-            return Page(json.dumps(self._state(built)).encode(), "application/json")
+            return Page(json.dumps(self._state(built)).encode(), _JSON)
         rendered = built.rendered
         if rendered is None:
             return None
         if rest == "index.html":
-            return Page(_shown(rendered.web_html.replace(NAV_MARKER, ""), query), _HTML)
+            return Page(_shown(rendered.web_html.replace(NAV_MARKER, ""), query), _HTML,
+                        csp=VIEW_CSP)
         if rest == "email.html":
-            return Page(_shown(rendered.email_html, query), _HTML)
+            return Page(_shown(rendered.email_html, query), _HTML, csp=VIEW_CSP)
         if rest == "email.txt":
-            return Page(rendered.text.encode(), "text/plain; charset=utf-8")
+            return Page(rendered.text.encode(), "text/plain; charset=utf-8", csp=VIEW_CSP)
         for name, data in rendered.assets:  # only the issue's own pictures, by exact name
             if name == rest:
                 body = data if isinstance(data, bytes) else data.read_bytes()
@@ -421,19 +591,364 @@ class DeskPreview:
             "error": _error_json(built.error),
             "email_bytes": built.email_bytes,
             "digest": built.digest,  # the page reloads its views only when this moves
+            "file": built.file_digest,  # the desk's panel reloads when this moves
         }
 
+    def _ui_file(self, name: str) -> bytes:
+        """One of ui/'s files (by a name of the list, never one from a request)."""
+        data = self._ui_files.get(name)
+        if data is None:
+            data = (importlib.resources.files("newsletter.preview") / "ui" / name).read_bytes()
+            self._ui_files[name] = data
+        return data
 
-def _failed(source: Path, error: NewsletterError | None) -> _Built:
-    built = _Built(source=source, key=source.stem, error=error)
+    # --- the desk's JSON routes ------------------------------------------------------
+
+    def post(self, path: str, body: Mapping[str, Any]) -> Page | None:
+        """A write from the desk's page (the server checked where it came from)."""
+        parts = path.removeprefix(API_PREFIX).split("/")
+        try:
+            if len(parts) == 3 and parts[0] == "candidates" and parts[2] == "mark":
+                return self._mark(parts[1], body)
+            if len(parts) == 3 and parts[0] == "issues" and parts[2] in self._WRITES:
+                return self._write(parts[1], parts[2], body)
+        except _Refused as refused:
+            return refused.page
+        return None
+
+    def _api_get(self, parts: list[str], query: Mapping[str, str]) -> Page | None:
+        try:
+            if parts == ["candidates"]:
+                return self._candidates(query)
+            if len(parts) == 3 and parts[0] == "issues" and parts[2] == "panel":
+                settings, source = self._desk_and_issue(parts[1])
+                return _json_page({"panel": self._panel_json(settings, source)})
+            if len(parts) == 3 and parts[0] == "issues" and parts[2] == "findings":
+                return self._findings(parts[1], links=query.get("links") == "1")
+        except _Refused as refused:
+            return refused.page
+        return None
+
+    def _ready_actions(self) -> DeskActions:
+        if self.actions is None:
+            raise _bad("this preview has no desk", "start it with `newsletter preview`",
+                       HTTPStatus.NOT_FOUND)
+        return self.actions
+
+    def _ready_settings(self) -> Settings:
+        settings = self._desk_settings
+        if settings is None:
+            error = self._settings_error
+            raise _bad(error.message if error else "the desk's settings cannot be read",
+                       (error.hint or "") if error else "fix newsletter.yaml and save",
+                       HTTPStatus.SERVICE_UNAVAILABLE)
+        return settings
+
+    def _desk_and_issue(self, slug: str) -> tuple[Settings, Path]:
+        """The settings and the issue file named by `slug`, among the desk's own
+        files only (nothing from the request becomes a path)."""
+        settings = self._ready_settings()
+        with self._lock:
+            for source in self._sources():
+                if slug in (source.stem, self._listing(source).key, self._slugs.get(source)):
+                    return settings, source
+        raise _bad(f'the desk has no issue "{slug[:80]}"', "go back to the list of issues",
+                   HTTPStatus.NOT_FOUND)
+
+    def _candidates(self, query: Mapping[str, str]) -> Page:
+        actions, settings = self._ready_actions(), self._ready_settings()
+        asked = _candidate_query(query, [f.name for f in settings.feeds])
+        try:
+            page = actions.candidates(settings, asked)
+        except NewsletterError as exc:
+            raise _bad(_said_error(exc), exc.hint) from exc
+        return _json_page({"rows": [_row_json(row) for row in page.rows],
+                           "total": page.total, "offset": page.offset})
+
+    def _mark(self, story_id: str, body: Mapping[str, Any]) -> Page:
+        actions, settings = self._ready_actions(), self._ready_settings()
+        if not _ID.match(story_id):
+            raise _bad("no such story", "pick a story from the list", HTTPStatus.NOT_FOUND)
+        marks = {key: body[key] for key in ("starred", "skipped") if key in body}
+        if not marks or any(not isinstance(v, bool) for v in marks.values()):
+            raise _bad("say what to mark", 'send {"starred": true} or {"skipped": true}')
+        try:
+            row = actions.mark(settings, story_id, **marks)
+        except NewsletterError as exc:
+            raise _bad(_said_error(exc), exc.hint, HTTPStatus.NOT_FOUND) from exc
+        return _json_page({"row": _row_json(row), "said": _said_mark(row, marks)})
+
+    def _findings(self, slug: str, *, links: bool) -> Page:
+        actions = self._ready_actions()
+        settings, source = self._desk_and_issue(slug)
+        try:  # not under the desk's lock: checking links takes as long as the web does
+            report = actions.findings(settings, source, links=links)
+        except NewsletterError as exc:
+            raise _bad(_said_error(exc), exc.hint) from exc
+        return _json_page({"findings": [_finding_json(f) for f in report.findings],
+                           "links": links})
+
+    # --- writes ---------------------------------------------------------------------
+
+    _WRITES = ("pick", "unpick", "move", "edit", "undo", "send-test")
+
+    def _write(self, slug: str, action: str, body: Mapping[str, Any]) -> Page:
+        actions = self._ready_actions()
+        settings, source = self._desk_and_issue(slug)
+        if action == "send-test":
+            return self._send_test(actions, settings, source, body)
+        digest = body.get("digest")
+        if not isinstance(digest, str) or not _DIGEST.match(digest):
+            raise _bad("a write without the digest of the file it was made against",
+                       "reload the page")
+        with self._writing:
+            try:
+                if action == "undo":
+                    said = self._undo_last(actions, settings, source, digest)
+                    panel = actions.panel(settings, source)
+                else:
+                    edit, saying = self._edit(actions, settings, source, action, body, digest)
+                    panel = actions.panel(settings, source)
+                    said = saying(panel)
+                    self._remember(source, edit, said)
+            except EditConflict as exc:
+                raise _Refused(refusal(
+                    HTTPStatus.CONFLICT, "the file changed on disk: reloaded",
+                    "your change was not made: look at the issue as it is now and "
+                    "do it again", panel=self._panel_json(settings, source),
+                    said=f"the file changed on disk: reloaded. {exc.message}")) from exc
+            except NewsletterError as exc:
+                raise _Refused(refusal(HTTPStatus.BAD_REQUEST, _said_error(exc), exc.hint,
+                                       panel=self._panel_json(settings, source))) from exc
+            with self._lock:
+                self._own_writes[source] = panel.digest
+        return replace(_json_page({"panel": self._panel_data(panel), "said": said}),
+                       touched=frozenset({source}))
+
+    def _edit(self, actions: DeskActions, settings: Settings, source: Path, action: str,
+              body: Mapping[str, Any], digest: str) -> tuple[Edit, Callable[[IssuePanel], str]]:
+        """One edit of the issue file, and how to say what it did (given the panel
+        after it). The item an edit names must be one the issue holds now."""
+        if action == "pick":
+            return self._pick(actions, settings, source, body, digest)
+        before = actions.panel(settings, source)
+        item = _item_named(before, body.get("story"))
+        slot = SLOT_NAMES.get(item.slot, item.slot)
+        if action == "unpick":
+            edit = actions.unpick(settings, source, _ref(item), digest=digest)
+            return edit, lambda _: f"took “{item.headline}” out of {slot}"
+        if action == "move":
+            edit = self._move(actions, settings, source, before, item, body, digest)
+            count = sum(1 for i in before.items if i.slot == item.slot)
+            return edit, lambda _: (f"moved “{item.headline}” to {edit.position} of {count} "
+                                    f"in {slot}")
+        field, value = body.get("field"), body.get("value")
+        if field not in ("headline", "blurb") or not isinstance(value, str):
+            raise _bad("say which field and its text", 'send "field": "headline" or "blurb"')
+        if len(value) > _MAX_TEXT:
+            raise _bad(f"a {field} of {len(value)} characters", f"keep it under {_MAX_TEXT}")
+        edit = actions.edit(settings, source, _ref(item), field=field, value=value,
+                            digest=digest)
+        return edit, lambda _: (f"the {field} of “{item.headline}” is the story's own again"
+                                if value.strip() == "" else
+                                f"changed the {field} of “{item.headline}”")
+
+    def _pick(self, actions: DeskActions, settings: Settings, source: Path,
+              body: Mapping[str, Any], digest: str) -> tuple[Edit, Callable[[IssuePanel], str]]:
+        story, into = body.get("story"), body.get("into")
+        if not isinstance(story, str) or not _ID.match(story):
+            raise _bad("no such story", "pick a story from the list")
+        if into not in _PICKABLE:
+            raise _bad("no such slot", f"pick into one of {', '.join(_PICKABLE)}")
+        was = _lead_of(actions.panel(settings, source)) if into == "lead" else None
+        edit = actions.pick(settings, source, story, into=str(into), digest=digest,
+                            replace=body.get("replace") is True)
+        return edit, lambda after: _said_pick(after, edit, was)
+
+    def _move(self, actions: DeskActions, settings: Settings, source: Path, panel: IssuePanel,
+              item: PanelItem, body: Mapping[str, Any], digest: str) -> Edit:
+        to, before = body.get("to"), body.get("before")
+        if before is not None:
+            other = _ref(_item_named(panel, before))
+            return actions.move(settings, source, _ref(item), before=other, digest=digest)
+        if isinstance(to, int) and not isinstance(to, bool) and 1 <= to <= 1000:
+            return actions.move(settings, source, _ref(item), to=to, digest=digest)
+        raise _bad("say where to", 'send "to": a position from 1, or "before": a story')
+
+    def _remember(self, source: Path, edit: Edit, said: str) -> None:
+        stack = self._undo.setdefault(source, deque(maxlen=_UNDO_DEPTH))
+        stack.append(_Undo(before=edit.before, after=edit.digest, said=said))
+
+    def _undo_last(self, actions: DeskActions, settings: Settings, source: Path,
+                   digest: str) -> str:
+        """Put back the bytes before the desk's last edit of `source`, if the file is
+        still as that edit left it (else the history no longer describes it)."""
+        stack = self._undo.get(source)
+        if not stack:
+            raise _bad("nothing to undo",
+                       "undo takes back this desk's own edits since it was started")
+        last = stack[-1]
+        if digest != last.after:
+            if _file_digest(source) != last.after:
+                stack.clear()  # what undo would put back would lose the other edit
+            raise EditConflict("undo would overwrite a change made since",
+                               hint="nothing was undone")
+        try:
+            actions.restore(settings, source, last.before, digest=last.after)
+        except EditConflict:
+            stack.clear()
+            raise
+        stack.pop()
+        return f"undid: {last.said}"
+
+    def _send_test(self, actions: DeskActions, settings: Settings, source: Path,
+                   body: Mapping[str, Any]) -> Page:
+        to = body.get("to")
+        if not isinstance(to, str) or not _ADDRESS.match(to.strip()):
+            raise _bad("not an email address", "write one address, like you@example.org")
+        try:  # not under any lock: an SMTP server may take its time
+            subject = actions.send_test(settings, source, to.strip())
+        except NewsletterError as exc:
+            raise _bad(_said_error(exc), exc.hint) from exc
+        return _json_page({"said": f"sent “{subject}” to {to.strip()}"})
+
+    def _panel_json(self, settings: Settings, source: Path) -> dict[str, Any]:
+        return self._panel_data(self._ready_actions().panel(settings, source))
+
+    def _panel_data(self, panel: IssuePanel) -> dict[str, Any]:
+        root = self.root.resolve()
+        shown = panel.path.relative_to(root) if panel.path.is_relative_to(root) else panel.path
+        return {"path": shown.as_posix(), "digest": panel.digest,
+                "error": panel.error, "items": [_item_json(i) for i in panel.items]}
+
+
+def _said_error(error: NewsletterError) -> str:
+    """An error as the desk says it: where (the file and line), then what."""
+    where = error.location
+    if where is None:
+        return error.message
+    name = Path(where.path).name
+    return f"{name}:{where.line}: {error.message}" if where.line else f"{name}: {error.message}"
+
+
+def _json_page(data: Mapping[str, Any]) -> Page:
+    return Page(json.dumps(data, ensure_ascii=False).encode(), _JSON)
+
+
+def _candidate_query(query: Mapping[str, str], feeds: Sequence[str]) -> CandidateQuery:
+    """The candidates asked for, every value checked against what it may be."""
+    since = None
+    if query.get("since"):
+        match = _AGE.match(query["since"])
+        if match is None:
+            raise _bad(f'"{query["since"][:20]}" is not an age', "e.g. 24h, 7d or 2w")
+        unit = {"h": "hours", "d": "days", "w": "weeks"}[match[2]]
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: int(match[1])})
+    feed = query.get("feed") or None
+    if feed is not None and feed.casefold() not in {f.casefold() for f in feeds}:
+        raise _bad(f'the desk has no feed "{feed[:80]}"', "choose one from the list")
+    words = (query.get("q") or "").strip()[:_MAX_QUERY] or None
+    return CandidateQuery(since=since, feed=feed, words=words,
+                          unused=query.get("unused") == "1",
+                          starred=query.get("starred") == "1",
+                          skipped=query.get("skipped") == "1",
+                          offset=_number(query.get("offset"), 0, 10_000_000, 0),
+                          limit=_number(query.get("limit"), 1, MAX_PAGE, 50))
+
+
+def _number(text: str | None, low: int, high: int, default: int) -> int:
+    if not text:
+        return default
+    if not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
+        raise _bad(f'"{text[:20]}" is not a number from {low} to {high}')
+    return int(text)
+
+
+def _row_json(row: CandidateRow) -> dict[str, Any]:
+    picture = row.picture
+    src = picture.src if picture is not None else ""
+    return {
+        "id": row.id, "url": row.url if _is_web(row.url) else "", "title": row.title,
+        "sources": list(row.sources),
+        "published": row.published.isoformat() if row.published else None,
+        # a thumbnail only from the web: never a data: or javascript: address, nor a file
+        "picture": {"src": src, "alt": picture.alt, "width": picture.width,
+                    "height": picture.height} if picture is not None and _is_web(src) else None,
+        "summary": row.summary, "used_in": [u.to_json() for u in row.used_in],
+        "starred": row.starred, "skipped": row.skipped,
+    }
+
+
+def _is_web(url: str) -> bool:
+    return url.lower().startswith(("https://", "http://"))
+
+
+def _item_json(item: PanelItem) -> dict[str, Any]:
+    return {"slot": item.slot, "position": item.position, "line": item.line,
+            "story": item.story, "ref": _ref(item), "url": item.url if _is_web(item.url) else "",
+            "headline": item.headline, "blurb": item.blurb,
+            "headline_written": item.headline_written, "blurb_written": item.blurb_written,
+            "kind": item.kind}
+
+
+def _ref(item: PanelItem) -> str:
+    """How an edit names the item: its story id, else its link."""
+    return item.story or item.url
+
+
+def _item_named(panel: IssuePanel, ref: object) -> PanelItem:
+    """The panel's item named `ref` (a story id or link it shows), else refused."""
+    found = next((i for i in panel.items if isinstance(ref, str) and ref and ref == _ref(i)),
+                 None)
+    if found is None:
+        raise EditConflict("the issue holds no such item (any more)",
+                           hint="look at the issue as it is now")
+    return found
+
+
+def _lead_of(panel: IssuePanel) -> PanelItem | None:
+    return next((i for i in panel.items if i.slot == "lead" and i.kind != "placeholder"), None)
+
+
+def _said_pick(panel: IssuePanel, edit: Edit, was: PanelItem | None) -> str:
+    mine = next((i for i in panel.items if i.story == edit.story and i.slot == edit.section),
+                None)
+    said = (f"picked “{mine.headline if mine else edit.story}” into "
+            f"{SLOT_NAMES.get(edit.section, edit.section)}")
+    if edit.section == "lead" and was is not None and was.story != edit.story:
+        said += f", in place of “{was.headline}”"
+    return said
+
+
+def _said_mark(row: CandidateRow, marks: Mapping[str, bool]) -> str:
+    if marks.get("starred"):
+        return f"starred “{row.title}”"
+    if marks.get("skipped"):
+        return f"skipped “{row.title}”"
+    if "starred" in marks:
+        return f"took the star off “{row.title}”"
+    return f"“{row.title}” is no longer skipped"
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    """A finding as `newsletter check --json` gives it (api's `_finding_json`)."""
+    where = finding.location
+    return {"severity": str(finding.severity), "code": finding.code,
+            "message": finding.message, "hint": finding.hint, "subject": finding.subject,
+            "location": None if where is None else {
+                "path": relative_to_cwd(where.path).as_posix(), "line": where.line,
+                "column": where.column}}
+
+
+def _failed(source: Path, error: NewsletterError | None, file_digest: str = "") -> _Built:
+    built = _Built(source=source, key=source.stem, error=error, file_digest=file_digest)
     return replace(built, digest=_built_digest(built))
 
 
 # Tells the preview page this view is laid out, before its pictures and players
-# have loaded (a video player can hold back the load event for a long time).
-_READY = ("<script>document.addEventListener('DOMContentLoaded',function(){"
-          "parent.postMessage({newsletterPreview:'ready',search:location.search},'*')})"
-          "</script>")
+# have loaded (a video player can hold back the load event for a long time): a
+# script of the server's own (ui/view.js), as the views' CSP allows no inline one.
+_READY = f'<script src="{VIEW_SCRIPT}"></script>'
 
 
 def _shown(html: str, query: Mapping[str, str]) -> bytes:

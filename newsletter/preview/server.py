@@ -10,6 +10,16 @@ file touched without a change, or one the builder's own reads touch, moves
 nothing. No request path ever becomes a file path here: the builder looks
 pages up by name.
 
+Writes are the builder's too, and reach it only through one gate
+(`_Handler._post_refusal`): a POST, to a path under `/api/`, with the
+server's own Host and Origin (no other site the editor has open, and no name
+pointed at this computer, can post), the per-run secret token the builder
+puts in its pages (`PreviewServer.token`), a JSON object of at most 64 KiB
+announced by Content-Length, and, when the server listens on the network, an
+editor who said `allow_writes`. Every refusal is a JSON `{"error", "hint"}`
+and closes the connection (a body never read must not pass for a request).
+Pages carry their own Content-Security-Policy (`Page.csp`).
+
 The server takes on a bounded amount of work (`ServerLimits`): a fixed
 number of handler threads for requests and another for event streams, a
 listen backlog that holds the connections waiting for one, and a deadline
@@ -21,8 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hmac
 import io
+import ipaddress
+import json
 import math
+import secrets
 import socket
 import threading
 import time
@@ -37,10 +51,17 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-__all__ = ["DEFAULT_LIMITS", "EVENTS_PATH", "Builder", "Page", "PreviewServer", "ServerLimits",
-           "clean_request_path"]
+__all__ = ["API_PREFIX", "DEFAULT_LIMITS", "EVENTS_PATH", "LOOPBACK_HOSTS", "MAX_BODY",
+           "TOKEN_HEADER", "Builder", "Page", "PreviewServer", "ServerLimits",
+           "clean_request_path", "refusal"]
 
 EVENTS_PATH = "/__events"
+API_PREFIX = "/api/"  # the only paths a POST may go to
+TOKEN_HEADER = "X-Newsletter-Token"
+MAX_BODY = 64 * 1024  # bytes of a POST body: an edit of one item is a few hundred
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+_JSON = "application/json"
 _KEEPALIVE = 15.0  # seconds between comments on an idle event stream
 # watchfiles groups a burst of saves: it yields once nothing changed for STEP ms
 _STEP_MS = 30
@@ -78,17 +99,35 @@ DEFAULT_LIMITS = ServerLimits()
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One response, made in memory."""
+    """One response, made in memory.
+
+    `csp` is sent as its Content-Security-Policy. `touched` names the files
+    the request wrote: the server lets the builder catch up with them right
+    after answering, as the watcher would a moment later, so open pages hear
+    of a write at once.
+    """
 
     body: bytes
     content_type: str
     status: int = 200
     cache: str = "no-store"  # pages change on every save; content-hashed files never do
+    csp: str = ""
+    touched: frozenset[Path] = frozenset()
+
+
+def refusal(status: int, error: str, hint: str = "", **more: Any) -> Page:
+    """A JSON answer saying what was refused and what to do instead."""
+    body = json.dumps({"error": error, "hint": hint, **more}).encode()
+    return Page(body, _JSON, status)
 
 
 class Builder(Protocol):
     def page(self, path: str, query: Mapping[str, str]) -> Page | None:
         """The page at a clean absolute path (see `clean_request_path`), or None."""
+
+    def post(self, path: str, body: Mapping[str, Any]) -> Page | None:
+        """A write to a clean path under `/api/`, or None (404). Only reached
+        once the request passed every check (origin, token, size, a JSON object)."""
 
     def changed(self, paths: set[Path]) -> None:
         """Watched files changed: make what depends on them again."""
@@ -117,13 +156,20 @@ def clean_request_path(raw: str) -> str | None:
 
 
 class PreviewServer:
-    """Serves a builder on host:port; `version` counts rebuilds."""
+    """Serves a builder on host:port; `version` counts rebuilds.
+
+    `token` is a secret made for this run: the builder puts it in its pages,
+    and every POST must carry it (`TOKEN_HEADER`). On a host other than this
+    computer's own, POSTs are refused unless `allow_writes`.
+    """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 8000,
-                 limits: ServerLimits = DEFAULT_LIMITS) -> None:
+                 limits: ServerLimits = DEFAULT_LIMITS, allow_writes: bool = False) -> None:
         """Bind now (so the address is known, and a busy port fails at once)."""
         self.builder: Builder | None = None
         self.host = host
+        self.token = secrets.token_urlsafe(32)
+        self.allow_writes = allow_writes
         self.watch: list[Path] = []  # with everything below them
         self.watch_flat: list[Path] = []  # just the folder's own entries
         self.watch_filter: Callable[[Any, str], bool] | None = None
@@ -151,7 +197,21 @@ class PreviewServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._server.server_port}/"
+        return f"http://{_bracketed(self.host)}:{self._server.server_port}/"
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def on_network(self) -> bool:
+        """Listening on an address other computers reach (not loopback)."""
+        return self.host not in LOOPBACK_HOSTS
+
+    @property
+    def writable(self) -> bool:
+        """Whether POSTs may write: always on loopback, on the network only if allowed."""
+        return self.allow_writes or not self.on_network
 
     def start(self) -> None:
         """Serve and watch on background threads (returns at once)."""
@@ -337,23 +397,50 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._answer(head=True)
 
-    def _refuse(self) -> None:
-        # its body is never read: close, so it cannot pass for another request
-        self.close_connection = True
-        self._send(Page(b"only GET and HEAD\n", "text/plain; charset=utf-8",
-                        HTTPStatus.METHOD_NOT_ALLOWED), head=False, allow="GET, HEAD")
+    def do_POST(self) -> None:
+        path = self._clean_path()
+        if path is None or not path.startswith(API_PREFIX):
+            self._refuse()
+            return
+        found = self._post_refusal()
+        if isinstance(found, Page):
+            self._discard_body()
+        body = found if isinstance(found, Page) else self._read_json(found)
+        if isinstance(body, Page):
+            self.close_connection = True  # a refused request's connection ends with it
+            self._send(body, head=False)
+            return
+        builder = self.preview.builder
+        page = builder.post(path, body) if builder is not None else None
+        self._send(page or refusal(HTTPStatus.NOT_FOUND, f"nothing to post to at {path}"),
+                   head=False)
+        if page is not None and page.touched:
+            self.preview.rebuilt(set(page.touched))
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
+    def _refuse(self) -> None:
+        # its body is never parsed: close, so it cannot pass for another request
+        self.close_connection = True
+        self._discard_body()
+        path = self._clean_path()
+        api = path is not None and path.startswith(API_PREFIX)
+        said = b"only GET, HEAD and POST\n" if api else b"only GET and HEAD\n"
+        self._send(Page(said, "text/plain; charset=utf-8", HTTPStatus.METHOD_NOT_ALLOWED),
+                   head=False, allow="GET, HEAD, POST" if api else "GET, HEAD")
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse
+
+    def _clean_path(self) -> str | None:
+        try:
+            return clean_request_path(self.path)
+        except UnicodeDecodeError:
+            return None
 
     def _answer(self, *, head: bool) -> None:
         if not self._host_allowed():
             self._send(Page(b"unknown host\n", "text/plain; charset=utf-8",
                             HTTPStatus.MISDIRECTED_REQUEST), head=head)
             return
-        try:
-            path = clean_request_path(self.path)
-        except UnicodeDecodeError:
-            path = None
+        path = self._clean_path()
         if path == EVENTS_PATH and not head:
             if self.thread_slots.to_stream():
                 self._events()
@@ -362,6 +449,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(Page(b"too many open previews: close some of the tabs\n",
                                 "text/plain; charset=utf-8", HTTPStatus.SERVICE_UNAVAILABLE),
                            head=head)
+            return
+        if path and path.startswith(API_PREFIX) and not self._same_site_fetch():
+            self._send(refusal(HTTPStatus.FORBIDDEN, "a request from another site",
+                               "open the desk from its own address"), head=head)
             return
         query = dict(parse_qsl(urlsplit(self.path).query))
         builder = self.preview.builder
@@ -372,10 +463,105 @@ class _Handler(BaseHTTPRequestHandler):
     def _host_allowed(self) -> bool:
         """On this computer, only its own names: a web page that points a name of
         its own at 127.0.0.1 (DNS rebinding) must not read the drafts."""
-        if self.preview.host not in ("127.0.0.1", "localhost", "::1"):
+        if self.preview.on_network:
             return True  # --host: the editor chose to serve the network
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]").lower()
-        return host in ("127.0.0.1", "localhost", "::1")
+        return host in LOOPBACK_HOSTS
+
+    # --- the gate every POST passes -------------------------------------------------
+
+    def _post_refusal(self) -> Page | int:
+        """Why this POST is refused (a page to answer with), else its body's length."""
+        if not self._host_allowed():
+            return refusal(HTTPStatus.MISDIRECTED_REQUEST, "unknown host",
+                           "open the desk at the address `newsletter preview` printed")
+        if not self._origin_allowed() or not self._same_site_fetch(post=True):
+            return refusal(HTTPStatus.FORBIDDEN, "a write from another site or page",
+                           "edit from the desk's own page, at the address "
+                           "`newsletter preview` printed")
+        if not self.preview.writable:
+            return refusal(HTTPStatus.FORBIDDEN,
+                           "the desk is read-only when served to the network",
+                           "start it with --allow-writes to edit from other computers")
+        token = self.headers.get(TOKEN_HEADER) or ""
+        if not hmac.compare_digest(token.encode(), self.preview.token.encode()):
+            return refusal(HTTPStatus.FORBIDDEN, "a missing or stale token",
+                           "reload the page: the desk was restarted since it was opened")
+        return self._body_length()
+
+    def _body_length(self) -> Page | int:
+        if self.headers.get("Transfer-Encoding") is not None:
+            return refusal(HTTPStatus.LENGTH_REQUIRED, "a body in chunks",
+                           "send the body whole, with a Content-Length")
+        length = (self.headers.get("Content-Length") or "").strip()
+        if not length.isdigit() or len(length) > 12:
+            return refusal(HTTPStatus.LENGTH_REQUIRED, "no Content-Length",
+                           "send the body whole, with a Content-Length")
+        if int(length) > MAX_BODY:
+            return refusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                           f"a body of {int(length)} bytes: at most {MAX_BODY} are read",
+                           "send one edit at a time")
+        kind = (self.headers.get("Content-Type") or "").partition(";")[0].strip().lower()
+        if kind != _JSON:
+            return refusal(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                           f"a body of type {kind or 'unknown'}", f"send {_JSON}")
+        return int(length)
+
+    def _discard_body(self) -> None:
+        """Read and drop the body of a refused request, if it is small and whole, so
+        the refusal reaches the client: closing a connection with bytes unread
+        resets it, and the client may lose the answer. A large or chunked body
+        is left unread (the client learns nothing, but no work is done for it)."""
+        length = (self.headers.get("Content-Length") or "").strip()
+        if self.headers.get("Transfer-Encoding") is not None or not length.isdigit() \
+                or len(length) > 12 or int(length) > MAX_BODY:
+            return
+        with contextlib.suppress(OSError):  # a slow or gone client: the answer goes anyway
+            self.rfile.read(int(length))
+
+    def _read_json(self, length: int) -> dict[str, Any] | Page:
+        """The body (its length checked) as a JSON object, or the refusal."""
+        data = self.rfile.read(length)  # within the request's deadline (_HeaderReader)
+        if len(data) != length:
+            return refusal(HTTPStatus.BAD_REQUEST, "the body ended early")
+        try:
+            body = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return refusal(HTTPStatus.BAD_REQUEST, "the body is not JSON", "send a JSON object")
+        if not isinstance(body, dict):
+            return refusal(HTTPStatus.BAD_REQUEST, "the body is not a JSON object",
+                           "send a JSON object")
+        return body
+
+    def _origin_allowed(self) -> bool:
+        """The request comes from a page of this server: its Origin is one of the
+        server's own addresses (a form or script on another site, another port
+        of this computer included, sends its own; a sandboxed frame sends null)."""
+        origin = (self.headers.get("Origin") or "").strip().lower()
+        return origin != "" and origin in self._own_origins()
+
+    def _own_origins(self) -> set[str]:
+        port = self.preview.port
+        host = self.preview.host
+        if not self.preview.on_network:
+            return {f"http://{_bracketed(name)}:{port}" for name in LOOPBACK_HOSTS}
+        if host not in _WILDCARD_HOSTS:
+            return {f"http://{_bracketed(host).lower()}:{port}"}
+        # every address of this computer: the one the browser asked, if it is an
+        # address (a name could be anyone's, pointed here)
+        asked = (self.headers.get("Host") or "").strip().lower()
+        name, _, asked_port = asked.rpartition(":")
+        if asked_port != str(port) or not _is_address(name.strip("[]")):
+            return set()
+        return {f"http://{asked}"}
+
+    def _same_site_fetch(self, *, post: bool = False) -> bool:
+        """Browsers say where a request comes from (Sec-Fetch-Site): from this
+        server's own pages only. A GET typed or followed by the editor is "none";
+        a write must come from a page ("same-origin")."""
+        site = (self.headers.get("Sec-Fetch-Site") or "").strip().lower()
+        allowed = ("same-origin",) if post else ("same-origin", "none")
+        return site == "" or site in allowed
 
     def _send(self, page: Page, *, head: bool, allow: str = "") -> None:
         self.send_response(page.status)
@@ -383,8 +569,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(page.body)))
         self.send_header("Cache-Control", page.cache)
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        if page.csp:
+            self.send_header("Content-Security-Policy", page.csp)
+        if page.content_type.startswith("text/html"):
+            self.send_header("X-Frame-Options", "SAMEORIGIN")
         if allow:
             self.send_header("Allow", allow)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if not head:
             self.wfile.write(page.body)
@@ -414,3 +607,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the editor's terminal shows rebuilds and errors, not every request
+
+
+def _bracketed(host: str) -> str:
+    """A host as a URL writes it: an IPv6 address in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

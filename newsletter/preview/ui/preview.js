@@ -1,7 +1,9 @@
 // The issue preview: loads the four views, and loads them again (keeping
 // each one's scroll position) when the server says the files changed and this
 // issue's digest (of all its outputs) is not the one on screen: the version also
-// moves for changes to other issues, which this page does not show.
+// moves for changes to other issues, which this page does not show. Every state
+// it reads is handed on as a "newsletter:state" event (the desk's panel follows
+// the file's own digest, which moves for edits no view shows, such as comments).
 (function () {
   "use strict";
   var frames = Array.prototype.slice.call(document.querySelectorAll("iframe[data-src]"));
@@ -92,10 +94,12 @@
 
   function show(state, v) {
     window.newsletterPreview.version = v;
+    window.newsletterPreview.state = state;
+    document.dispatchEvent(new CustomEvent("newsletter:state", { detail: state }));
     if (state.digest === digest) return;  // nothing this page shows changed
     digest = state.digest;
     subject.textContent = state.subject;
-    document.title = "Preview · " + state.subject;
+    document.title = "Desk · " + state.subject;
     if (state.error) {
       showError(state.error);
       return;
