@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import select
+import shutil
 import statistics
 import subprocess
 import time
@@ -12,8 +13,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BenchError", "Figure", "ServerProcess", "Timing", "counts_since", "run", "table",
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "LOCAL_ONLY_ARG", "REPO", "BenchError", "Figure",
+           "ServerProcess", "Timing", "copy_example_desk", "counts_since", "run", "table",
            "time_calls", "tree_memory"]
+
+REPO = Path(__file__).resolve().parent.parent
+#: Debian's Chromium, launched with the flags of tests/conftest.py.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+)
+#: Chromium resolves no name but 127.0.0.1, so nothing leaves the machine. (Not a
+#: Playwright route as in the tests: a routed request passes through Playwright,
+#: which would add to the times.)
+LOCAL_ONLY_ARG = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +130,18 @@ def counts_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int
     """What a test server counted between two readings of its counters."""
     return {name: after[name] - before.get(name, 0) for name in sorted(after)
             if after[name] != before.get(name, 0)}
+
+
+def copy_example_desk(folder: Path) -> Path:
+    """The example desk (settings, issues, pictures, and the feed files its
+    settings read, so `api.fetch` works offline) copied into `folder`/desk."""
+    desk = folder / "desk"
+    desk.mkdir()
+    shutil.copy(REPO / "newsletter.yaml", desk)
+    shutil.copytree(REPO / "issues", desk / "issues")
+    shutil.copytree(REPO / "examples" / "images", desk / "examples" / "images")
+    shutil.copytree(REPO / "examples" / "feeds", desk / "examples" / "feeds")
+    return desk
 
 
 class ServerProcess:

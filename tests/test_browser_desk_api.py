@@ -325,6 +325,47 @@ def test_a_write_against_a_file_saved_meanwhile_in_a_text_editor_is_refused(
     assert BROWSER.panel(settings, path).digest == drafts.file_digest(path) != digest
 
 
+def test_the_issues_own_words_are_written_with_a_digest_then_undone(
+        stocked: tuple[Settings, GeneratedStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Subject, preheader, intro and the lead's bullets: what `newsletter new` leaves
+    as TODO, written as the desk writes them, each under the digest of the one
+    before; a stale digest is refused; undo gives back the draft byte for byte."""
+    settings, made = stocked
+    monkeypatch.chdir(settings.root)
+    path, _ = picked_draft(settings, made)
+    start = path.read_bytes()
+    digest = BROWSER.panel(settings, path).digest
+    steps: list[Callable[[str], drafts.Edit]] = [
+        lambda d: BROWSER.edit_issue(settings, path, field="subject", value='Kelp: "back"',
+                                     digest=d),
+        lambda d: BROWSER.edit_issue(settings, path, field="preheader", value="yes",
+                                     digest=d),
+        lambda d: BROWSER.edit_issue(settings, path, field="intro", value="Two\nlines",
+                                     digest=d),
+        lambda d: BROWSER.edit_bullets(settings, path, ["What happened", "null"], digest=d)]
+    edits = []
+    for step in steps:
+        before = path.read_bytes()
+        edit = step(digest)
+        assert edit.before == before and edit.digest == drafts.file_digest(path) != digest
+        edits.append(edit)
+        digest = edit.digest
+    issue = load_issue(path, settings)
+    assert (issue.subject, issue.preheader, issue.intro, issue.lead.bullets) == (
+        'Kelp: "back"', "yes", "Two\nlines", ("What happened", "null"))
+    todo = [line for line in path.read_bytes().splitlines() if b"TODO" in line]
+    assert todo and all(b"headline:" in line for line in todo), todo  # the stories' own
+    stale = edits[0].digest
+    for write in (lambda: BROWSER.edit_issue(settings, path, field="subject", value="x",
+                                             digest=stale),
+                  lambda: BROWSER.edit_bullets(settings, path, [], digest=stale)):
+        with pytest.raises(drafts.EditConflict):
+            write()
+    for edit in reversed(edits):
+        BROWSER.restore(settings, path, edit.before, digest=edit.digest)
+    assert path.read_bytes() == start
+
+
 # --- findings and the test send --------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import datetime as dt
 import hashlib
 import html
 import http.client
@@ -45,7 +46,7 @@ from test_site_browser import AXE_RUN, _axe_script, _describe
 
 from newsletter import api
 from newsletter.desk.lookup import store_path
-from newsletter.model import CandidateQuery
+from newsletter.model import CandidateQuery, Severity
 from newsletter.preview.desk import DeskPreview
 from newsletter.preview.server import PreviewServer
 
@@ -360,10 +361,15 @@ def _focus_item(page: Any, ref: str) -> None:
     raise AssertionError(f"j and k never reached the item {ref}")
 
 
+# A view's words as one line, quote marks plain: the render may set typographic
+# quotes (a curly apostrophe for a straight one), and what a test looks for is the words.
+PLAIN_TEXT = """const plain = (text) => text.replace(/\\s+/g, " ").replace(/[\u2018\u2019]/g, "'")
+                                 .replace(/[\u201c\u201d]/g, '"');"""
 VIEW_SHOWS = """([frame, text, present]) => {
   const doc = document.querySelector(frame).contentDocument;
   if (!doc || doc.readyState !== "complete" || !doc.body) return false;
-  return doc.body.textContent.replace(/\\s+/g, " ").includes(text) === present;
+  """ + PLAIN_TEXT + """
+  return plain(doc.body.textContent).includes(plain(text)) === present;
 }"""
 WEB = "iframe[data-src='index.html']"
 TEXT = "iframe[data-src='email.txt']"
@@ -372,8 +378,9 @@ TEXT = "iframe[data-src='email.txt']"
 VIEW_ORDER = """([frame, first, second]) => {
   const doc = document.querySelector(frame).contentDocument;
   if (!doc || doc.readyState !== "complete" || !doc.body) return false;
-  const text = doc.body.textContent.replace(/\\s+/g, " ");
-  const at = [text.indexOf(first), text.indexOf(second)];
+  """ + PLAIN_TEXT + """
+  const text = plain(doc.body.textContent);
+  const at = [text.indexOf(plain(first)), text.indexOf(plain(second))];
   return at[0] !== -1 && at[1] !== -1 && at[0] < at[1];
 }"""
 
@@ -933,6 +940,75 @@ def test_a_stale_digest_is_refused_with_the_panel_as_it_is(desk_server: PreviewS
     assert fed.issue.read_bytes() == saved
 
 
+TEXT_BLOCK_DRAFT = DRAFT_TEXT.replace(
+    '      headline: "TODO: a story in a line or two"\n',
+    '      headline: "TODO: a story in a line or two"\n    - text: A free paragraph.\n')
+
+
+@pytest.mark.browser
+def test_a_pick_asks_for_the_panel_no_more_and_for_the_findings_once(
+        new_page: Callable[..., tuple[Any, Watched]], desk_server: PreviewServer,
+        fed: FedDesk) -> None:
+    """A write's answer carries the panel after it: the desk does not read it again
+    (it did, on every pick: an extra request that held back the views' repaint),
+    and the changed file's findings are checked once."""
+    page, watched = _open_desk(new_page, desk_server)
+    _wait_for(page, "() => window.newsletterPreview.painted.length >= 4", None, "the views")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(
+        f"{request.method} {urlsplit(request.url).path}"))
+    story = fed.ids[CATCH_A]
+    painted = _counter(page, "findingsLoads")
+    with _one_more(page, "writes", "the pick"):
+        page.click(f"#cand-{story} button.pick[data-into='catch_up']")
+    _preview_shows(page, CATCH_A)
+    _wait_for(page, "(n) => window.newsletterDesk.findingsLoads > n", painted, "the findings")
+    time.sleep(0.5)  # anything else the pick would make the page ask for
+    api_asked = [a for a in asked if "/api/" in a]
+    assert api_asked == [f"POST /api/issues/{DRAFT}/pick",
+                         f"GET /api/issues/{DRAFT}/findings"], asked
+    assert _sections(fed.issue)["catch_up"] == [story]
+    assert watched.errors == [], watched.errors
+
+
+@pytest.mark.browser
+def test_the_desk_offers_no_remove_or_move_for_a_text_block(
+        new_page: Callable[..., tuple[Any, Watched]], desk_server: PreviewServer,
+        fed: FedDesk) -> None:
+    fed.issue.write_text(TEXT_BLOCK_DRAFT, encoding="utf-8")
+    before = fed.issue.read_bytes()
+    page, watched = _open_desk(new_page, desk_server)
+    block = "#slots li.item[data-slot='catch_up'][data-ref='']"
+    assert page.locator(block).count() == 1
+    assert page.locator(f"{block} button").count() == 0, "a text block has no Up, Down, Remove"
+    assert page.get_attribute(block, "draggable") == "false"
+    writes = _counter(page, "writes")
+    for key in ("Delete", "Alt+ArrowUp"):
+        page.focus(block)
+        page.keyboard.press(key)
+        assert "in a text editor (line " in _last_said(page), key
+    assert _counter(page, "writes") == writes
+    assert fed.issue.read_bytes() == before
+    assert watched.errors == [], watched.errors
+
+
+@pytest.mark.parametrize("action", ["unpick", "move"])
+def test_a_text_block_is_left_to_the_text_editor_not_called_a_conflict(
+        desk_server: PreviewServer, fed: FedDesk, action: str) -> None:
+    """A text block has no story or link to name it by: a write naming nothing is
+    refused as such (400), not as a file changed on disk (409: "reloaded")."""
+    fed.issue.write_text(TEXT_BLOCK_DRAFT, encoding="utf-8")
+    before = fed.issue.read_bytes()
+    body = json.dumps({"story": "", "to": 1, "digest": _digest(fed.issue)}).encode()
+    status, answer = _post(desk_server, f"/api/issues/{DRAFT}/{action}", body, {
+        "Origin": desk_server.url.rstrip("/"), "Content-Type": "application/json",
+        "X-Newsletter-Token": _page_token(desk_server)})
+    assert status == 400, answer
+    assert answer["error"] == "this item has no story or link to name it by"
+    assert "text editor" in answer["hint"]
+    assert fed.issue.read_bytes() == before
+
+
 @pytest.mark.parametrize("case", [
     "foreign host", "foreign origin", "another port", "no origin", "null origin",
     "cross-site fetch", "no token", "stale token", "chunked", "form type", "not json",
@@ -1107,6 +1183,198 @@ def test_every_page_forbids_inline_scripts_and_carries_none(desk_server: Preview
                                    for s in scripts), scripts
 
 
+# --- a new issue made complete in the browser alone -----------------------------------------
+
+NEW_DATE = "2026-12-11"
+SUBJECT = 'Tideline #50: "ghost sharks" & dark trawlers'
+PREHEADER = "A shark nursery on a seamount, trawlers in a reserve: yes, both # of them"
+INTRO = "Two stories from the deep this week. # not a comment\n<script>alert('intro')</script>" \
+        " 中文：冒号 and שלום"  # noqa: RUF001 - the colon Chinese uses
+BULLETS = ["Camera sleds found egg cases by the hundred", "null", "Why it matters: yes"]
+TODO_BULLETS = ["TODO: what happened", "TODO: why it matters"]
+
+
+def _words(issue: Path) -> dict[str, Any]:
+    data = YAML(typ="safe").load(issue.read_text(encoding="utf-8"))
+    return {"subject": data.get("subject"), "preheader": data.get("preheader"),
+            "intro": data.get("intro"), "bullets": data["lead"].get("bullets")}
+
+
+def _focused(page: Any) -> str:
+    return str(page.evaluate("() => document.activeElement.id"))
+
+
+def _retype(page: Any, text: str) -> None:
+    """What a field holds, replaced by typing: select all, then the keys."""
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
+NO_ERROR = """() => { const f = window.newsletterDesk.findings;
+  return Array.isArray(f) && !f.some((x) => x.severity === "error"); }"""
+
+
+@pytest.mark.browser
+def test_a_new_issue_is_made_complete_in_the_browser_alone(
+        new_page: Callable[..., tuple[Any, Watched]], fed: FedDesk) -> None:
+    """`newsletter new`, then only the browser, keyboard first: the subject,
+    preheader, intro and the lead's bullets from the issue's form, the stories
+    picked into the lead, catch-up and deep dives, until `check --offline` finds
+    no error; an edit of the form undone with u like any other."""
+    settings = api.load_desk(fed.root)
+    api.new_issue(settings, date=dt.date.fromisoformat(NEW_DATE))
+    issue = settings.issues_dir / f"{NEW_DATE}.yaml"
+    drafted = issue.read_text(encoding="utf-8")
+    comments = [line for line in drafted.splitlines() if line.startswith("#")][:4]
+    errors = [f for f in api.check_issue(issue, settings, offline=True).findings
+              if f.severity == Severity.ERROR]
+    assert errors and all(f.code == "placeholder" for f in errors), errors
+    ids = fed.ids
+    with _serving(api.preview_server(fed.root, host="127.0.0.1", port=0)) as server:
+        page, watched = _open_desk(new_page, server, NEW_DATE)
+        assert page.input_value("#issue-subject") == "TODO: the subject line of issue 50"
+        assert page.input_value("#issue-bullets") == "\n".join(TODO_BULLETS)
+        assert page.input_value("#issue-intro") == ""
+
+        # i: the subject, typed and saved with Enter; the bar shows it
+        page.keyboard.press("i")
+        assert _focused(page) == "issue-subject"
+        _retype(page, SUBJECT)
+        with _one_more(page, "writes", "the subject"):
+            page.keyboard.press("Enter")
+        assert _words(issue)["subject"] == SUBJECT
+        assert _last_said(page) == "changed the subject"
+        _wait_for(page, "(s) => document.querySelector('.bar .subject').textContent === s",
+                  SUBJECT, "the bar showing the new subject")
+        writes = _counter(page, "writes")
+        page.keyboard.type(" and more")
+        page.keyboard.press("Escape")  # puts back what the file says: nothing to save
+        assert page.input_value("#issue-subject") == SUBJECT
+
+        # Tab: the preheader, counted as it is typed (past 90, said so), saved by leaving it
+        page.keyboard.press("Tab")
+        assert _focused(page) == "issue-preheader"
+        assert _counter(page, "writes") == writes
+        _retype(page, "x" * 91)
+        assert page.inner_text("#preheader-count").endswith("the rest may be cut")
+        assert page.evaluate("() => document.getElementById('preheader-count')"
+                             ".classList.contains('over')")
+        _retype(page, PREHEADER)
+        assert page.inner_text("#preheader-count") == \
+            f"{len(PREHEADER)} characters of the about 90 inboxes show"
+        with _one_more(page, "writes", "the preheader"):
+            page.keyboard.press("Tab")
+        assert _words(issue)["preheader"] == PREHEADER
+
+        # the intro: two lines (Enter is a line break in a box), saved with Ctrl+Enter
+        assert _focused(page) == "issue-intro"
+        page.keyboard.type(INTRO)
+        with _one_more(page, "writes", "the intro"):
+            page.keyboard.press("Control+Enter")
+        assert _words(issue)["intro"] == INTRO
+        _preview_shows(page, "Two stories from the deep this week. # not a comment")
+
+        # the lead's bullets, one a line (blank lines and spaces around go), saved by leaving
+        page.keyboard.press("Tab")
+        assert _focused(page) == "issue-bullets"
+        _retype(page, "\n  ".join(BULLETS) + "\n\n")
+        with _one_more(page, "writes", "the bullets"):
+            page.keyboard.press("Tab")
+        assert _words(issue)["bullets"] == BULLETS
+        assert _last_said(page) == "wrote the lead's 3 bullets"
+        _preview_shows(page, BULLETS[0])
+
+        # u: undone like any edit; the form shows the file again
+        with _one_more(page, "writes", "the undo"):
+            page.keyboard.press("u")
+        assert _words(issue)["bullets"] == TODO_BULLETS
+        assert _last_said(page) == "undid: wrote the lead's 3 bullets"
+        _wait_for(page, "(t) => document.getElementById('issue-bullets').value === t",
+                  "\n".join(TODO_BULLETS), "the bullets as the file has them again")
+        page.keyboard.press("i")
+        for _ in range(3):
+            page.keyboard.press("Tab")
+        assert _focused(page) == "issue-bullets"
+        _retype(page, "\n".join(BULLETS[::2]))
+        with _one_more(page, "writes", "the bullets again"):
+            page.keyboard.press("Control+Enter")
+        assert _words(issue)["bullets"] == BULLETS[::2]
+        page.keyboard.press("Tab")  # out of the box, so the keys are the desk's again
+
+        # the stories: l, c, c and d
+        for title, key in ((LEAD, "l"), (CATCH_A, "c"), (CATCH_B, "c"), (DEEP_D, "d")):
+            _focus_row(page, ids[title])
+            with _one_more(page, "writes", f"the pick of {title!r}"):
+                page.keyboard.press(key)
+        _preview_shows(page, DEEP_D)
+        _wait_for(page, NO_ERROR, None, "the findings with no error left")
+        _screenshot(page, "complete")
+        assert watched.dialogs == [] and watched.errors == [], watched
+
+    sections = _sections(issue)
+    assert (sections["lead"], sections["catch_up"], sections["deep_dives"]) == (
+        ids[LEAD], [ids[CATCH_A], ids[CATCH_B]], [ids[DEEP_D]])
+    assert _words(issue) == {"subject": SUBJECT, "preheader": PREHEADER, "intro": INTRO,
+                             "bullets": BULLETS[::2]}
+    text = issue.read_text(encoding="utf-8")
+    assert [line for line in comments if line not in text.splitlines()] == []
+    assert "TODO" not in text and "replace-me" not in text, text
+    errors = [f for f in api.check_issue(issue, settings, offline=True).findings
+              if f.severity == Severity.ERROR]
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize(("body", "status", "said"), [
+    ({"field": "topic", "value": "x"}, 400, "say which field and its text"),
+    ({"field": "subject", "value": 7}, 400, "say which field and its text"),
+    ({"field": "subject", "value": "x" * 4001}, 400, "a subject of 4001 characters"),
+    ({"field": "subject", "value": " "}, 400, "an issue needs a subject"),
+    ({"field": "preheader", "value": "two\nlines"}, 400, "the preheader is one line"),
+    ({"field": "bullets", "value": "one line"}, 400, "say the bullets as a list of lines"),
+    ({"field": "bullets", "value": ["a", 1]}, 400, "say the bullets as a list of lines"),
+    ({"field": "bullets", "value": ["a"] * 11}, 400, "11 bullets: the lead takes at most 10"),
+    ({"field": "subject", "value": "x", "digest": "0" * 64}, 409,
+     "the file changed on disk: reloaded"),
+])
+def test_issue_words_that_cannot_be_written_are_refused_and_change_nothing(
+        desk_server: PreviewServer, fed: FedDesk, body: dict[str, Any], status: int,
+        said: str) -> None:
+    before = fed.issue.read_bytes()
+    sent = json.dumps({"digest": _digest(fed.issue), **body}).encode()
+    answered, answer = _post(desk_server, f"/api/issues/{DRAFT}/issue", sent, {
+        "Origin": desk_server.url.rstrip("/"), "Content-Type": "application/json",
+        "X-Newsletter-Token": _page_token(desk_server)})
+    assert answered == status, answer
+    assert said in answer["error"], answer
+    assert fed.issue.read_bytes() == before
+    if status == 409:  # the panel as the file is, with its words
+        assert answer["panel"]["issue"]["subject"] == "Tideline #49: picked at the desk"
+
+
+def test_the_panel_carries_the_issues_words_and_a_write_of_them_is_undone(
+        desk_server: PreviewServer, fed: FedDesk) -> None:
+    headers = {"Origin": desk_server.url.rstrip("/"), "Content-Type": "application/json",
+               "X-Newsletter-Token": _page_token(desk_server)}
+    before = fed.issue.read_bytes()
+    status, answer = _post(desk_server, f"/api/issues/{DRAFT}/issue", json.dumps({
+        "field": "bullets", "value": ["One", "Why it matters"],
+        "digest": _digest(fed.issue)}).encode(), headers)
+    assert status == 200, answer
+    assert answer["panel"]["issue"] == {
+        "digest": _digest(fed.issue), "subject": "Tideline #49: picked at the desk",
+        "preheader": "Stories picked in the browser.", "intro": None,
+        "bullets": ["One", "Why it matters"]}
+    _comments_kept(fed.issue)  # the second bullet's line, with its comment, stays
+    status, again = _post(desk_server, f"/api/issues/{DRAFT}/issue", json.dumps({
+        "field": "bullets", "value": ["One", "Why it matters"],
+        "digest": _digest(fed.issue)}).encode(), headers)
+    assert (status, again["said"]) == (200, "nothing changed: the file says so already")
+    status, undone = _post(desk_server, f"/api/issues/{DRAFT}/undo", json.dumps({
+        "digest": _digest(fed.issue)}).encode(), headers)
+    assert (status, undone["said"]) == (200, "undid: wrote the lead's 2 bullets"), undone
+    assert fed.issue.read_bytes() == before
+
+
 # --- accessibility and the keyboard ----------------------------------------------------------
 
 
@@ -1151,7 +1419,7 @@ def test_the_keys_dialog_lists_every_key_and_focus_stays_visible(
     page.keyboard.press("?")
     assert page.evaluate("() => document.getElementById('help').open")
     listed = page.inner_text("#help table")
-    for key in ("j", "k", "s", "x", "l", "c", "d", "u", "?", "/", "e", "Delete", "Alt"):
+    for key in ("j", "k", "s", "x", "l", "c", "d", "u", "?", "/", "e", "i", "Delete", "Alt"):
         assert re.search(rf"(^|\W){re.escape(key)}(\W|$)", listed), f"the dialog omits {key}"
     page.keyboard.press("Escape")
     assert not page.evaluate("() => document.getElementById('help').open")
@@ -1168,17 +1436,21 @@ def test_the_keys_dialog_lists_every_key_and_focus_stays_visible(
     page.keyboard.press("/")
     assert page.evaluate("() => document.activeElement.id") == "q"
 
-    # Tab alone reaches the grid, the panel and the findings, in that order
+    # Tab alone reaches the grid, the issue's words, its items and the findings, in order
     page.evaluate("() => document.activeElement.blur()")
     reached: list[str] = []
     for _ in range(60):
         page.keyboard.press("Tab")
         where = page.evaluate("""() => { const a = document.activeElement;
-          return a.closest('#candidate-grid') ? 'grid' : a.closest('#slots') ? 'panel'
-            : a.id === 'check-links' ? 'findings' : ''; }""")
+          return a.closest('#candidate-grid') ? 'grid' : a.closest('#issue-words') ? 'words'
+            : a.closest('#slots') ? 'panel' : a.id === 'check-links' ? 'findings' : ''; }""")
         if where and where not in reached:
             reached.append(where)
-    assert reached == ["grid", "panel", "findings"], reached
+    assert reached == ["grid", "words", "panel", "findings"], reached
+    page.keyboard.press("3")  # the findings: the keys are the desk's there
+    page.keyboard.press("i")
+    assert page.evaluate("() => document.activeElement.id") == "issue-subject"
+    assert page.evaluate(outline) != "none", "the subject's focus is not visible"
     assert watched.errors == [], watched.errors
 
 

@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import datetime as dt
 import http.server
+import json
 import re
 import subprocess
 import sys
@@ -843,6 +844,20 @@ def test_an_override_first_on_its_dash_line_is_changed_there_and_never_removed(
     assert path.read_text("utf-8") == flow
 
 
+def test_a_comment_after_a_one_line_override_stays_out_of_the_block_replacing_it(
+        tmp_path: Path) -> None:
+    """It went after the block's last line, inside its text: the read-back refused
+    the edit. Now it follows the block's `|-`, where YAML keeps it a comment."""
+    path = tmp_path / "i.yaml"
+    path.write_text(ISSUE.replace("headline: Written inline   # keep me",
+                                  'headline: Written inline\n      blurb: "x"   # mine'),
+                    encoding="utf-8")
+    drafts.set_field(path, "https://example.org/written", "blurb", "Two\nlines")
+    assert path.read_text("utf-8").endswith(
+        "      blurb: |-   # mine\n        Two\n        lines\n")
+    assert _loaded(path)["catch_up"]["items"][0]["blurb"] == "Two\nlines"  # type: ignore[index]  # a mapping
+
+
 def test_removing_an_override_that_is_not_there_writes_nothing(tmp_path: Path) -> None:
     path = hand_written(tmp_path)
     mtime = path.stat().st_mtime_ns
@@ -968,3 +983,300 @@ def test_a_text_editor_saving_while_the_browser_writes_loses_no_save(tmp_path: P
     saves = path.read_text("utf-8").count("# editor save ")
     assert saves == 300, f"{300 - saves} editor saves lost ({landed} edits, {refused} refused)"
     assert landed > 0
+
+
+# --- the issue's own words: subject, preheader, intro, the lead's bullets -----------------
+
+ONE_LINE_VALUES = [v for v in HOSTILE_VALUES if not re.search("[\n\r\x85\u2028\u2029]", v)]
+
+
+def _loaded(path: Path) -> dict[str, object]:
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(path.read_bytes())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_issue_fields_written_then_removed_give_back_the_very_same_bytes(tmp_path: Path) -> None:
+    for newline in ("\n", "\r\n"):
+        path = hand_written(tmp_path, HAND_WRITTEN.replace("\n", newline))
+        before = path.read_bytes()
+        for field, value in [("preheader", "A line: after the subject"),
+                             ("intro", "Our own words:\nin two lines\n"), ("intro", "one")]:
+            edit = drafts.set_issue_field(path, field, value)
+            assert edit.before == before and edit.digest == drafts.file_digest(path)
+            assert (edit.action, edit.field, edit.section) == ("edit", field, "issue")
+            added = [line for line in path.read_bytes().split(newline.encode())
+                     if line not in before.split(newline.encode())]
+            assert added and all(line.startswith((field.encode(), b"  Our", b"  in"))
+                                 for line in added), added
+            assert getattr(drafts.issue_head(path), field) == value
+            drafts.set_issue_field(path, field, "  ")  # blank: the key goes
+            assert path.read_bytes() == before, (field, value)
+
+
+def test_an_issue_field_changes_only_its_own_lines_and_keeps_its_comment(
+        tmp_path: Path) -> None:
+    path = tmp_path / "2026-12-04.yaml"
+    path.write_text(ISSUE, encoding="utf-8")
+    edit = drafts.set_issue_field(path, "subject", "Kelp: back # for good")
+    assert edit.line == 5
+    assert path.read_text("utf-8") == ISSUE.replace(
+        'subject: "A subject"   # trailing', 'subject: "Kelp: back # for good"   # trailing')
+    drafts.set_issue_field(path, "intro", "First")
+    drafts.set_issue_field(path, "preheader", "Then")  # between the subject and the intro
+    assert path.read_text("utf-8") == ISSUE.replace(
+        'subject: "A subject"   # trailing comment stays too\n',
+        'subject: "Kelp: back # for good"   # trailing comment stays too\n'
+        'preheader: "Then"\nintro: "First"\n')
+    # a comment after a one-line value moves to a block's first line, never inside it
+    path.write_text(ISSUE.replace("status: draft\n", 'status: draft\nintro: "x"   # mine\n'),
+                    encoding="utf-8")
+    drafts.set_issue_field(path, "intro", "Two\nlines")
+    assert "intro: |-   # mine\n  Two\n  lines\nsubject:" in path.read_text("utf-8")
+    assert drafts.issue_head(path).intro == "Two\nlines"
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_a_hostile_intro_reads_back_exactly(tmp_path: Path, value: str) -> None:
+    path = hand_written(tmp_path)
+    drafts.set_issue_field(path, "intro", value)
+    data = _loaded(path)
+    assert data["intro"] == value and data["subject"] == "A subject"
+    assert drafts.issue_head(path).intro == value
+    drafts.set_issue_field(path, "intro", "")
+    assert path.read_bytes() == HAND_WRITTEN.encode()
+
+
+@pytest.mark.parametrize("value", [v for v in ONE_LINE_VALUES if len(v) <= 150])
+@pytest.mark.parametrize("field", ["subject", "preheader"])
+def test_a_hostile_subject_or_preheader_reads_back_exactly(tmp_path: Path, field: str,
+                                                           value: str) -> None:
+    path = hand_written(tmp_path)
+    drafts.set_issue_field(path, field, value)
+    data = _loaded(path)
+    assert data[field] == value and data["number"] == 49
+    assert getattr(drafts.issue_head(path), field) == value
+    drafts.set_issue_field(path, field, "A subject" if field == "subject" else "")
+    unchanged = [line for line in path.read_text("utf-8").splitlines()
+                 if line not in HAND_WRITTEN.splitlines()]
+    assert unchanged == (['subject: "A subject"     # spaced as the editor likes']
+                         if field == "subject" else []), unchanged
+
+
+@pytest.mark.parametrize("value", ONE_LINE_VALUES)
+def test_a_hostile_bullet_reads_back_exactly(tmp_path: Path, value: str) -> None:
+    from ruamel.yaml import YAML
+
+    path = hand_written(tmp_path)
+    drafts.set_bullets(path, ["First", value])
+    original = YAML(typ="safe").load(HAND_WRITTEN)
+    original["lead"]["bullets"] = ["First", value]
+    assert _loaded(path) == original
+    assert drafts.issue_head(path).bullets == ("First", value)
+
+
+@hsettings(max_examples=100, deadline=None)  # files on disk: no deadline on a loaded machine
+@given(st.lists(st.text(st.characters(blacklist_categories=["Cs", "Zl", "Zp"],
+                                      blacklist_characters=(
+    *map(chr, [*range(0x0e), *range(0x0e, 0x20), 0x7f, 0x85]), "\ufffe", "\uffff")),
+    min_size=1, max_size=30).filter(str.strip), max_size=4))
+def test_any_bullets_the_reader_takes_round_trip(bullets: list[str]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "i.yaml"
+        path.write_text(BULLETED, encoding="utf-8")
+        drafts.set_bullets(path, bullets)
+        lead = _loaded(path)["lead"]
+        assert lead.get("bullets", []) == bullets  # type: ignore[attr-defined]  # a mapping
+        text = path.read_text("utf-8")  # every line around the bullets as it was
+        assert text.startswith(BULLETED[:BULLETED.index("  bullets:")])
+        assert text.endswith(BULLETED[BULLETED.index("  image:"):])
+
+
+BULLETED = """\
+number: 49
+date: 2026-12-04
+subject: "S"
+
+lead:
+  story: a000000001
+  headline: "Kelp"   # the lead's own
+  bullets:
+    - "What happened"
+    # about the second bullet
+    - Why it matters   # why it matters, kept
+  image: {src: examples/images/logo.png, alt: x}
+
+catch_up:
+  items:
+    - story: a000000002
+"""
+
+
+def test_bullets_change_only_their_own_lines_and_keep_their_comments(tmp_path: Path) -> None:
+    path = tmp_path / "i.yaml"
+    path.write_text(BULLETED, encoding="utf-8")
+    edit = drafts.set_bullets(path, ["What happened, now", "Why it matters", "And next"])
+    assert (edit.action, edit.field, edit.section, edit.line) == ("edit", "bullets", "lead", 8)
+    assert path.read_text("utf-8") == BULLETED.replace(
+        '    - "What happened"\n', '    - "What happened, now"\n').replace(
+        "kept\n", 'kept\n    - "And next"\n')
+    drafts.set_bullets(path, ["What happened", "Why: it matters"])
+    assert path.read_text("utf-8") == BULLETED.replace(
+        "- Why it matters   # why", '- "Why: it matters"   # why')
+    drafts.set_bullets(path, ["Only one"])
+    assert path.read_text("utf-8") == BULLETED.replace(
+        '    - "What happened"\n', '    - "Only one"\n').replace(
+        "    # about the second bullet\n    - Why it matters   # why it matters, kept\n", "")
+    drafts.set_bullets(path, [])
+    assert "bullets" not in path.read_text("utf-8")
+    assert path.read_text("utf-8") == BULLETED.replace(
+        BULLETED[BULLETED.index("  bullets:"):BULLETED.index("  image:")], "")
+    drafts.set_bullets(path, ["What happened", "Why it matters"])  # after the headline again
+    assert '  headline: "Kelp"   # the lead\'s own\n  bullets:\n    - "What happened"\n' \
+           '    - "Why it matters"\n  image:' in path.read_text("utf-8")
+
+
+def test_bullets_written_on_one_line_are_written_again_as_a_list(tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    assert drafts.issue_head(path).bullets == ("one", "two")
+    drafts.set_bullets(path, ["one", "two", "three"])
+    assert path.read_text("utf-8") == HAND_WRITTEN.replace(
+        """    bullets: ["one", 'two']\n""",
+        '    bullets:\n      - "one"\n      - "two"\n      - "three"\n')
+
+
+@pytest.mark.parametrize(("edit", "said", "hint"), [
+    (lambda p: drafts.set_issue_field(p, "subject", ""), "needs a subject", "another subject"),
+    (lambda p: drafts.set_issue_field(p, "subject", "x" * 151), "151 characters: at most 150",
+     "shorten"),
+    (lambda p: drafts.set_issue_field(p, "subject", "two\nlines"), "is one line", "one line"),
+    (lambda p: drafts.set_issue_field(p, "preheader", "x  " * 100 + "x"),  # spaces run together
+     "201 characters: at most 200", "shorten"),
+    (lambda p: drafts.set_issue_field(p, "preheader", "sep\u2028"), "is one line", "one line"),
+    (lambda p: drafts.set_issue_field(p, "intro", "bell\x07"), "invisible character U+0007",
+     "retype"),
+    (lambda p: drafts.set_issue_field(p, "intro", "\ud800"), "U+D800", "retype"),
+    (lambda p: drafts.set_issue_field(p, "intro", "x" * 20_001),
+     "20,001 characters: at most 20,000", "shorten"),
+    (lambda p: drafts.set_issue_field(p, "topic", "x"), 'no issue field "topic"', "subject"),
+    (lambda p: drafts.set_bullets(p, ["a", " "]), "bullet 2 is empty", "leave it out"),
+    (lambda p: drafts.set_bullets(p, ["a"] * 11), "11 bullets: the lead takes at most 10",
+     "2 or 3"),
+    (lambda p: drafts.set_bullets(p, ["a", "x" * 1001]), "bullet 2 has 1,001 characters",
+     "shorten"),
+    (lambda p: drafts.set_bullets(p, ["a\nb"]), "bullet 1 is one line", "one line"),
+])
+def test_issue_words_that_cannot_be_are_refused_and_write_nothing(
+        tmp_path: Path, edit: Callable[[Path], drafts.Edit], said: str, hint: str) -> None:
+    path = hand_written(tmp_path)
+    with pytest.raises(NewsletterError, match=re.escape(said)) as caught:
+        edit(path)
+    assert hint in caught.value.hint
+    assert path.read_bytes() == HAND_WRITTEN.encode()
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("number: 1\nsubject: S\n", "no lead to give bullets to"),
+    ("number: 1\nsubject: S\nlead:\n", "no lead to give bullets to"),
+    ("number: 1\nsubject: S\nlead: {url: 'https://e.org/', headline: H}\n", "not as keys"),
+])
+def test_bullets_need_a_lead_written_as_keys(tmp_path: Path, text: str, said: str) -> None:
+    path = tmp_path / "i.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(NewsletterError, match=said):
+        drafts.set_bullets(path, ["a", "b"])
+    assert path.read_text("utf-8") == text
+
+
+def test_the_limits_are_the_issue_readers(tmp_path: Path, settings: Settings) -> None:
+    """At each limit the reader takes the file; one character more, it refuses it."""
+    from newsletter.errors import IssueFileError
+
+    def written(field: str, value: str) -> str:
+        if field == "bullets":
+            return HAND_WRITTEN.replace("""["one", 'two']""", f"[{value}, two]")
+        if field == "subject":
+            return HAND_WRITTEN.replace('"A subject"', value)
+        return HAND_WRITTEN.replace("number: 49\n", f"number: 49\n{field}: {value}\n")
+
+    for field, limit in {**drafts.ISSUE_FIELDS, "bullets": 1_000}.items():
+        load_issue(hand_written(tmp_path, written(field, json.dumps("x" * limit))), settings,
+                   HAND_STORIES)
+        with pytest.raises(IssueFileError, match=f"the limit is {limit:,}"):
+            load_issue(hand_written(tmp_path, written(field, json.dumps("x" * (limit + 1)))),
+                       settings, HAND_STORIES)
+    path = hand_written(tmp_path, HAND_WRITTEN.replace("""["one", 'two']""",
+                                                       str(["b"] * (drafts.MAX_BULLETS + 1))))
+    with pytest.raises(IssueFileError, match=f"at most {drafts.MAX_BULLETS} are allowed"):
+        load_issue(path, settings, HAND_STORIES)
+
+
+def test_issue_edits_are_refused_on_a_changed_file_and_undone_by_restore(
+        tmp_path: Path) -> None:
+    path = hand_written(tmp_path)
+    steps: list[Callable[[str], drafts.Edit]] = [
+        lambda d: drafts.set_issue_field(path, "subject", "New", expected_digest=d),
+        lambda d: drafts.set_issue_field(path, "preheader", "Pre", expected_digest=d),
+        lambda d: drafts.set_issue_field(path, "intro", "In\ntwo", expected_digest=d),
+        lambda d: drafts.set_bullets(path, ["a", "b", "c"], expected_digest=d),
+        lambda d: drafts.set_bullets(path, [], expected_digest=d)]
+    edits, versions = [], [path.read_bytes()]
+    for step in steps:
+        edits.append(step(drafts.file_digest(path)))
+        versions.append(path.read_bytes())
+    assert len(set(versions)) == len(versions)
+    stale = edits[0].digest
+    typed = path.read_bytes() + b"# typed in a text editor\n"
+    path.write_bytes(typed)
+    for step in steps:
+        with pytest.raises(drafts.EditConflict, match="changed since it was read"):
+            step(stale)
+    assert path.read_bytes() == typed
+    path.write_bytes(versions[-1])
+    for edit, before in zip(reversed(edits), reversed(versions[:-1]), strict=True):
+        assert edit.before == before
+        drafts.restore(path, edit.before, expected_digest=edit.digest)
+        assert path.read_bytes() == before
+    assert path.read_bytes() == HAND_WRITTEN.encode()
+
+
+def test_an_issue_edit_that_would_not_read_back_as_meant_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = hand_written(tmp_path)
+    monkeypatch.setattr(drafts, "_quoted", lambda value: '"something else"')
+    with pytest.raises(NewsletterError, match="cannot be made safely"):
+        drafts.set_issue_field(path, "subject", "Mine")
+    with pytest.raises(NewsletterError, match="cannot be made safely"):
+        drafts.set_bullets(path, ["a", "b"])
+    monkeypatch.setattr(drafts, "_field_lines", lambda field, value, column: [
+        f'{field}: "{value}"', "number: 50"])  # the value, and another key changed
+    with pytest.raises(NewsletterError, match="cannot be made safely"):
+        drafts.set_issue_field(path, "preheader", "Mine")
+    assert path.read_bytes() == HAND_WRITTEN.encode()
+
+
+def test_a_new_draft_is_made_complete_with_the_issues_own_words(
+        tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "2026-12-04.yaml"
+    path.write_text(draft_text(number=49, date=dt.date(2026, 12, 4), candidates=[]),
+                    encoding="utf-8")
+    head = drafts.issue_head(path)
+    assert head.subject == "TODO: the subject line of issue 49"
+    assert head.bullets == ("TODO: what happened", "TODO: why it matters")
+    drafts.set_issue_field(path, "subject", "Kelp is back")
+    drafts.set_issue_field(path, "preheader", "And the otters with it")
+    drafts.set_bullets(path, ["Kelp forests regrew", "Otters ate the urchins"])
+    text = path.read_text("utf-8")
+    assert text == draft_text(number=49, date=dt.date(2026, 12, 4), candidates=[]).replace(
+        '"TODO: the subject line of issue 49"', '"Kelp is back"').replace(
+        '"TODO: the line inboxes show after the subject"', '"And the otters with it"').replace(
+        '"TODO: what happened"', '"Kelp forests regrew"').replace(
+        '"TODO: why it matters"', '"Otters ate the urchins"')
+    issue = load_issue(path, settings)
+    assert (issue.subject, issue.preheader, issue.lead.bullets) == (
+        "Kelp is back", "And the otters with it", ("Kelp forests regrew",
+                                                   "Otters ate the urchins"))

@@ -44,13 +44,15 @@ import pytest
 from conftest import ARTIFACTS, CHINESE_ISSUE, EXAMPLE_ISSUE, REPO
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+import newsletter.preview.server
 from newsletter import api
 from newsletter.preview.desk import DeskPreview
 from newsletter.preview.server import EVENTS_PATH, PreviewServer, ServerLimits, clean_request_path
 
 ENGLISH = EXAMPLE_ISSUE.stem
 CHINESE = CHINESE_ISSUE.stem
-DRAFT = "2026-12-04"  # newer than both example issues
+ARABIC = "2026-11-13"  # the third example issue (issues/2026-11-13.yaml)
+DRAFT = "2026-12-04"  # newer than every example issue
 ADDED = "2026-12-11"  # appears while the start page is open
 WAIT_MS = 30_000  # every other wait gives up after this long: a hang guard, not a speed limit
 LOAD_MS = 10_000
@@ -186,9 +188,11 @@ def _start_page_links(body: bytes) -> list[str]:
 
 
 def _asset_name(server: PreviewServer, stem: str) -> str:
-    email = _get(server, f"/issues/{ENGLISH}/email.html").decode()
-    match = re.search(rf'images/{stem}-[0-9a-f]+\.jpg', email)
-    assert match, f"the email shows no {stem} picture"
+    """The name the web page shows the picture by, at its own size (the email may
+    show a copy resized for it)."""
+    page = _get(server, f"/issues/{ENGLISH}/index.html").decode()
+    match = re.search(rf'images/{stem}-[0-9a-f]+\.jpg', page)
+    assert match, f"the web page shows no {stem} picture"
     return match.group(0)
 
 
@@ -205,11 +209,11 @@ def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> Non
 
 def test_start_page_lists_every_issue_newest_first_drafts_included(
         preview: PreviewServer, desk: Path) -> None:
-    assert _start_page_links(_get(preview, "/")) == [ENGLISH, CHINESE]
+    assert _start_page_links(_get(preview, "/")) == [ENGLISH, CHINESE, ARABIC]
 
     (desk / "issues" / f"{DRAFT}.yaml").write_text(DRAFT_TEXT, encoding="utf-8")
     body = _get(preview, "/").decode()
-    assert _start_page_links(body.encode()) == [DRAFT, ENGLISH, CHINESE]
+    assert _start_page_links(body.encode()) == [DRAFT, ENGLISH, CHINESE, ARABIC]
     (item,) = [li for li in re.findall(r"<li>.*?</li>", body, re.DOTALL)
                if f'href="/issues/{DRAFT}/"' in li]
     assert "narwhal tusks" in item and re.search(r'class="badge draft"', item), item
@@ -231,6 +235,22 @@ def test_issue_routes(preview: PreviewServer, rest: str, content_type: str,
     assert headers["content-type"].startswith(content_type)
     assert headers["cache-control"] == "no-store"
     assert expected in body
+
+
+def test_a_view_of_an_issue_that_does_not_build_says_so_instead_of_a_404(desk: Path) -> None:
+    """A frame may ask for a view just after a save broke the issue (a text editor
+    writing the file in place): it gets a word and the view script, not a 404 that
+    the page would log as an error; the page itself shows the error."""
+    issue_file = desk / "issues" / f"{ENGLISH}.yaml"
+    issue_file.write_text(issue_file.read_text(encoding="utf-8").replace(
+        "number:", "  number:", 1), encoding="utf-8")
+    with _serving(api.preview_server(desk, host="127.0.0.1", port=0)) as server:
+        state = json.loads(_get(server, f"/issues/{ENGLISH}/state.json"))
+        assert state["error"] is not None, state
+        for view in ("index.html", "email.html", "email.txt"):
+            body = _get(server, f"/issues/{ENGLISH}/{view}").decode()
+            assert "does not build just now" in body, (view, body[:200])
+        assert b"/__view.js" in _get(server, f"/issues/{ENGLISH}/email.html")
 
 
 def test_state_json_describes_the_issue(preview: PreviewServer) -> None:
@@ -599,6 +619,50 @@ def test_event_streams_have_their_own_bound(desk: Path) -> None:
         assert not any(crowd.closed[i] for i in range(5) if statuses[i] == 200)
 
 
+def _stream_status(server: PreviewServer) -> tuple[int, socket.socket]:
+    """A page's event stream: the status it was answered with, and its socket."""
+    sock = socket.create_connection(("127.0.0.1", _port(server)), timeout=HTTP_TIMEOUT)
+    sock.sendall(f"GET {EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    head = b""
+    while b"\r\n" not in head:  # bounded: the socket's timeout
+        data = sock.recv(4096)
+        if not data:
+            break
+        head += data
+    return int(head.split(b" ", 2)[1]), sock
+
+
+def _stream_when_free(server: PreviewServer, guard: float) -> tuple[socket.socket, int]:
+    """An event stream, asked again while refused: its socket, and the refusals."""
+    refused = 0
+    deadline = time.monotonic() + guard  # a hang guard, not a measurement
+    while True:
+        status, sock = _stream_status(server)
+        if status == 200:
+            return sock, refused
+        sock.close()
+        refused += 1
+        assert time.monotonic() < deadline, (
+            f"the closed pages' stream slots were still taken after {guard:g} s "
+            f"({refused} streams refused)")
+        time.sleep(0.1)
+
+
+def test_a_closed_pages_stream_gives_its_slot_back(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tab closed frees its stream's slot about a second later, not at the
+    stream's next write: a desk closed and opened again and again (16 times within
+    the keep-alive, 15 s, once) still gets its stream, so its views load."""
+    monkeypatch.setattr(newsletter.preview.server, "_KEEPALIVE", 120.0)  # no write meanwhile
+    limits = ServerLimits(requests=2, streams=2, client_timeout=HTTP_TIMEOUT)
+    guard = 10 * newsletter.preview.server._STREAM_LOOK
+    with _limited_preview(desk, limits) as server:
+        for _ in range(3):  # six pages, two at a time, through two slots
+            pages = [_stream_when_free(server, guard) for _ in range(2)]
+            for sock, _refused in pages:
+                sock.close()
+
+
 # --- HTTP: nothing but the preview's own pages ------------------------------------------
 
 TRAVERSALS = [
@@ -653,6 +717,12 @@ STORY_URLS = {  # each pick of the fed draft, as its feed (examples/feeds/) give
     "deep_dive": "https://haiyang.example.net/2026/11/24/dongyu-bay-shorebirds",
 }
 LEAD_TITLE = "Camera sleds find a ghost shark nursery on a seamount's flank"
+
+
+def _plain_quotes(text: str) -> str:
+    """A view's text with straight apostrophes: the render may set curly ones, and
+    what a test looks for is the words."""
+    return text.replace("\u2019", "'").replace("\u2018", "'")
 FED_TEXT = """\
 number: 49
 date: 2026-12-04
@@ -755,7 +825,7 @@ def test_reading_the_store_moves_nothing_and_a_fetch_that_changes_a_pick_moves_i
     server = api.preview_server(fed_desk, host="127.0.0.1", port=0)
     watching = _Watching(server)
     with _serving(server) as preview:
-        assert LEAD_TITLE in _get(preview, f"/issues/{FED}/email.txt").decode()
+        assert LEAD_TITLE in _plain_quotes(_get(preview, f"/issues/{FED}/email.txt").decode())
         watching.settle_store(fed_desk)
         version, renders = preview.version, watching.renders
 
@@ -783,7 +853,7 @@ def test_reading_the_store_moves_nothing_and_a_fetch_that_changes_a_pick_moves_i
         watching.settle_store(fed_desk)
         assert preview.version == version + 1, (
             f"a fetch that changed the lead moved the version {preview.version - version} times")
-        text = _get(preview, f"/issues/{FED}/email.txt").decode()
+        text = _plain_quotes(_get(preview, f"/issues/{FED}/email.txt").decode())
         assert "the title the feed changed" in text and LEAD_TITLE not in text
 
 
@@ -1116,7 +1186,8 @@ def test_start_page_follows_new_issue_files(new_page: Callable[..., Any],
     })()""")
     page.goto(preview.url, wait_until="load")
     links = "() => Array.from(document.querySelectorAll('ol.issues a')).map((a) => a.href)"
-    assert page.evaluate(links) == [f"{preview.url}issues/{s}/" for s in (ENGLISH, CHINESE)]
+    assert page.evaluate(links) == [f"{preview.url}issues/{s}/"
+                                    for s in (ENGLISH, CHINESE, ARABIC)]
     page.wait_for_function("() => window.previewTestMessages >= 1")
     page.evaluate("() => { window.previewTestMarker = 'before'; }")
 
@@ -1128,7 +1199,8 @@ def test_start_page_follows_new_issue_files(new_page: Callable[..., Any],
     except PlaywrightTimeoutError as error:
         raise AssertionError(f"the start page did not list {ADDED} within {RELOAD_MS} ms: "
                              f"{page.evaluate(links)}") from error
-    assert page.evaluate(links) == [f"{preview.url}issues/{s}/" for s in (ADDED, ENGLISH, CHINESE)]
+    assert page.evaluate(links) == [f"{preview.url}issues/{s}/"
+                                    for s in (ADDED, ENGLISH, CHINESE, ARABIC)]
     assert page.evaluate("() => window.previewTestMarker") is None, "listed without a reload?"
     _screenshot(page, "start")
 

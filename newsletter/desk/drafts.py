@@ -19,7 +19,9 @@ it, where Linux can, and the file replaced checked after the fact, so a text
 editor's save landing at that moment is put back, not lost). `Edit.before`
 holds the bytes an edit replaced, and `restore` puts them back (undo) under
 the same check. `set_field` writes an item's headline or blurb override the
-same way, and `issue_slots` lists every item for the browser desk's panel.
+same way, `set_issue_field` and `set_bullets` the issue's subject, preheader,
+intro and the lead's bullets; `issue_slots` and `issue_head` give the browser
+desk's panel every item and those words as written.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeGuard
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -47,15 +49,16 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .._files import exchange
 from ..errors import InputError, NewsletterError, Problem
 from ..model import MIN_ID_PREFIX, FeedSpec, SourceLocation, Story
-from ._fields import _CONTROL, PROSE, SHORT  # what the issue reader refuses in text
+from ._fields import _CONTROL, LONG, PROSE, SHORT  # what the issue reader refuses in text
 from ._yaml import load_yaml
 from .lookup import NO_STORE, StoryLookup
 
-__all__ = ["FIELDS", "MIN_PREFIX", "PLACEHOLDER_URL", "SECTIONS", "Cadence", "CadenceError",
-           "Edit", "EditConflict", "IssuePicks", "IssueSlots", "Placed", "Slot", "add_feeds",
-           "choose_issue_date", "draft_text", "file_digest", "issue_picks", "issue_slots",
-           "move", "pick", "rank_candidates", "replace_file", "restore", "set_field", "unpick",
-           "write_new_file"]
+__all__ = ["FIELDS", "ISSUE_FIELDS", "MAX_BULLETS", "MIN_PREFIX", "PLACEHOLDER_URL", "SECTIONS",
+           "Cadence", "CadenceError", "Edit", "EditConflict", "IssueHead", "IssuePicks",
+           "IssueSlots", "Placed", "Slot", "add_feeds", "choose_issue_date", "draft_text",
+           "file_digest", "issue_head", "issue_picks", "issue_slots", "move", "pick",
+           "rank_candidates", "replace_file", "restore", "set_bullets", "set_field",
+           "set_issue_field", "unpick", "write_new_file"]
 
 SECTIONS = ("lead", "catch_up", "deep_dives")
 PLACEHOLDER_URL = "https://example.org/replace-me"
@@ -475,7 +478,7 @@ def set_field(issue_file: Path, story_ref: str, field: str, value: str, *,
     if field not in FIELDS:
         raise NewsletterError(f'no field "{field}" to edit', hint="edit headline or blurb")
     value = "" if not value.strip() else value
-    _check_value(field, value)
+    _check_value(field, value, _FIELD_LIMITS[field])
     text = _IssueText.read(issue_file, expected_digest)
     placed = text.placed(lookup)
     item = _find_placed(text, placed, story_ref)
@@ -533,19 +536,287 @@ def restore(issue_file: Path, data: bytes, *, expected_digest: str) -> Edit:
                 digest=hashlib.sha256(data).hexdigest(), before=current)
 
 
-def _check_value(field: str, value: str) -> None:
-    """Refuse what the issue reader would refuse, before the file is touched."""
+# --- the issue's own words: subject, preheader, intro, the lead's bullets -----------------
+
+#: The issue's own fields `set_issue_field` writes, with the issue reader's limits
+#: (`editorial`'s top-level read: subject 150, preheader 200, intro PROSE; written
+#: there as numbers, so tests/test_drafting.py holds these to what it refuses).
+ISSUE_FIELDS: dict[str, int] = {"subject": 150, "preheader": 200, "intro": PROSE}
+_ONE_LINE = ("subject", "preheader")
+#: Where a field not yet written goes: after the last of those before it in this
+#: order (the issue reader's keys, as a new draft writes them).
+_TOP_ORDER = ("number", "date", "status", "slug", "lang", "subject", "preheader", "topic",
+              "intro")
+#: The issue reader's most bullets (`check` says a standfirst has 2 or 3), each one
+#: line of at most LONG characters.
+MAX_BULLETS = 10
+_LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IssueHead:
+    """The issue's own words as written, for the browser desk's form: None where
+    the file has none, or not as text; `digest` as `IssueSlots.digest`."""
+
+    path: Path
+    digest: str
+    subject: str | None
+    preheader: str | None
+    intro: str | None
+    bullets: tuple[str, ...] | None  # the lead's, when they are a list of text
+
+
+def issue_head(issue_file: Path) -> IssueHead:
+    """The subject, preheader, intro and the lead's bullets as the file has them."""
+    text = _IssueText.read(issue_file)
+    found = {name: _text_of(text.top[name][1]) if name in text.top else None
+             for name in ISSUE_FIELDS}
+    lead = text.top.get("lead")
+    written = _entries(lead[1]).get("bullets") if lead and isinstance(
+        lead[1], MappingNode) else None
+    bullets = _texts_of(written[1]) if written else None
+    return IssueHead(path=issue_file, digest=text.digest, subject=found["subject"],
+                     preheader=found["preheader"], intro=found["intro"], bullets=bullets)
+
+
+def set_issue_field(issue_file: Path, field: str, value: str, *,
+                    expected_digest: str | None = None) -> Edit:
+    """Write, change or remove (an empty or blank `value`) the issue's `subject:`,
+    `preheader:` or `intro:`, changing only that key's lines (a new one goes
+    after the keys a draft writes before it).
+
+    Written as `set_field` writes an override (double quotes; the intro as a
+    literal block when it reads back the same), and read back before the file
+    is replaced: the field must hold `value` and every other key what it held.
+    Refused: what the issue reader would refuse (control characters, a line
+    break in the subject or preheader, too long), removing the subject.
+    """
+    if field not in ISSUE_FIELDS:
+        raise NewsletterError(f'no issue field "{field}" to edit',
+                              hint=f"edit one of {', '.join(ISSUE_FIELDS)}")
+    value = "" if not value.strip() else value
+    _check_value(field, value, ISSUE_FIELDS[field], one_line=field in _ONE_LINE)
+    if field == "subject" and not value:
+        raise NewsletterError("an issue needs a subject",
+                              hint="write another subject instead of removing it")
+    text = _IssueText.read(issue_file, expected_digest)
+    written = text.top.get(field)
+    edit = _Lines(text)
+    if value:
+        lines = _field_lines(field, value, text.root.start_mark.column)
+        if written is None:
+            _insert_top(edit, field, lines)
+        else:
+            _replace_key(edit, *written, lines)
+    elif written is None:  # nothing to remove: the file stays as it is
+        return _issue_edit(text, text, field, "issue")
+    else:
+        _remove_key(edit, *written)
+
+    def holds(new: _IssueText, _: Sequence[Placed]) -> bool:
+        now = new.top.get(field)
+        mine = _text_of(now[1]) == value if now else not value
+        return mine and _same_besides(text.root, new.root, field)
+
+    edited = edit.text()
+    if edited == text.text:  # the file says so already: nothing is written
+        return _issue_edit(text, text, field, "issue")
+    new, _ = text.rewritten(edited, NO_STORE, _stories(text), holds)
+    return _issue_edit(text, new, field, "issue")
+
+
+def set_bullets(issue_file: Path, bullets: Sequence[str], *,
+                expected_digest: str | None = None) -> Edit:
+    """Write the lead's `bullets:` (none: the key goes), changing only their lines.
+
+    Each bullet is one double-quoted line of a block list; a bullet the file
+    already holds at its place keeps its line as written (and its comment), a
+    changed one is rewritten in place, those beyond the new list go, new ones
+    follow the last. Bullets written another way (on one line, say) are
+    rewritten whole. Read back before the file is replaced: the list must be
+    `bullets` and every other key what it held. Refused: an empty bullet, more
+    than the issue reader takes (`MAX_BULLETS`, each as a headline is checked,
+    at most LONG characters), an issue without a lead written as keys.
+    """
+    wanted = tuple(bullets)
+    _check_bullets(wanted)
+    text = _IssueText.read(issue_file, expected_digest)
+    lead = text.top.get("lead")
+    if lead is None or _is_empty(lead[1]):
+        raise NewsletterError("the issue has no lead to give bullets to",
+                              location=text.at(lead[0].start_mark.line + 1) if lead else
+                              SourceLocation(path=issue_file),
+                              hint="pick a story into the lead first")
+    key, node = lead
+    if not isinstance(node, MappingNode) or node.flow_style:
+        raise text.unusual("lead", key.start_mark.line)
+    written = _entries(node).get("bullets")
+    edit = _Lines(text)
+    if not wanted:
+        if written is None:
+            return _issue_edit(text, text, "bullets", "lead")
+        _remove_key(edit, *written)
+    elif written is None:
+        _insert_key(edit, node, "bullets", _bullet_lines(wanted, node.start_mark.column))
+    elif _is_block_of_text(written[1]):
+        _edit_bullets(edit, written[1], wanted)
+    else:
+        _replace_key(edit, *written, _bullet_lines(wanted, node.start_mark.column))
+
+    def holds(new: _IssueText, _: Sequence[Placed]) -> bool:
+        now = new.top["lead"][1]
+        if not isinstance(now, MappingNode):
+            return False
+        found = _entries(now).get("bullets")
+        mine = _texts_of(found[1]) == wanted if found else not wanted
+        return mine and _same_besides(text.root, new.root, "lead") and \
+            _same_besides(node, now, "bullets")
+
+    edited = edit.text()
+    if edited == text.text:  # the file says so already: nothing is written
+        return _issue_edit(text, text, "bullets", "lead")
+    new, _ = text.rewritten(edited, NO_STORE, _stories(text), holds)
+    return _issue_edit(text, new, "bullets", "lead")
+
+
+def _check_bullets(bullets: Sequence[str]) -> None:
+    if len(bullets) > MAX_BULLETS:
+        raise NewsletterError(f"{len(bullets)} bullets: the lead takes at most {MAX_BULLETS}",
+                              hint="a standfirst has 2 or 3 bullets")
+    for n, bullet in enumerate(bullets, 1):
+        if not bullet.strip():
+            raise NewsletterError(f"bullet {n} is empty", hint="write it, or leave it out")
+        _check_value(f"bullet {n}", bullet, LONG, one_line=True)
+
+
+def _issue_edit(text: _IssueText, new: _IssueText, field: str, section: str) -> Edit:
+    """An edit of the issue's own words: `line` is where the key is now (or was)."""
+    def line_of(source: _IssueText) -> int | None:
+        top = source.top.get("lead" if field == "bullets" else field)
+        if top is not None and field == "bullets":
+            inner = _entries(top[1]).get(field) if isinstance(top[1], MappingNode) else None
+            top = inner or top
+        return top[0].start_mark.line + 1 if top else None
+
+    return Edit(path=text.path, action="edit", story="", section=section,
+                position=1 if section == "lead" else 0,
+                line=line_of(new) or line_of(text) or 0, digest=new.digest,
+                before=text.data, field=field)
+
+
+def _stories(text: _IssueText) -> list[_Signature]:
+    """The stories an edit of the issue's own words leaves as they are."""
+    return [_signature(p) for p in text.placed(NO_STORE) if not p.placeholder]
+
+
+def _text_of(node: Node) -> str | None:
+    """A scalar's text as written; None for a null or anything but a scalar."""
+    return None if _is_empty(node) else _scalar(node)
+
+
+def _texts_of(node: Node) -> tuple[str, ...] | None:
+    """A list of scalars as their texts; None for anything else."""
+    if not isinstance(node, SequenceNode):
+        return None
+    texts = tuple(text for text in map(_text_of, node.value) if text is not None)
+    return texts if len(texts) == len(node.value) else None
+
+
+def _is_block_of_text(node: Node) -> TypeGuard[SequenceNode]:
+    return isinstance(node, SequenceNode) and not node.flow_style and bool(node.value) and \
+        all(isinstance(item, ScalarNode) for item in node.value)
+
+
+def _bullet_lines(bullets: Sequence[str], column: int) -> list[str]:
+    indent = " " * column
+    return [f"{indent}bullets:", *(f"{indent}  - {_quoted(b)}" for b in bullets)]
+
+
+def _edit_bullets(edit: _Lines, seq: SequenceNode, bullets: Sequence[str]) -> None:
+    """The bullets of a block list made `bullets`, item by item: an unchanged one
+    keeps its line, a changed one keeps its dash and the comment after it, one
+    that goes takes the comment lines directly above it."""
+    text, column = edit.source, seq.start_mark.column
+    spans: list[tuple[int, int]] = []
+    floor = seq.start_mark.line
+    for item in seq.value:
+        dash = text._dash_line(item, column, floor)
+        spans.append((dash, max(text.last_line(item), dash)))
+        floor = spans[-1][1] + 1
+    for (dash, end), item, bullet in zip(spans, seq.value, bullets, strict=False):
+        if _text_of(item) == bullet and str(item.tag).endswith(":str"):
+            continue
+        line = text.lines_of[dash]
+        prefix = line[:item.start_mark.column] if item.start_mark.line == dash else \
+            line[:column] + "- "
+        new = prefix + _quoted(bullet)
+        rest = line[item.end_mark.column:].rstrip("\r\n")
+        if end == dash and item.end_mark.line == dash and rest.strip().startswith("#"):
+            new += rest
+        edit.replace((dash, end + 1), [new])
+    for n, (dash, end) in enumerate(spans[len(bullets):], len(bullets)):
+        head = dash  # a bullet that goes takes the comment lines written directly above it
+        while head > (spans[n - 1][1] + 1 if n else seq.start_mark.line) and \
+                text._comment_at(head - 1, column):
+            head -= 1
+        edit.replace((head, end + 1), [])
+    if len(bullets) > len(spans):
+        last = spans[-1][1]
+        edit._ensure_newline(last)
+        edit.insert(last + 1, [" " * column + "- " + _quoted(b) for b in bullets[len(spans):]])
+
+
+def _insert_top(edit: _Lines, field: str, lines: list[str]) -> None:
+    """A new top-level key after the last of the keys before it in `_TOP_ORDER`,
+    else before the file's first key."""
+    text = edit.source
+    earlier = [text.top[name][1] for name in _TOP_ORDER[:_TOP_ORDER.index(field)]
+               if name in text.top]
+    if earlier:
+        end = max(text.last_line(value) for value in earlier)
+        edit._ensure_newline(end)
+        edit.insert(end + 1, lines)
+    else:
+        edit.insert(min(key.start_mark.line for key, _ in text.root.value), lines)
+
+
+def _same_besides(old: MappingNode, new: MappingNode, key: str) -> bool:
+    """Whether two mappings hold the same keys and values (as composed: tags and
+    texts, whatever the quoting or layout), `key` aside."""
+    def rest(node: MappingNode) -> list[tuple[object, object]]:
+        return [(_tree(k), _tree(v)) for k, v in node.value
+                if not (isinstance(k, ScalarNode) and k.value == key)]
+
+    return rest(old) == rest(new)
+
+
+def _tree(node: Node) -> object:
+    """A composed node as plain values (the nesting is bounded: `load_yaml` checks it)."""
+    if isinstance(node, MappingNode):
+        return "map", tuple((_tree(k), _tree(v)) for k, v in node.value)
+    if isinstance(node, SequenceNode):
+        return "seq", tuple(_tree(item) for item in node.value)
+    return node.tag, node.value
+
+
+def _check_value(field: str, value: str, limit: int, *, one_line: bool = False) -> None:
+    """Refuse what the issue reader would refuse, before the file is touched: it
+    counts a one-line field's characters with its spaces run together."""
     bad = _SURROGATE.search(value) or _CONTROL.search(value)
     if bad:
         raise NewsletterError(f"the {field} contains the invisible character "
                               f"U+{ord(bad.group()):04X}", hint="retype the text around it")
-    if len(value.strip()) > _FIELD_LIMITS[field]:
-        raise NewsletterError(f"the {field} has {len(value.strip()):,} characters: at most "
-                              f"{_FIELD_LIMITS[field]:,}", hint=f"shorten the {field}")
+    if one_line and _LINE_BREAK.search(value):
+        raise NewsletterError(f"the {field} is one line: it has a line break",
+                              hint=f"write the {field} on one line")
+    counted = " ".join(value.split()) if one_line else value.strip()
+    if len(counted) > limit:
+        raise NewsletterError(f"the {field} has {len(counted):,} characters: at most "
+                              f"{limit:,}", hint=f"shorten the {field}")
 
 
 def _no_such_field(text: _IssueText, item: Placed, field: str) -> NewsletterError:
-    hint = {"lead": "the lead's standfirst is its bullets: edit them in a text editor",
+    hint = {"lead": "the lead's standfirst is its bullets: edit them instead",
             "lead.body": "a related story is a headline alone"}.get(
         item.section, "edit its headline instead")
     return NewsletterError(f"{item.name} is {item.where()}, which has no {field}",
@@ -562,9 +833,14 @@ def _field_lines(field: str, value: str, column: int) -> list[str]:
         header, body = block
         return [f"{indent}{field}: {header}",
                 *(f"{indent}  {line}" if line else "" for line in body)]
-    quoted = _ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value,
-                                                                         ensure_ascii=False))
-    return [f"{indent}{field}: {quoted}"]
+    return [f"{indent}{field}: {_quoted(value)}"]
+
+
+def _quoted(value: str) -> str:
+    """`value` in double quotes: JSON's escapes are YAML's, and what YAML refuses raw
+    in a file is escaped too."""
+    return _ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value,
+                                                                        ensure_ascii=False))
 
 
 def _literal_block(value: str) -> tuple[str, list[str]] | None:
@@ -587,7 +863,8 @@ def _literal_block(value: str) -> tuple[str, list[str]] | None:
 
 def _replace_key(edit: _Lines, key: Node, value: Node, lines: list[str]) -> None:
     """A key and its value replaced by `lines`; what is before the key on its line
-    (an item's `- `) stays, and so does a comment after a one-line value."""
+    (an item's `- `) stays, and so does a comment after a one-line value (on the
+    key's line: after a block's `|`, never inside the block)."""
     text = edit.source
     start, stop = text.key_span(key, value)
     first = text.lines_of[start]
@@ -595,7 +872,7 @@ def _replace_key(edit: _Lines, key: Node, value: Node, lines: list[str]) -> None
     if stop - start == 1 and value.end_mark.line == start:
         rest = first[value.end_mark.column:].rstrip("\r\n")
         if rest.strip().startswith("#"):
-            lines[-1] += rest
+            lines[0] += rest
     edit.replace((start, stop), lines)
 
 
@@ -608,10 +885,10 @@ def _remove_key(edit: _Lines, key: Node, value: Node) -> None:
 
 
 def _insert_key(edit: _Lines, node: MappingNode, field: str, lines: list[str]) -> None:
-    """A new key after the key it follows: the blurb after the headline, the
-    headline after the story or link (else after the item's last key)."""
+    """A new key after the key it follows: a blurb or the lead's bullets after the
+    headline, the headline after the story or link (else after the item's last key)."""
     text, keys = edit.source, _entries(node)
-    follows = ["headline"] if field == "blurb" and "headline" in keys else \
+    follows = ["headline"] if field in ("blurb", "bullets") and "headline" in keys else \
         [name for name in ("story", "url") if name in keys]
     anchors = [keys[name][1] for name in follows] or [node.value[-1][1]]
     end = max(text.last_line(value) for value in anchors)
@@ -843,6 +1120,7 @@ class _IssueText:
     def __init__(self, path: Path, data: bytes, text: str, root: MappingNode) -> None:
         self.path = path
         self.data = data
+        self.text = text
         self.digest = hashlib.sha256(data).hexdigest()
         self.lines_of = _split_lines(text)
         self.newline = "\r\n" if self.lines_of and self.lines_of[0].endswith("\r\n") else "\n"

@@ -12,12 +12,9 @@ moved: rendering an issue with `story:` references reads the store, and
 every read touches them.
 
 The issue page is the editor's desk: the candidates, the issue's panel and
-its findings beside the live views. Its JSON routes under `/api/` call the
-`DeskActions` that `api` hands in (the same library functions as the CLI);
-every write names the issue by its slug among the desk's own files and
-carries the digest of the panel it was made against. The server's gate
-(`preview.server`) has already checked where a write comes from. What comes
-from a feed leaves here as JSON strings, which the page shows as text.
+its findings beside the live views. Its JSON routes under `/api/` are
+`preview.routes`' (`DeskRoutes`), which this class hands the requests, the
+settings and the desk's own issue files.
 """
 
 from __future__ import annotations
@@ -29,35 +26,26 @@ import json
 import re
 import sqlite3
 import threading
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..desk.config import find_settings, load_settings, relative_to_cwd
-from ..desk.drafts import Edit, EditConflict
 from ..desk.lookup import store_path
 from ..errors import InputError, NewsletterError
 from ..model import (
     GMAIL_CLIP_BYTES,
-    MAX_PAGE,
-    CandidatePage,
-    CandidateQuery,
-    CandidateRow,
-    Finding,
     Issue,
-    IssuePanel,
-    PanelItem,
     Paths,
     RenderedIssue,
     Settings,
 )
 from ..render import DEFAULT_THEME, NAV_MARKER, Renderer
-from .server import API_PREFIX, Page, refusal
+from .routes import SLOT_NAMES, DeskActions, DeskRoutes, FindingsReport
+from .server import API_PREFIX, Page
 
 __all__ = ["DESK_CSP", "VIEW_CSP", "DeskActions", "DeskPreview", "FindingsReport"]
 
@@ -79,20 +67,10 @@ _CSS, _JS = "text/css; charset=utf-8", "text/javascript; charset=utf-8"
 _UI_FILES = {"preview.css": _CSS, "desk.css": _CSS, "desk.js": _JS, "preview.js": _JS,
              "start.js": _JS}
 VIEW_SCRIPT = "/__view.js"
-SLOT_NAMES = {"lead": "the lead", "lead.body": "the lead's body", "catch_up": "catch-up",
-              "deep_dives": "deep dives", "sponsors": "sponsors"}
-_PICKABLE = ("lead", "catch_up", "deep_dives")
-_UNDO_DEPTH = 50  # edits remembered per issue file
-_ID = re.compile(r"^[0-9a-f]{4,64}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_AGE = re.compile(r"^(\d{1,4})([hdw])$")
-_ADDRESS = re.compile(r"^[^@\s,;<>\"()\[\]]{1,64}@[^@\s,;<>\"()\[\]]{1,189}$")
-_MAX_TEXT = 4000  # characters of a headline or blurb typed in the desk
-_MAX_QUERY = 200  # characters of a search or feed name
 _IMG = re.compile(r'(<img\b[^>]*?)\ssrc="[^"]*"', re.IGNORECASE)
 _PICTURE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
                   ".gif": "image/gif"}
-
+_UNBUILT_WORDS = "This issue does not build just now: the desk shows what to fix."
 
 @dataclass(frozen=True, slots=True)
 class _Built:
@@ -249,74 +227,10 @@ class IssueRenderer(Protocol):
                  renderer: Renderer | None = ...) -> tuple[Issue, RenderedIssue]: ...
 
 
-class FindingsReport(Protocol):
-    """What `DeskActions.findings` gives back (`api.CheckReport`)."""
-
-    @property
-    def findings(self) -> Sequence[Finding]: ...
-
-
-class DeskActions(Protocol):
-    """`api.BrowserDesk`: what the desk in the browser does, as the CLI does it.
-
-    Every write goes through `desk.drafts` with `digest` as the expected digest
-    of the file (a stale one raises `EditConflict`) and returns the `Edit`,
-    which carries the file's bytes before it (`Edit.before`) for undo.
-    """
-
-    def candidates(self, settings: Settings, query: CandidateQuery) -> CandidatePage: ...
-
-    def mark(self, settings: Settings, story_id: str, *, starred: bool | None = None,
-             skipped: bool | None = None) -> CandidateRow: ...
-
-    def panel(self, settings: Settings, issue_file: Path) -> IssuePanel: ...
-
-    def pick(self, settings: Settings, issue_file: Path, story_id: str, *, into: str,
-             digest: str, replace: bool = False) -> Edit: ...
-
-    def unpick(self, settings: Settings, issue_file: Path, story_ref: str, *,
-               digest: str) -> Edit: ...
-
-    def move(self, settings: Settings, issue_file: Path, story_ref: str, *,
-             to: int | None = None, before: str | None = None, digest: str) -> Edit: ...
-
-    def edit(self, settings: Settings, issue_file: Path, story_ref: str, *,
-             field: Literal["headline", "blurb"], value: str, digest: str) -> Edit: ...
-
-    def restore(self, settings: Settings, issue_file: Path, data: bytes, *,
-                digest: str) -> Edit: ...
-
-    def findings(self, settings: Settings, issue_file: Path, *,
-                 links: bool) -> FindingsReport: ...
-
-    def send_test(self, settings: Settings, issue_file: Path, to: str) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Undo:
-    """One of the desk's own edits of an issue file: the bytes before it, the
-    digest after it (undo restores only a file still in that state), what it did."""
-
-    before: bytes
-    after: str
-    said: str
-
-
-class _Refused(Exception):
-    """A request the desk answers with a refusal page (raised inside the routes)."""
-
-    def __init__(self, page: Page) -> None:
-        super().__init__(page.status)
-        self.page = page
-
-
-def _bad(error: str, hint: str = "", status: int = HTTPStatus.BAD_REQUEST) -> _Refused:
-    return _Refused(refusal(status, error, hint))
-
 
 class DeskPreview:
     """Renders the desk's issues on demand and again when their files change,
-    and answers the desk's JSON routes through `actions`."""
+    and hands the desk's JSON routes to `DeskRoutes` over `actions`."""
 
     def __init__(self, root: Path, server_url: str, *, render: IssueRenderer,
                  actions: DeskActions | None = None, token: str = "",
@@ -329,8 +243,6 @@ class DeskPreview:
         self.root = self.settings_file.parent
         self.server_url = server_url
         self._lock = threading.RLock()
-        self._writing = threading.Lock()  # one write (and its undo record) at a time
-        self._undo: dict[Path, deque[_Undo]] = {}
         self._ui_files: dict[str, bytes] = {}
         self._desk_settings: Settings | None = None  # as written: for sends and checks
         self._own_writes: dict[Path, str] = {}  # files the desk wrote, by digest: built once
@@ -348,6 +260,7 @@ class DeskPreview:
         self._store = _StoreWrites(store_path(Settings(root=self.root, name="", base_url="")))
         self._load_settings()
         self._start_digest = self._start_view()["digest"]  # as of the last change
+        self._routes = DeskRoutes(self, actions)
 
     # --- what the server asks ---------------------------------------------------
 
@@ -417,7 +330,7 @@ class DeskPreview:
 
     def page(self, path: str, query: Mapping[str, str]) -> Page | None:
         if path.startswith(API_PREFIX):
-            return self._api_get(path.removeprefix(API_PREFIX).split("/"), query)
+            return self._routes.get(path, query)
         if path == VIEW_SCRIPT:
             return Page(self._ui_file("view.js"), _JS)
         if path.startswith("/__ui/") and path.removeprefix("/__ui/") in _UI_FILES:
@@ -568,7 +481,9 @@ class DeskPreview:
             return Page(json.dumps(self._state(built)).encode(), _JSON)
         rendered = built.rendered
         if rendered is None:
-            return None
+            # The issue does not build (a save half written, a typo): the page shows
+            # the error over its views; a view asked for meanwhile gets a word, not a 404.
+            return _UNBUILT.get(rest)
         if rest == "index.html":
             return Page(_shown(rendered.web_html.replace(NAV_MARKER, ""), query), _HTML,
                         csp=VIEW_CSP)
@@ -602,342 +517,29 @@ class DeskPreview:
             self._ui_files[name] = data
         return data
 
-    # --- the desk's JSON routes ------------------------------------------------------
+    # --- what the desk's routes ask (`routes.IssueFiles`) -------------------------
 
     def post(self, path: str, body: Mapping[str, Any]) -> Page | None:
         """A write from the desk's page (the server checked where it came from)."""
-        parts = path.removeprefix(API_PREFIX).split("/")
-        try:
-            if len(parts) == 3 and parts[0] == "candidates" and parts[2] == "mark":
-                return self._mark(parts[1], body)
-            if len(parts) == 3 and parts[0] == "issues" and parts[2] in self._WRITES:
-                return self._write(parts[1], parts[2], body)
-        except _Refused as refused:
-            return refused.page
-        return None
+        return self._routes.post(path, body)
 
-    def _api_get(self, parts: list[str], query: Mapping[str, str]) -> Page | None:
-        try:
-            if parts == ["candidates"]:
-                return self._candidates(query)
-            if len(parts) == 3 and parts[0] == "issues" and parts[2] == "panel":
-                settings, source = self._desk_and_issue(parts[1])
-                return _json_page({"panel": self._panel_json(settings, source)})
-            if len(parts) == 3 and parts[0] == "issues" and parts[2] == "findings":
-                return self._findings(parts[1], links=query.get("links") == "1")
-        except _Refused as refused:
-            return refused.page
-        return None
-
-    def _ready_actions(self) -> DeskActions:
-        if self.actions is None:
-            raise _bad("this preview has no desk", "start it with `newsletter preview`",
-                       HTTPStatus.NOT_FOUND)
-        return self.actions
-
-    def _ready_settings(self) -> Settings:
+    def desk_settings(self) -> Settings:
         settings = self._desk_settings
         if settings is None:
-            error = self._settings_error
-            raise _bad(error.message if error else "the desk's settings cannot be read",
-                       (error.hint or "") if error else "fix newsletter.yaml and save",
-                       HTTPStatus.SERVICE_UNAVAILABLE)
+            raise self._settings_error or NewsletterError(
+                "the desk's settings cannot be read", hint="fix newsletter.yaml and save")
         return settings
 
-    def _desk_and_issue(self, slug: str) -> tuple[Settings, Path]:
-        """The settings and the issue file named by `slug`, among the desk's own
-        files only (nothing from the request becomes a path)."""
-        settings = self._ready_settings()
+    def issue_file(self, slug: str) -> Path | None:
         with self._lock:
             for source in self._sources():
                 if slug in (source.stem, self._listing(source).key, self._slugs.get(source)):
-                    return settings, source
-        raise _bad(f'the desk has no issue "{slug[:80]}"', "go back to the list of issues",
-                   HTTPStatus.NOT_FOUND)
+                    return source
+        return None
 
-    def _candidates(self, query: Mapping[str, str]) -> Page:
-        actions, settings = self._ready_actions(), self._ready_settings()
-        asked = _candidate_query(query, [f.name for f in settings.feeds])
-        try:
-            page = actions.candidates(settings, asked)
-        except NewsletterError as exc:
-            raise _bad(_said_error(exc), exc.hint) from exc
-        return _json_page({"rows": [_row_json(row) for row in page.rows],
-                           "total": page.total, "offset": page.offset})
-
-    def _mark(self, story_id: str, body: Mapping[str, Any]) -> Page:
-        actions, settings = self._ready_actions(), self._ready_settings()
-        if not _ID.match(story_id):
-            raise _bad("no such story", "pick a story from the list", HTTPStatus.NOT_FOUND)
-        marks = {key: body[key] for key in ("starred", "skipped") if key in body}
-        if not marks or any(not isinstance(v, bool) for v in marks.values()):
-            raise _bad("say what to mark", 'send {"starred": true} or {"skipped": true}')
-        try:
-            row = actions.mark(settings, story_id, **marks)
-        except NewsletterError as exc:
-            raise _bad(_said_error(exc), exc.hint, HTTPStatus.NOT_FOUND) from exc
-        return _json_page({"row": _row_json(row), "said": _said_mark(row, marks)})
-
-    def _findings(self, slug: str, *, links: bool) -> Page:
-        actions = self._ready_actions()
-        settings, source = self._desk_and_issue(slug)
-        try:  # not under the desk's lock: checking links takes as long as the web does
-            report = actions.findings(settings, source, links=links)
-        except NewsletterError as exc:
-            raise _bad(_said_error(exc), exc.hint) from exc
-        return _json_page({"findings": [_finding_json(f) for f in report.findings],
-                           "links": links})
-
-    # --- writes ---------------------------------------------------------------------
-
-    _WRITES = ("pick", "unpick", "move", "edit", "undo", "send-test")
-
-    def _write(self, slug: str, action: str, body: Mapping[str, Any]) -> Page:
-        actions = self._ready_actions()
-        settings, source = self._desk_and_issue(slug)
-        if action == "send-test":
-            return self._send_test(actions, settings, source, body)
-        digest = body.get("digest")
-        if not isinstance(digest, str) or not _DIGEST.match(digest):
-            raise _bad("a write without the digest of the file it was made against",
-                       "reload the page")
-        with self._writing:
-            try:
-                if action == "undo":
-                    said = self._undo_last(actions, settings, source, digest)
-                    panel = actions.panel(settings, source)
-                else:
-                    edit, saying = self._edit(actions, settings, source, action, body, digest)
-                    panel = actions.panel(settings, source)
-                    said = saying(panel)
-                    self._remember(source, edit, said)
-            except EditConflict as exc:
-                raise _Refused(refusal(
-                    HTTPStatus.CONFLICT, "the file changed on disk: reloaded",
-                    "your change was not made: look at the issue as it is now and "
-                    "do it again", panel=self._panel_json(settings, source),
-                    said=f"the file changed on disk: reloaded. {exc.message}")) from exc
-            except NewsletterError as exc:
-                raise _Refused(refusal(HTTPStatus.BAD_REQUEST, _said_error(exc), exc.hint,
-                                       panel=self._panel_json(settings, source))) from exc
-            with self._lock:
-                self._own_writes[source] = panel.digest
-        return replace(_json_page({"panel": self._panel_data(panel), "said": said}),
-                       touched=frozenset({source}))
-
-    def _edit(self, actions: DeskActions, settings: Settings, source: Path, action: str,
-              body: Mapping[str, Any], digest: str) -> tuple[Edit, Callable[[IssuePanel], str]]:
-        """One edit of the issue file, and how to say what it did (given the panel
-        after it). The item an edit names must be one the issue holds now."""
-        if action == "pick":
-            return self._pick(actions, settings, source, body, digest)
-        before = actions.panel(settings, source)
-        item = _item_named(before, body.get("story"))
-        slot = SLOT_NAMES.get(item.slot, item.slot)
-        if action == "unpick":
-            edit = actions.unpick(settings, source, _ref(item), digest=digest)
-            return edit, lambda _: f"took “{item.headline}” out of {slot}"
-        if action == "move":
-            edit = self._move(actions, settings, source, before, item, body, digest)
-            count = sum(1 for i in before.items if i.slot == item.slot)
-            return edit, lambda _: (f"moved “{item.headline}” to {edit.position} of {count} "
-                                    f"in {slot}")
-        field, value = body.get("field"), body.get("value")
-        if field not in ("headline", "blurb") or not isinstance(value, str):
-            raise _bad("say which field and its text", 'send "field": "headline" or "blurb"')
-        if len(value) > _MAX_TEXT:
-            raise _bad(f"a {field} of {len(value)} characters", f"keep it under {_MAX_TEXT}")
-        edit = actions.edit(settings, source, _ref(item), field=field, value=value,
-                            digest=digest)
-        return edit, lambda _: (f"the {field} of “{item.headline}” is the story's own again"
-                                if value.strip() == "" else
-                                f"changed the {field} of “{item.headline}”")
-
-    def _pick(self, actions: DeskActions, settings: Settings, source: Path,
-              body: Mapping[str, Any], digest: str) -> tuple[Edit, Callable[[IssuePanel], str]]:
-        story, into = body.get("story"), body.get("into")
-        if not isinstance(story, str) or not _ID.match(story):
-            raise _bad("no such story", "pick a story from the list")
-        if into not in _PICKABLE:
-            raise _bad("no such slot", f"pick into one of {', '.join(_PICKABLE)}")
-        was = _lead_of(actions.panel(settings, source)) if into == "lead" else None
-        edit = actions.pick(settings, source, story, into=str(into), digest=digest,
-                            replace=body.get("replace") is True)
-        return edit, lambda after: _said_pick(after, edit, was)
-
-    def _move(self, actions: DeskActions, settings: Settings, source: Path, panel: IssuePanel,
-              item: PanelItem, body: Mapping[str, Any], digest: str) -> Edit:
-        to, before = body.get("to"), body.get("before")
-        if before is not None:
-            other = _ref(_item_named(panel, before))
-            return actions.move(settings, source, _ref(item), before=other, digest=digest)
-        if isinstance(to, int) and not isinstance(to, bool) and 1 <= to <= 1000:
-            return actions.move(settings, source, _ref(item), to=to, digest=digest)
-        raise _bad("say where to", 'send "to": a position from 1, or "before": a story')
-
-    def _remember(self, source: Path, edit: Edit, said: str) -> None:
-        stack = self._undo.setdefault(source, deque(maxlen=_UNDO_DEPTH))
-        stack.append(_Undo(before=edit.before, after=edit.digest, said=said))
-
-    def _undo_last(self, actions: DeskActions, settings: Settings, source: Path,
-                   digest: str) -> str:
-        """Put back the bytes before the desk's last edit of `source`, if the file is
-        still as that edit left it (else the history no longer describes it)."""
-        stack = self._undo.get(source)
-        if not stack:
-            raise _bad("nothing to undo",
-                       "undo takes back this desk's own edits since it was started")
-        last = stack[-1]
-        if digest != last.after:
-            if _file_digest(source) != last.after:
-                stack.clear()  # what undo would put back would lose the other edit
-            raise EditConflict("undo would overwrite a change made since",
-                               hint="nothing was undone")
-        try:
-            actions.restore(settings, source, last.before, digest=last.after)
-        except EditConflict:
-            stack.clear()
-            raise
-        stack.pop()
-        return f"undid: {last.said}"
-
-    def _send_test(self, actions: DeskActions, settings: Settings, source: Path,
-                   body: Mapping[str, Any]) -> Page:
-        to = body.get("to")
-        if not isinstance(to, str) or not _ADDRESS.match(to.strip()):
-            raise _bad("not an email address", "write one address, like you@example.org")
-        try:  # not under any lock: an SMTP server may take its time
-            subject = actions.send_test(settings, source, to.strip())
-        except NewsletterError as exc:
-            raise _bad(_said_error(exc), exc.hint) from exc
-        return _json_page({"said": f"sent “{subject}” to {to.strip()}"})
-
-    def _panel_json(self, settings: Settings, source: Path) -> dict[str, Any]:
-        return self._panel_data(self._ready_actions().panel(settings, source))
-
-    def _panel_data(self, panel: IssuePanel) -> dict[str, Any]:
-        root = self.root.resolve()
-        shown = panel.path.relative_to(root) if panel.path.is_relative_to(root) else panel.path
-        return {"path": shown.as_posix(), "digest": panel.digest,
-                "error": panel.error, "items": [_item_json(i) for i in panel.items]}
-
-
-def _said_error(error: NewsletterError) -> str:
-    """An error as the desk says it: where (the file and line), then what."""
-    where = error.location
-    if where is None:
-        return error.message
-    name = Path(where.path).name
-    return f"{name}:{where.line}: {error.message}" if where.line else f"{name}: {error.message}"
-
-
-def _json_page(data: Mapping[str, Any]) -> Page:
-    return Page(json.dumps(data, ensure_ascii=False).encode(), _JSON)
-
-
-def _candidate_query(query: Mapping[str, str], feeds: Sequence[str]) -> CandidateQuery:
-    """The candidates asked for, every value checked against what it may be."""
-    since = None
-    if query.get("since"):
-        match = _AGE.match(query["since"])
-        if match is None:
-            raise _bad(f'"{query["since"][:20]}" is not an age', "e.g. 24h, 7d or 2w")
-        unit = {"h": "hours", "d": "days", "w": "weeks"}[match[2]]
-        since = dt.datetime.now(dt.UTC) - dt.timedelta(**{unit: int(match[1])})
-    feed = query.get("feed") or None
-    if feed is not None and feed.casefold() not in {f.casefold() for f in feeds}:
-        raise _bad(f'the desk has no feed "{feed[:80]}"', "choose one from the list")
-    words = (query.get("q") or "").strip()[:_MAX_QUERY] or None
-    return CandidateQuery(since=since, feed=feed, words=words,
-                          unused=query.get("unused") == "1",
-                          starred=query.get("starred") == "1",
-                          skipped=query.get("skipped") == "1",
-                          offset=_number(query.get("offset"), 0, 10_000_000, 0),
-                          limit=_number(query.get("limit"), 1, MAX_PAGE, 50))
-
-
-def _number(text: str | None, low: int, high: int, default: int) -> int:
-    if not text:
-        return default
-    if not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
-        raise _bad(f'"{text[:20]}" is not a number from {low} to {high}')
-    return int(text)
-
-
-def _row_json(row: CandidateRow) -> dict[str, Any]:
-    picture = row.picture
-    src = picture.src if picture is not None else ""
-    return {
-        "id": row.id, "url": row.url if _is_web(row.url) else "", "title": row.title,
-        "sources": list(row.sources),
-        "published": row.published.isoformat() if row.published else None,
-        # a thumbnail only from the web: never a data: or javascript: address, nor a file
-        "picture": {"src": src, "alt": picture.alt, "width": picture.width,
-                    "height": picture.height} if picture is not None and _is_web(src) else None,
-        "summary": row.summary, "used_in": [u.to_json() for u in row.used_in],
-        "starred": row.starred, "skipped": row.skipped,
-    }
-
-
-def _is_web(url: str) -> bool:
-    return url.lower().startswith(("https://", "http://"))
-
-
-def _item_json(item: PanelItem) -> dict[str, Any]:
-    return {"slot": item.slot, "position": item.position, "line": item.line,
-            "story": item.story, "ref": _ref(item), "url": item.url if _is_web(item.url) else "",
-            "headline": item.headline, "blurb": item.blurb,
-            "headline_written": item.headline_written, "blurb_written": item.blurb_written,
-            "kind": item.kind}
-
-
-def _ref(item: PanelItem) -> str:
-    """How an edit names the item: its story id, else its link."""
-    return item.story or item.url
-
-
-def _item_named(panel: IssuePanel, ref: object) -> PanelItem:
-    """The panel's item named `ref` (a story id or link it shows), else refused."""
-    found = next((i for i in panel.items if isinstance(ref, str) and ref and ref == _ref(i)),
-                 None)
-    if found is None:
-        raise EditConflict("the issue holds no such item (any more)",
-                           hint="look at the issue as it is now")
-    return found
-
-
-def _lead_of(panel: IssuePanel) -> PanelItem | None:
-    return next((i for i in panel.items if i.slot == "lead" and i.kind != "placeholder"), None)
-
-
-def _said_pick(panel: IssuePanel, edit: Edit, was: PanelItem | None) -> str:
-    mine = next((i for i in panel.items if i.story == edit.story and i.slot == edit.section),
-                None)
-    said = (f"picked “{mine.headline if mine else edit.story}” into "
-            f"{SLOT_NAMES.get(edit.section, edit.section)}")
-    if edit.section == "lead" and was is not None and was.story != edit.story:
-        said += f", in place of “{was.headline}”"
-    return said
-
-
-def _said_mark(row: CandidateRow, marks: Mapping[str, bool]) -> str:
-    if marks.get("starred"):
-        return f"starred “{row.title}”"
-    if marks.get("skipped"):
-        return f"skipped “{row.title}”"
-    if "starred" in marks:
-        return f"took the star off “{row.title}”"
-    return f"“{row.title}” is no longer skipped"
-
-
-def _finding_json(finding: Finding) -> dict[str, Any]:
-    """A finding as `newsletter check --json` gives it (api's `_finding_json`)."""
-    where = finding.location
-    return {"severity": str(finding.severity), "code": finding.code,
-            "message": finding.message, "hint": finding.hint, "subject": finding.subject,
-            "location": None if where is None else {
-                "path": relative_to_cwd(where.path).as_posix(), "line": where.line,
-                "column": where.column}}
+    def wrote(self, source: Path, digest: str) -> None:
+        with self._lock:
+            self._own_writes[source] = digest
 
 
 def _failed(source: Path, error: NewsletterError | None, file_digest: str = "") -> _Built:
@@ -963,6 +565,17 @@ def _shown(html: str, query: Mapping[str, str]) -> bytes:
     return html.encode()
 
 
+def _unbuilt_views() -> dict[str, Page]:
+    """What a view asked for while its issue does not build answers: a word, with
+    the view script, so the page's frame settles instead of logging a 404."""
+    html = _shown(f"<!doctype html><html><head><title>Not built</title></head><body>"
+                  f"<p>{_UNBUILT_WORDS}</p></body></html>", {})
+    page = Page(html, _HTML, csp=VIEW_CSP)
+    return {"index.html": page, "email.html": page,
+            "email.txt": Page(_UNBUILT_WORDS.encode(), "text/plain; charset=utf-8",
+                              csp=VIEW_CSP)}
+
+
 def _error_json(error: NewsletterError | None) -> dict[str, Any] | None:
     if error is None:
         return None
@@ -975,3 +588,5 @@ def _error_json(error: NewsletterError | None) -> dict[str, Any] | None:
     return {"title": error.message if isinstance(error, InputError) else "Cannot build",
             "problems": problems}
 
+
+_UNBUILT = _unbuilt_views()

@@ -37,6 +37,7 @@ import ipaddress
 import json
 import math
 import secrets
+import select
 import socket
 import threading
 import time
@@ -63,6 +64,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _JSON = "application/json"
 _KEEPALIVE = 15.0  # seconds between comments on an idle event stream
+# seconds between looks whether an idle stream's page went away: a closed tab held
+# its stream's slot until the next write (up to _KEEPALIVE), and a desk reopened a
+# dozen times within that found every slot taken, its views never loaded
+_STREAM_LOOK = 1.0
 # watchfiles groups a burst of saves: it yields once nothing changed for STEP ms
 _STEP_MS = 30
 _DEBOUNCE_MS = 400
@@ -593,12 +598,27 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):  # the page went away
             self.wfile.write(f"retry: 500\ndata: {seen}\n\n".encode())
             self.wfile.flush()
+            quiet_since = time.monotonic()
             while not self.preview.stopping:
-                now = self.preview.wait_for_change(seen, _KEEPALIVE)
+                now = self.preview.wait_for_change(seen, _STREAM_LOOK)
+                if now == seen:
+                    if self._page_gone():
+                        return
+                    if time.monotonic() - quiet_since < _KEEPALIVE:
+                        continue
                 message = f"data: {now}\n\n" if now != seen else ": still here\n\n"
                 self.wfile.write(message.encode())
                 self.wfile.flush()
-                seen = now
+                seen, quiet_since = now, time.monotonic()
+
+    def _page_gone(self) -> bool:
+        """Whether the page hung up its stream: it never sends on it, so a socket
+        that reads as ready holds either the end of the stream or stray bytes."""
+        try:
+            ready, _, _ = select.select([self.connection], [], [], 0)
+            return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def handle(self) -> None:
         # a save cancels half-loaded views: the browser hanging up is not news

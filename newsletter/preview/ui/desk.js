@@ -57,6 +57,10 @@
   var writing = 0;        // writes in flight: the file's digest moves under them
   var writes = Promise.resolve();  // one write at a time, each with the digest before it
   var lastFile = null;    // the file's digest the preview last saw
+  var heardWhileWriting = false;  // the preview saw the file change during a write
+  var shownDigest = null; // the views' digest (state.digest) the preview last showed
+  var findingsTimer = 0;
+  var cancelDeferredFindings = function () {};  // a check waiting for the views, called off
   var dragging = null;    // the panel item being dragged: {ref, slot}
 
   // --- saying what happened ----------------------------------------------------------
@@ -123,11 +127,10 @@
         return answer;
       });
     }).then(function (answer) {
-      writing -= 1;
-      followFile();
+      afterWrite();
       return answer;
     }, function (error) {
-      writing -= 1;
+      afterWrite();
       say(String(error.message || error), true);
       return null;
     });
@@ -461,16 +464,53 @@
 
   // the preview saw the file change: reload the panel unless it is the desk's own write
   function followFile() {
-    if (writing > 0 || lastFile === null || panel === null || lastFile === panel.digest) return;
+    if (writing > 0) {
+      heardWhileWriting = true;
+      return;
+    }
+    if (lastFile === null || panel === null || lastFile === panel.digest) return;
     loadPanel(true);
   }
 
+  // A write's answer carries the panel after it: the panel is read again only if
+  // the preview saw the file change meanwhile (and then only if it differs).
+  function afterWrite() {
+    writing -= 1;
+    if (writing > 0 || !heardWhileWriting) return;
+    heardWhileWriting = false;
+    followFile();
+  }
+
+  // The findings of a changed file are asked for once its views are on screen (or
+  // after a second at most): an offline check takes the server longer than the
+  // views do, and asked at once it would hold back their repaint.
+  function findingsAfterViews(state) {
+    cancelDeferredFindings();
+    if (state.error || state.digest === shownDigest) {
+      loadFindings(false);
+      return;
+    }
+    function go() {
+      cancelDeferredFindings();
+      loadFindings(false);
+    }
+    cancelDeferredFindings = function () {
+      clearTimeout(findingsTimer);
+      document.removeEventListener("newsletter:shown", go);
+      cancelDeferredFindings = function () {};
+    };
+    document.addEventListener("newsletter:shown", go);
+    findingsTimer = setTimeout(go, 1000);
+  }
+
   document.addEventListener("newsletter:state", function (event) {
-    var file = event.detail.file;
+    var state = event.detail;
+    var file = state.file;
     if (file === lastFile) return;
     lastFile = file;
     followFile();
-    loadFindings(false);
+    findingsAfterViews(state);
+    shownDigest = state.digest;
   });
 
   function itemNodes() {
@@ -488,6 +528,7 @@
     panel = next;
     desk.panel = next;
     desk.panelLoads += 1;
+    showIssueWords(next.issue);
     panelFile.textContent = next.path;
     panelError.hidden = !next.error;
     panelError.textContent = next.error || "";
@@ -537,7 +578,8 @@
     node.setAttribute("data-key", itemKey(item));
     node.setAttribute("data-slot", item.slot);
     node.setAttribute("data-line", String(item.line));
-    var movable = writable && MOVABLE.indexOf(item.slot) !== -1;
+    var named = item.ref !== "";  // a text block has no story or link to name it by
+    var movable = writable && named && MOVABLE.indexOf(item.slot) !== -1;
     node.draggable = movable;
     var head = element("p", "headline");
     if (item.kind !== "story") head.appendChild(element("span", "kind", item.kind));
@@ -558,7 +600,7 @@
     if (PICKABLE.indexOf(item.slot) !== -1 && EDITABLE_KINDS.indexOf(item.kind) !== -1) {
       tools.appendChild(itemButton("edit", "Edit", "Edit: "));
     }
-    if (PICKABLE.indexOf(item.slot) !== -1 && item.kind !== "placeholder") {
+    if (named && PICKABLE.indexOf(item.slot) !== -1 && item.kind !== "placeholder") {
       tools.appendChild(itemButton("remove", "Remove", "Remove: "));
     }
     Array.prototype.forEach.call(tools.children, function (b) {
@@ -598,8 +640,16 @@
     return panel.items.filter(function (item) { return itemKey(item) === key; })[0] || null;
   }
 
+  // what only a text editor can do to this item, said (true), or false
+  function textEditorOnly(item, what) {
+    if (item.ref !== "") return false;
+    say("a text block is " + what + " in a text editor (line " + item.line + ")", true);
+    return true;
+  }
+
   function moveItem(node, step) {
     var item = panelItem(node);
+    if (item && textEditorOnly(item, "moved")) return;
     if (!item || MOVABLE.indexOf(item.slot) === -1) {
       say("only catch-up and deep dives items have an order", true);
       return;
@@ -619,7 +669,7 @@
 
   function removeItem(node) {
     var item = panelItem(node);
-    if (!item) return;
+    if (!item || textEditorOnly(item, "taken out")) return;
     var index = itemNodes().indexOf(node);
     write("unpick", { story: item.ref }).then(function () {
       activeItem = Math.max(0, Math.min(index, itemNodes().length - 1));
@@ -796,9 +846,99 @@
     write("move", data).then(function () { focusItemByRef(moving.ref); });
   });
 
+  // --- the issue's own words: subject, preheader, intro, the lead's bullets ------------
+
+  // Each field is saved on its own when it is left (or with Enter; Ctrl+Enter in a
+  // box), as one write through the same gate as a pick, and undone with u like one.
+  // A field being typed in is never overwritten by a panel that comes meanwhile.
+  var PREHEADER_SHOWN = 90;  // about what an inbox shows of it after the subject
+  var issueWords = { subject: $("issue-subject"), preheader: $("issue-preheader"),
+                     intro: $("issue-intro"), bullets: $("issue-bullets") };
+  var wordsInFile = {};  // each field's text as the file had it when last read
+  var wordsSent = {};    // and as sent, until the desk answers (Enter, then Tab: one write)
+  var preheaderCount = $("preheader-count");
+
+  function bulletLines(text) {
+    return text.split("\n").map(function (line) { return line.trim(); })
+      .filter(function (line) { return line !== ""; });
+  }
+
+  function textInFile(name, issue) {
+    if (!issue) return "";
+    if (name === "bullets") return (issue.bullets || []).join("\n");
+    return issue[name] || "";
+  }
+
+  function showIssueWords(issue) {
+    Object.keys(issueWords).forEach(function (name) {
+      var box = issueWords[name];
+      var typing = document.activeElement === box && box.value !== wordsInFile[name];
+      wordsInFile[name] = textInFile(name, issue);
+      if (!typing) box.value = wordsInFile[name];
+      box.disabled = !issue;  // the YAML cannot be read: the panel says why
+      box.readOnly = !writable;
+    });
+    countPreheader();
+  }
+
+  function countPreheader() {
+    var count = Array.from(issueWords.preheader.value.trim()).length;
+    var over = count > PREHEADER_SHOWN;
+    preheaderCount.textContent = count + (count === 1 ? " character" : " characters") +
+      (over ? ": inboxes show about " + PREHEADER_SHOWN + ", the rest may be cut" :
+        " of the about " + PREHEADER_SHOWN + " inboxes show");
+    preheaderCount.classList.toggle("over", over);
+  }
+
+  function unchanged(name, text) {
+    if (name === "bullets") {
+      return bulletLines(text).join("\n") === bulletLines(wordsInFile[name] || "").join("\n");
+    }
+    return text === wordsInFile[name];
+  }
+
+  function saveIssueWords(name) {
+    var box = issueWords[name];
+    var text = box.value;
+    if (box.readOnly || box.disabled || panel === null || unchanged(name, text) ||
+        wordsSent[name] === text) return;
+    wordsSent[name] = text;
+    write("issue", { field: name, value: name === "bullets" ? bulletLines(text) : text })
+      .then(function (answer) {
+        delete wordsSent[name];
+        // refused: what was typed stays in the field, to mend or save again
+        if (answer && answer.status !== 200 && document.activeElement !== box) {
+          box.value = text;
+          countPreheader();
+        }
+      });
+  }
+
+  Object.keys(issueWords).forEach(function (name) {
+    var box = issueWords[name];
+    box.addEventListener("blur", function () { saveIssueWords(name); });
+    box.addEventListener("keydown", function (event) {
+      if (event.isComposing) return;  // Chinese or Japanese being typed: Enter chooses
+      var inBox = box.tagName === "TEXTAREA";
+      if (event.key === "Enter" && (inBox ? event.ctrlKey || event.metaKey : true)) {
+        event.preventDefault();
+        saveIssueWords(name);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        box.value = wordsInFile[name] || "";
+        countPreheader();
+      }
+    });
+  });
+  issueWords.preheader.addEventListener("input", countPreheader);
+  $("issue-words").addEventListener("submit", function (event) { event.preventDefault(); });
+
   // --- findings ------------------------------------------------------------------------
 
   function loadFindings(links) {
+    // asked now (the links, say): a check still waiting for the views would answer
+    // after it and take its place
+    cancelDeferredFindings();
     var seq = ++findingsSeq;
     findingsStatus.textContent = links ? "Checking the links…" : "Checking…";
     return getJson(issueApi + "findings" + (links ? "?links=1" : "")).then(function (answer) {
@@ -996,6 +1136,7 @@
         case "?": openHelp(); break;
         case "/": search.focus(); search.select(); break;
         case "u": undo(); break;
+        case "i": issueWords.subject.focus(); break;
         case "t": openSend(); break;
         case "1": focusGrid(); break;
         case "2": focusPanel(); break;
@@ -1012,15 +1153,10 @@
     say("read-only: the desk is served to the network (start it with --allow-writes to edit)");
   }
   // the candidates and the panel at once (a row learns it is in the issue when the
-  // panel comes); the findings once the preview has read the issue's state
+  // panel comes); the findings once the preview has read the issue's state and shown
+  // its views (the "newsletter:state" listener above), or after two seconds without
+  // a state (the preview cannot reach the server's events)
   loadCandidates(false);
-  loadPanel(false).then(function () {
-    var known = window.newsletterPreview && window.newsletterPreview.state;
-    if (known && known.file !== lastFile) {
-      lastFile = known.file;
-      loadFindings(false);
-    } else if (!known) {
-      loadFindings(false);
-    }
-  });
+  loadPanel(false);
+  setTimeout(function () { if (lastFile === null && findingsSeq === 0) loadFindings(false); }, 2000);
 })();
