@@ -107,10 +107,10 @@ def integrity(path: Path) -> tuple[str, int, int]:
     (FTS5's own check raises if the index disagrees with its text)."""
     conn = sqlite3.connect(path)
     try:
-        conn.execute("INSERT INTO story_text (story_text) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO story_grams (story_grams) VALUES ('integrity-check')")
         return (conn.execute("PRAGMA integrity_check").fetchone()[0],
                 conn.execute("SELECT count(*) FROM stories").fetchone()[0],
-                conn.execute("SELECT count(*) FROM story_text").fetchone()[0])
+                conn.execute("SELECT count(*) FROM story_plain").fetchone()[0])
     finally:
         conn.close()
 
@@ -938,5 +938,74 @@ def test_a_version_3_store_is_migrated_keeps_its_stories_and_takes_marks(tmp_pat
             "abcd1234", True, "Its summary", ("news",))
     assert integrity(path) == ("ok", 1, 1)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()
+
+
+# --- schema v5: the lean search index --------------------------------------------
+
+
+def v4_store(path: Path, stories: int) -> None:
+    """A store as schema v4 wrote it (v2's index with positions and its own copy of
+    the text), through the released migrations and the SQL v4's Store ran."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in store_module._MIGRATIONS[:4]:
+        migration(conn)
+    conn.execute("PRAGMA user_version = 4")
+    body = " ".join(f"tide{n} kelp harbour" for n in range(300))  # a long article
+    for n in range(stories):
+        conn.execute("INSERT INTO stories (pk, id, url, title, summary, content, authors, "
+                     "guid, first_seen) VALUES (?, ?, ?, ?, ?, ?, '[]', '', ?)",
+                     (n + 1, f"id{n:06d}", f"https://e.org/{n}", f"海洋保护区 story {n}",
+                      f"<p>AI summary {n}</p>", f"<p>{body}</p>", NOW.isoformat()))
+        conn.execute("INSERT INTO story_text (rowid, title, body) VALUES (?, ?, ?)",
+                     (n + 1, f"海洋保护区 story {n}", f"AI summary {n}\n{body}"))
+        conn.execute("INSERT INTO story_sources VALUES (?, 'news', 0, '')", (f"id{n:06d}",))
+    conn.execute("INSERT INTO marks VALUES ('id000001', 'starred', ?)", (NOW.isoformat(),))
+    conn.execute("INSERT INTO marks VALUES ('id000002', 'skipped', ?)", (NOW.isoformat(),))
+    conn.close()
+
+
+def test_a_version_4_store_keeps_its_stories_and_marks_and_shrinks(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    v4_store(path, 300)
+    before = path.stat().st_size
+    with Store(path) as migrated:
+        assert len(migrated.search(limit=1000)) == 300
+        assert len(migrated.search(skipped=False, limit=1000)) == 299
+        assert migrated.marks(["id000001", "id000002"]) == {
+            "id000001": Marks(starred=True), "id000002": Marks(skipped=True)}
+        assert [s.id for s in migrated.search(words="海洋 AI summary 7", limit=1000)
+                if s.id == "id000007"] == ["id000007"]
+        [row] = migrated.page(starred=True).rows
+        assert (row.id, row.summary) == ("id000001", "AI summary 1")
+        kept = migrated.find("id000003")  # its long content is kept compressed now
+        assert kept is not None and kept.content.startswith("<p>tide0 kelp harbour tide1")
+        assert len(kept.content) > 5000 and kept.summary == "<p>AI summary 3</p>"
+    assert integrity(path) == ("ok", 300, 300)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'story_text'"
+                        ).fetchone()[0] == 0
+    conn.close()
+    assert path.stat().st_size < before / 2  # the index's pages given back
+
+
+def test_a_term_is_found_only_where_its_text_is_whole(store: Store) -> None:
+    """The index knows which stories hold each trigram, not where: "kelp" has the
+    trigrams of "kel" and "elp", and only the text check tells them apart."""
+    apart = story("https://e.org/apart", "Kel and elp", summary="<p>the kelx and xelp</p>",
+                  published=day(3))
+    whole = story("https://e.org/whole", "Kelp", published=day(4))
+    store.save(fetched("news", (apart, whole)), now=NOW)
+    assert [s.id for s in store.search(words="kelp")] == [whole.id]
+    assert [s.id for s in store.search(words="KEL ELP")] == [whole.id, apart.id]
+
+
+def test_search_reads_the_start_of_a_long_content(store: Store) -> None:
+    head = " ".join(["tide"] * (store_module.SEARCHED_CONTENT // 10))  # half of it
+    long = story("https://e.org/long", "Long", published=day(3),
+                 content=f"<p>{head} early</p><p>{'x' * 5000} late</p>")
+    store.save(fetched("news", (long,)), now=NOW)
+    assert [s.id for s in store.search(words="early")] == [long.id]
+    assert store.search(words="late") == []

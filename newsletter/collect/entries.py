@@ -26,7 +26,7 @@ from .jsonfeed import JsonFeed, JsonFeedError, read_json_feed
 from .sniff import not_a_feed, web_page
 
 __all__ = ["RAW_TITLE", "Entry", "Picture", "Read", "count", "read_json", "read_xml", "scrub",
-           "side"]
+           "side", "utc_time"]
 
 RAW_TITLE = 16 * 1024  # characters of a title's markup read at most
 _FEED_ROOTS = frozenset({"rss", "feed", "rdf", "channel"})  # channel: CDF
@@ -194,9 +194,9 @@ def _xml_entry(entry: Mapping[str, Any]) -> Entry:
         summary_base=_str(entry.get("summary_detail"), "base"),
         content=content,
         content_base=content_base,
-        published=_struct_time(entry.get("published_parsed") or entry.get("created_parsed")),
+        published=utc_time(entry.get("published_parsed") or entry.get("created_parsed")),
         published_text=_str(entry, "published") or _str(entry, "created"),
-        updated=_struct_time(_own(entry, "updated_parsed")),
+        updated=utc_time(_own(entry, "updated_parsed")),
         updated_text=text if isinstance(text := _own(entry, "updated"), str) else "",
         authors=tuple(authors) if any(authors) else (_str(entry, "author"),),
         language=_str(entry, "language") or next(
@@ -287,7 +287,7 @@ def side(mapping: object, key: str) -> int | None:
     return value if 0 < value <= _MAX_PICTURE_SIDE else None
 
 
-def _struct_time(value: object) -> dt.datetime | None:
+def utc_time(value: object) -> dt.datetime | None:
     """feedparser's UTC struct_time as an aware datetime; None when absent or impossible."""
     if not isinstance(value, time.struct_time):
         return None
