@@ -3,7 +3,10 @@
 What it measures, all on the example issue ``issues/2026-11-27.yaml`` (``--issue``):
 
 * **Whole-process build**: ``newsletter build ISSUE --out TMP`` with the venv's
-  console script (the folder of ``sys.executable``), cwd = the repository. One
+  console script (the folder of ``sys.executable``), in a copy of the example desk
+  whose only issue is ISSUE (a one-issue build: in the repository the command
+  would render every ready issue). Its ``email.html`` is compared with the
+  in-process render of the same issue, found by the issue's slug. One
   untimed warm-up run, then the median and minimum of ``--runs`` runs (default
   7), each into a fresh temporary ``--out`` folder. This includes interpreter
   start-up, imports, reading and validating the YAML, measuring and writing the
@@ -28,6 +31,9 @@ What it measures, all on the example issue ``issues/2026-11-27.yaml`` (``--issue
   text and the web page, in UTF-8 bytes, from the in-process render (checked
   against the ``email.html`` the whole-process build wrote).
 
+The package is compiled first and every process runs without
+``PYTHONDONTWRITEBYTECODE``, with bytecode as an installed wheel has it.
+
 Run:  .venv/bin/python bench/build.py [--runs N] [--renders N] [--json] [--no-node]
 
 The script prints a table (name, value, unit, target, pass/fail) and the tool
@@ -39,9 +45,11 @@ timeout and every temporary folder is removed.
 from __future__ import annotations
 
 import argparse
+import compileall
 import gzip
 import importlib.metadata
 import json
+import os
 import platform
 import shutil
 import sys
@@ -52,7 +60,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, Figure, Timing, run, table, time_calls
+from _common import BenchError, Figure, Timing, copy_example_desk, run, table, time_calls
 
 import newsletter
 import newsletter.render
@@ -113,8 +121,9 @@ def time_process(cmd_for_run: Callable[[int], Sequence[str | Path]], runs: int, 
     return Timing.of(times)
 
 
-def capture_mjml(issue_path: Path, settings: Any) -> tuple[str, Any]:
-    """Render the issue once, keeping the MJML handed to the compiler."""
+def capture_mjml(issue_path: Path, settings: Any) -> tuple[str, Any, Any]:
+    """Render the issue once, keeping the MJML handed to the compiler: (MJML, the
+    issue, its rendered outputs)."""
     captured: list[str] = []
     package: Any = newsletter.render  # compile_mjml is imported there, not exported
     original = package.compile_mjml
@@ -126,12 +135,22 @@ def capture_mjml(issue_path: Path, settings: Any) -> tuple[str, Any]:
 
     package.compile_mjml = spy
     try:
-        _, rendered = api.render_issue(issue_path, settings, renderer=Renderer(settings))
+        issue, rendered = api.render_issue(issue_path, settings, renderer=Renderer(settings))
     finally:
         package.compile_mjml = original
     if len(captured) != 1:
         raise BenchError(f"expected one MJML compile per render, saw {len(captured)}")
-    return captured[0], rendered
+    return captured[0], issue, rendered
+
+
+def one_issue_desk(folder: Path, issue: Path) -> Path:
+    """A copy of the example desk in `folder` whose only issue is `issue`: its build
+    is a one-issue build (a build in the repository would render every issue)."""
+    desk = copy_example_desk(folder)
+    for other in (desk / "issues").glob("*.yaml"):
+        if other.name != issue.name:
+            other.unlink()
+    return desk
 
 
 def normalise(source: str) -> str:
@@ -147,16 +166,18 @@ def bench_ours(issue: Path, runs: int, renders: int, figures: list[Figure],
         raise BenchError(f"no newsletter console script next to {sys.executable}")
     settings = api.load_desk(REPO / issue)
 
+    mjml_source, parsed, rendered = capture_mjml(REPO / issue, settings)
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
-        out = Path(tmp)
+        out = Path(tmp) / "out"
+        desk = one_issue_desk(Path(tmp), issue)
         whole = time_process(lambda i: [script, "build", issue, "--out", out / f"run{i}"],
-                             runs, cwd=REPO, timeout=BUILD_TIMEOUT)
-        built_email = sorted(out.glob("run0/issues/*/email.html"))
-        built_bytes = built_email[0].read_bytes() if built_email else None
+                             runs, cwd=desk, timeout=BUILD_TIMEOUT)
+        # the same issue as the in-process render: found by its slug, not by glob order
+        built_email = out / "run0" / "issues" / parsed.slug / "email.html"
+        built_bytes = built_email.read_bytes() if built_email.is_file() else None
     startup = time_process(lambda _: [sys.executable, "-c", "import newsletter.cli"], runs,
                            cwd=REPO, timeout=BUILD_TIMEOUT)
 
-    mjml_source, rendered = capture_mjml(REPO / issue, settings)
     renderer = Renderer(settings)
     render = time_calls(lambda: api.render_issue(REPO / issue, settings, renderer=renderer),
                         renders)
@@ -167,12 +188,14 @@ def bench_ours(issue: Path, runs: int, renders: int, figures: list[Figure],
     sizes = {"email": len(email), "email_gzip": len(gzip.compress(email, compresslevel=9)),
              "text": len(rendered.text.encode()), "web": len(rendered.web_html.encode()),
              "mjml": len(mjml_source.encode())}
-    if built_bytes is not None and built_bytes != email:
+    if built_bytes is None:
+        raise BenchError(f"the build wrote no issues/{parsed.slug}/email.html")
+    if built_bytes != email:
         print(f"note: the built email.html ({len(built_bytes):,} bytes) differs from the "
               f"in-process render ({len(email):,} bytes)", file=sys.stderr)
 
     figures += [
-        Figure(f"newsletter build, whole process (median of {whole.runs})",
+        Figure(f"newsletter build, one-issue desk, whole process (median of {whole.runs})",
                round(whole.median_ms, 1), "ms"),
         Figure("newsletter build, whole process (min)", round(whole.min_ms, 1), "ms"),
         Figure(f"python -c 'import newsletter.cli' (median of {startup.runs})",
@@ -284,6 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.renders < 1:
         parser.error("--runs and --renders must be at least 1")
+    # as an installed wheel runs (this machine's environment sets PYTHONDONTWRITEBYTECODE,
+    # which makes every process compile the package again): see bench/startup.py
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(REPO / "newsletter", quiet=1)
 
     versions = {
         "python": platform.python_version(),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import importlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,7 +18,6 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 from . import __version__
 from .desk.config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
-from .desk.drafts import Edit, Placed, Slot
 from .desk.editorial import issue_status
 from .desk.lockfile import (
     LeftOut,
@@ -57,8 +59,6 @@ from .model import (
     Use,
     Video,
 )
-from .publish._folders import replace_folder
-from .render.assets import resolve_assets
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -66,9 +66,10 @@ if TYPE_CHECKING:
     from .check.links import LinkChecker
     from .collect.store import SaveCounts, Store
     from .collect.web import FoundFeed
+    from .desk.drafts import Edit, Placed, Slot
     from .preview.server import PreviewServer
     from .publish.archive import SiteReport
-from .render import NAV_MARKER, Renderer, issue_url
+    from .render import Renderer
 
 __all__ = [
     "CHECK_JSON_VERSION",
@@ -106,6 +107,7 @@ __all__ = [
     "feed_rows",
     "fetch",
     "find_issue_files",
+    "has_issue_files",
     "import_feeds",
     "init_desk",
     "issue_panel",
@@ -136,6 +138,22 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: What `api` offers from a stage it imports only when used: a command pays for
+#: the stages it runs (`candidates` never loads Jinja, markdown-it or Pillow).
+#: Inside this module the functions import them themselves.
+_ON_FIRST_USE = {"Edit": "desk.drafts", "Placed": "desk.drafts",
+                 "SiteReport": "publish.archive"}
+
+
+def __getattr__(name: str) -> object:
+    """`api.Edit` and the like, imported on first use (PEP 562)."""
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,7 +187,33 @@ def load_desk(start: Path) -> Settings:
 
 def find_issue_files(settings: Settings) -> list[Path]:
     """Every issue file of the desk, oldest first (names are dates)."""
-    return sorted(relative_to_cwd(path) for path in settings.issues_dir.glob("*.yaml"))
+    return _shorter(settings.issues_dir.glob("*.yaml"))
+
+
+def has_issue_files(settings: Settings) -> bool:
+    """Whether the desk has an issue file at all (without listing them all)."""
+    return next(settings.issues_dir.glob("*.yaml"), None) is not None
+
+
+def _shorter(paths: Iterable[Path]) -> list[Path]:
+    """`relative_to_cwd` of each path, sorted: the working folder is resolved once,
+    not once a path (a no-op build of 1,000 issues spent a tenth of its time there)."""
+    cwd = f"{Path.cwd().resolve()}{os.sep}"
+    shown = [Path(name.removeprefix(cwd)) for name in map(str, paths)]
+    return sorted(shown, key=lambda path: path.parts)
+
+
+def _issue_sources(settings: Settings, named: Iterable[Path]) -> list[Path]:
+    """Every issue file of the desk and the `named` ones, resolved (links, `..`) and
+    shown as `find_issue_files` shows them, oldest first. The desk's folder is
+    resolved once and listed once: a file in it is resolved only if it is a link."""
+    found = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(settings.issues_dir.resolve()) \
+            as listing:  # as glob("*.yaml") finds them: no hidden files
+        found = [Path(e.path).resolve() if e.is_symlink() else Path(e.path) for e in listing
+                 if e.name.endswith(".yaml") and not e.name.startswith(".")]
+    return sorted({*_shorter(found), *_shorter(p.resolve() for p in named)},
+                  key=lambda path: path.parts)
 
 
 def render_issue(path: Path, settings: Settings, *, lookup: StoryLookup = NO_STORE,
@@ -182,6 +226,9 @@ def render_issue(path: Path, settings: Settings, *, lookup: StoryLookup = NO_STO
 
 def _render(issue: Issue, settings: Settings, renderer: Renderer | None,
             pinned: PinnedIssue | None = None) -> RenderedIssue:
+    from .render import Renderer, issue_url
+    from .render.assets import resolve_assets
+
     assets = resolve_assets(issue, settings.root, issue_url(settings, issue), settings.logo,
                             pinned.sizes if pinned else None)
     return (renderer or Renderer(settings)).render(issue, assets)
@@ -251,6 +298,9 @@ def build_issue(path: Path, settings: Settings, *, out_dir: Path | None = None,
     if issue.status is Status.DRAFT and not drafts:
         return BuiltIssue(issue=issue, source=path, rendered=None, folder=None)
     rendered = _render(issue, settings, renderer, pinned)
+    from .publish._folders import replace_folder
+    from .render import NAV_MARKER
+
     if taken and issue.slug in taken:
         raise NewsletterError(
             f'{path} and {taken[issue.slug]} both build issues/{issue.slug}/',
@@ -284,6 +334,8 @@ def build_issues(paths: Iterable[Path], settings: Settings, *, out_dir: Path | N
     Two issues with the same slug would overwrite each other: the second stops
     the run instead.
     """
+    from .render import Renderer
+
     renderer = Renderer(settings)
     built_from: dict[str, Path] = {}
     store = StoreOpener(settings)()
@@ -314,9 +366,8 @@ def build_site(settings: Settings, *, out_dir: Path | None = None, drafts: bool 
     """
     from .publish.archive import build_site as build
 
-    chosen = {relative_to_cwd(p.resolve()) for p in named}  # ../issues/x.yaml is issues/x.yaml
-    sources = sorted({*(relative_to_cwd(p.resolve()) for p in find_issue_files(settings)),
-                      *chosen})
+    chosen = set(_shorter(p.resolve() for p in named))  # ../issues/x.yaml is issues/x.yaml
+    sources = _issue_sources(settings, named)
     return build(settings, sources, stores=StoreOpener(settings), out_dir=out_dir,
                  drafts=drafts, named=chosen, force=force, refresh=refresh,
                  jobs=jobs, on_planned=on_planned, on_rendered=on_rendered,
@@ -471,6 +522,8 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
     from .check.content import Locator, content_findings
     from .check.markup import markup_findings
     from .errors import InputError
+    from .render import Renderer, issue_url
+    from .render.assets import resolve_assets
 
     try:
         pinned = pinned_issue(path, settings, offline=offline)
@@ -1250,7 +1303,8 @@ class BrowserDesk:
     hands one to the preview, whose desk side may not import the stages.
 
     Every method is a thin call of the functions the CLI uses (`pick`, `unpick`,
-    `move`, `check_issue`, `send_test`, `desk.drafts.set_field` and `restore`);
+    `move`, `check_issue`, `send_test`, `desk.drafts.set_field`, `set_issue_field`,
+    `set_bullets` and `restore`);
     every write carries the digest of the file it was made against and is
     refused (`drafts.EditConflict`) if the file changed on disk since. Nothing
     is kept between calls: each opens the store for its own thread.
@@ -1311,6 +1365,21 @@ class BrowserDesk:
         """Write, change or remove (`value` "") the item's headline or blurb override."""
         return set_field(settings, story_ref, field=field, value=value, issue_file=issue_file,
                          expected_digest=digest)
+
+    def edit_issue(self, settings: Settings, issue_file: Path, *,
+                   field: Literal["subject", "preheader", "intro"], value: str,
+                   digest: str) -> Edit:
+        """Write, change or remove (`value` "") the issue's subject, preheader or intro."""
+        from .desk.drafts import set_issue_field
+
+        return set_issue_field(issue_file, field, value, expected_digest=digest)
+
+    def edit_bullets(self, settings: Settings, issue_file: Path, bullets: Sequence[str], *,
+                     digest: str) -> Edit:
+        """Write the lead's bullets, one line each (none: the key goes)."""
+        from .desk.drafts import set_bullets
+
+        return set_bullets(issue_file, bullets, expected_digest=digest)
 
     def restore(self, settings: Settings, issue_file: Path, data: bytes, *,
                 digest: str) -> Edit:

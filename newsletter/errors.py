@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .model import SourceLocation
+if TYPE_CHECKING:  # only named in annotations: `newsletter --help` need not build the model
+    from .model import SourceLocation
 
 __all__ = [
     "AssetError",

@@ -436,3 +436,12 @@ def test_completion_offers_commands_options_and_choices() -> None:
 def test_move_takes_exactly_one_place_to_go(args: tuple[str, ...]) -> None:
     result = CliRunner().invoke(main, list(args))
     assert result.exit_code == 2 and "Usage:" in result.output
+
+
+def test_build_without_any_issue_file_says_how_to_start_one(desk: Path) -> None:
+    for path in (desk / "issues").glob("*.yaml"):
+        path.unlink()
+    (desk / "issues" / "notes.txt").write_text("not an issue\n", encoding="utf-8")
+    result = run("build", cwd=desk)
+    assert result.returncode == 1 and "no issue files in" in result.stderr
+    assert "newsletter init" in result.stderr and not (desk / "site").exists()

@@ -1,11 +1,13 @@
 """What every command shares: the `main` group and its options (`--desk`, `-v`,
-`-q`), how the desk is found, error printing, the log on stderr, and how paths,
-counts and JSON are shown."""
+`-q`), how the desk is found, error printing, and how paths, counts and JSON are
+shown. The log on stderr is `_log`'s, set up when a command runs.
+
+Start-up is part of the interface (`newsletter --help` should feel instant):
+the modules of this package import click, the errors and little else at their
+top; everything a command needs is imported inside it."""
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +24,6 @@ if TYPE_CHECKING:
     from ..model import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: The library logs under this name (collect.fetch, api); only the CLI decides what shows.
-LOGGER = "newsletter"
-#: -q, nothing, -v, -vv: the lowest level of the library's log that reaches stderr.
-LOG_LEVELS = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +69,8 @@ def main(context: click.Context, desk: Path | None, verbose: int, quiet: bool) -
     """Build curated newsletter issues (email, plain text, web page) from YAML files."""
     if verbose and quiet:
         raise click.UsageError("-v and -q contradict each other: pass one of them")
+    from ._log import show_log  # logging waits for a command: `--help` never logs
+
     context.obj = Options(desk=desk, verbosity=-1 if quiet else min(verbose, 2))
     context.call_on_close(show_log(context.obj.verbosity))
 
@@ -103,6 +102,8 @@ def hint(line: str) -> None:
 
 
 def echo_json(data: object) -> None:
+    import json
+
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
@@ -114,59 +115,3 @@ def shown(path: Path) -> str:
 
 def count(n: int, word: str) -> str:
     return f"{n} {word}{'s' * (n != 1)}"
-
-
-# --- the library's log on stderr ---------------------------------------------------
-
-
-class _ShortForm(logging.Formatter):
-    """`warning: message`, like the CLI's own errors; with -v a failure's traceback
-    follows, with -vv the logger's name too."""
-
-    def __init__(self, verbosity: int) -> None:
-        super().__init__()
-        self.verbosity = verbosity
-
-    def format(self, record: logging.LogRecord) -> str:
-        colour = {"error": "red", "critical": "red", "warning": "yellow"}.get(
-            record.levelname.lower())
-        label = click.style(f"{record.levelname.lower()}:", fg=colour, bold=bool(colour))
-        source = f" [{record.name}]" if self.verbosity >= 2 else ""
-        text = f"{label}{source} {record.getMessage()}"
-        if record.exc_info and record.exc_info[1] is not None:
-            if self.verbosity >= 1:
-                return f"{text}\n{self.formatException(record.exc_info)}"
-            failure = record.exc_info[1]
-            return f"{text}: {type(failure).__name__}: {failure} (-v shows where)"
-        return text
-
-
-class _Stderr(logging.Handler):
-    """Writes through click, so the record goes to whatever stderr is when it is
-    logged (a progress bar's, a test runner's) and loses its colour off a terminal."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            click.echo(self.format(record), err=True)
-        except Exception:  # noqa: BLE001 - logging's own rule: a failed log line never raises
-            self.handleError(record)
-
-
-def show_log(verbosity: int) -> Callable[[], None]:
-    """Show the `newsletter` logger's records from the level `verbosity` asks for on
-    stderr; returns what puts the logger back as it was (the CLI can run in-process,
-    in tests or inside another program)."""
-    logger = logging.getLogger(LOGGER)
-    for old in [h for h in logger.handlers if isinstance(h, _Stderr)]:
-        logger.removeHandler(old)
-    handler = _Stderr()
-    handler.setFormatter(_ShortForm(verbosity))
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(LOG_LEVELS[verbosity])
-
-    def restore() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-    return restore

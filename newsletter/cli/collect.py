@@ -271,19 +271,18 @@ def candidates(since: dt.datetime | None, since_last_issue: bool, feed: str | No
 
 def _story_table(stories: list[Story], uses: dict[str, tuple[Use, ...]],
                  marks: dict[str, Marks]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
+    from ._table import echo_table  # plain columns, not rich: see _table
 
-    table = Table("id", "date", "source", "title", "used in", "")
+    rows = []
     for story in stories:
         date = story.published.strftime("%Y-%m-%d") if story.published else ""
         used = ", ".join(f"#{use.number}" for use in uses.get(story.id, ()))
         mark = marks.get(story.id)
         shown = "*" if mark and mark.starred else "skipped" if mark and mark.skipped else ""
-        table.add_row(story.id, date, escape(story.source), escape(story.title), used, shown)
-    Console(highlight=False).print(table)
-    if not stories:
+        rows.append((story.id, date, story.source, used, shown, story.title))
+    if stories:
+        echo_table(("id", "date", "source", "used in", "", "title"), rows)
+    else:
         click.echo("no stories match")
 
 

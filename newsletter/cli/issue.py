@@ -65,7 +65,7 @@ def build(issues: tuple[Path, ...], out_dir: Path | None, drafts: bool, force: b
     from .. import api
 
     settings = desk_settings(issues[0] if issues else None)
-    if not issues and not api.find_issue_files(settings):
+    if not issues and not api.has_issue_files(settings):
         raise NewsletterError(f"no issue files in {settings.issues_dir}",
                               hint='write one, e.g. issues/2026-11-27.yaml ("newsletter init" '
                                    "shows the format)")

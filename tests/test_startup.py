@@ -1,0 +1,124 @@
+"""Start-up: each command imports what it uses, and nothing heavy besides.
+
+`newsletter --help` should feel instant and `newsletter candidates` should cost
+little more (ARCHITECTURE.md, "Start-up"). Times belong in bench/startup.py;
+here the work is counted instead: the command runs in a real process, which
+then lists the modules it imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from generated_store import make_store
+
+from newsletter import api
+from newsletter.cli._table import echo_table, text_width
+
+#: Runs `python -m newsletter ARGS` in this process, then writes the names of the
+#: modules it imported (and its exit code) to the file named first.
+WRAPPER = """
+import json, runpy, sys
+out, sys.argv = sys.argv[1], ["newsletter", *sys.argv[2:]]
+code = 0
+try:
+    runpy.run_module("newsletter", run_name="__main__", alter_sys=True)
+except SystemExit as exit:
+    code = exit.code
+with open(out, "w", encoding="utf-8") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+#: What rendering, fetching and pretty printing pull in; listing candidates uses none.
+RENDERING = ("jinja2", "markdown_it", "PIL", "babel", "mjml", "newsletter.render",
+             "newsletter.publish")
+FETCHING = ("httpx", "feedparser", "pebble", "newsletter.collect.fetch")
+PRETTY = ("rich",)
+
+
+def imported(tmp_path: Path, cwd: Path, *args: str) -> set[str]:
+    """The modules `newsletter ARGS` imported, run in its own process in `cwd`."""
+    out = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", WRAPPER, str(out), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["code"] in (0, None), done.stderr
+    return set(report["modules"])
+
+
+def heavy(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names))
+
+
+@pytest.fixture(scope="module")
+def store_desk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example desk with a store of 300 generated stories."""
+    import shutil
+
+    desk = tmp_path_factory.mktemp("startup") / "desk"
+    desk.mkdir()
+    shutil.copy(REPO / "newsletter.yaml", desk)
+    shutil.copytree(REPO / "issues", desk / "issues")
+    make_store(api.store_path(api.load_desk(desk)), 300)
+    return desk
+
+
+def test_help_imports_neither_the_stages_nor_the_model(tmp_path: Path) -> None:
+    modules = imported(tmp_path, REPO, "--help")
+    assert "click" in modules  # not vacuous: the command did run
+    assert heavy(modules, (*RENDERING, *FETCHING, *PRETTY)) == []
+    # the 40 frozen dataclasses cost a fifth of --help: errors names the model
+    # only in annotations, and the commands import api when they run
+    assert heavy(modules, ("newsletter.model", "newsletter.api", "newsletter.desk",
+                           "ruamel", "sqlite3", "logging")) == []
+
+
+@pytest.mark.parametrize("args", [("candidates", "--since", "999999d"),
+                                  ("candidates", "--json", "--limit", "5")])
+def test_candidates_imports_no_renderer(tmp_path: Path, store_desk: Path,
+                                        args: tuple[str, ...]) -> None:
+    modules = imported(tmp_path, store_desk, *args)
+    assert "newsletter.collect.store" in modules  # not vacuous: the store was read
+    assert heavy(modules, RENDERING) == []
+
+
+def test_candidates_imports_nothing_of_fetching_and_no_rich(tmp_path: Path,
+                                                            store_desk: Path) -> None:
+    """rich too: its table is gone from `candidates` (see cli/_table), but httpx's
+    command-line module imports it."""
+    modules = imported(tmp_path, store_desk, "candidates", "--since", "999999d")
+    assert "newsletter.collect.store" in modules
+    assert heavy(modules, (*FETCHING, *PRETTY)) == []
+
+
+def test_api_offers_the_names_it_imports_on_first_use() -> None:
+    from newsletter.desk import drafts
+
+    assert api.Edit is drafts.Edit and api.Placed is drafts.Placed
+    assert all(hasattr(api, name) for name in api.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        _ = api.Nothing  # type: ignore[attr-defined]  # the point: it does not exist
+
+
+def test_the_candidate_table_aligns_wide_characters_and_shows_no_control_codes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    echo_table(("id", "source", "title"), [("a1", "海洋", "tide\x1b[31mred\x07"),
+                                            ("b2", "feed", "kelp")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["id  source  title", "a1  海洋    tide [31mred", "b2  feed    kelp"]
+    assert {text_width(line[:line.rindex("  ") + 2]) for line in lines} == {12}
+
+
+def test_a_build_with_nothing_to_do_imports_no_renderer(tmp_path: Path, desk: Path) -> None:
+    built = subprocess.run([sys.executable, "-m", "newsletter", "build"], cwd=desk,
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert built.returncode == 0, built.stderr
+    modules = imported(tmp_path, desk, "build")
+    assert "newsletter.publish.archive" in modules  # not vacuous: the build did run
+    assert heavy(modules, tuple(n for n in RENDERING if n != "newsletter.publish")) == []
