@@ -92,17 +92,19 @@ def leftovers(desk: Path) -> list[str]:
 def test_the_example_desk_builds_a_whole_site(desk: Path) -> None:
     report = build(desk)
     site = desk / "site"
-    assert not report.unchanged and len(report.rendered) == 2
+    assert not report.unchanged and len(report.rendered) == 3  # issues/: en, zh, ar
     for name in ("index.html", "404.html", "feed.xml", "sitemap.xml", "robots.txt",
                  "issues/2026-11-27/index.html", "issues/2026-11-27/email.html",
-                 "issues/2026-11-27/email.txt", "issues/2026-11-20/index.html"):
+                 "issues/2026-11-27/email.txt", "issues/2026-11-20/index.html",
+                 "issues/2026-11-13/index.html"):
         assert (site / name).is_file(), name
     for asset in (site / "assets").iterdir():  # named by their content: cacheable for ever
         digest = re.search(r"\.([0-9a-f]{12})\.js$", asset.name)
         assert digest, asset.name
         assert hashlib.sha256(asset.read_bytes()).hexdigest().startswith(digest[1])
     for picture in (site / "issues" / "2026-11-27" / "images").iterdir():
-        assert re.search(r"-[0-9a-f]{10}\.(jpg|png)$", picture.name), picture.name
+        # the desk's picture, or its copy resized for the email (render.assets: -<px>w)
+        assert re.search(r"-[0-9a-f]{10}(-[0-9]+w)?\.(jpg|png)$", picture.name), picture.name
 
 
 def test_the_index_shows_the_latest_issue_then_the_archive_by_year(desk: Path) -> None:
@@ -117,7 +119,7 @@ def test_the_index_shows_the_latest_issue_then_the_archive_by_year(desk: Path) -
     years = [h.text for h in page.iterfind(".//section[@class='year']/h3")]
     assert years == ["2026", "2025"]
     listed = [li.get("data-slug") for li in page.iterfind(".//ol[@class='issues']/li")]
-    assert listed == ["2026-11-27", "2026-11-20", "2025-01-03", "2025-01-02"]
+    assert listed == ["2026-11-27", "2026-11-20", "2026-11-13", "2025-01-03", "2025-01-02"]
     links = [a.get("href") for a in page.iterfind(".//ol[@class='issues']/li/a")]
     assert all((desk / "site" / href).is_file() for href in links)
     form = page.find(".//form[@class='subscribe']")
@@ -129,10 +131,13 @@ def test_issue_pages_link_to_their_neighbours(desk: Path) -> None:
     build(desk)
     site = desk / "site" / "issues"
     newer = (site / "2026-11-27" / "index.html").read_text(encoding="utf-8")
-    older = (site / "2026-11-20" / "index.html").read_text(encoding="utf-8")
+    middle = (site / "2026-11-20" / "index.html").read_text(encoding="utf-8")
+    older = (site / "2026-11-13" / "index.html").read_text(encoding="utf-8")
     assert 'rel="prev" href="../2026-11-20/index.html"' in newer and 'rel="next"' not in newer
-    assert 'rel="next" href="../2026-11-27/index.html"' in older and 'rel="prev"' not in older
-    assert "<!-- newsletter:issue-nav -->" not in newer + older
+    assert 'rel="next" href="../2026-11-27/index.html"' in middle
+    assert 'rel="prev" href="../2026-11-13/index.html"' in middle
+    assert 'rel="next" href="../2026-11-20/index.html"' in older and 'rel="prev"' not in older
+    assert "<!-- newsletter:issue-nav -->" not in newer + middle + older
 
 
 def test_the_feed_is_valid_atom_with_full_content(desk: Path) -> None:
@@ -143,7 +148,8 @@ def test_the_feed_is_valid_atom_with_full_content(desk: Path) -> None:
     entries = root.findall(f"{ATOM}entry")
     assert [e.findtext(f"{ATOM}id") for e in entries] == [
         "https://tideline.example.org/issues/2026-11-27/",
-        "https://tideline.example.org/issues/2026-11-20/"]
+        "https://tideline.example.org/issues/2026-11-20/",
+        "https://tideline.example.org/issues/2026-11-13/"]
     parsed = feedparser.parse(data)
     assert not parsed.bozo, parsed.get("bozo_exception")
     assert parsed.feed.title == "Tideline"
@@ -165,7 +171,7 @@ def test_the_feed_keeps_the_latest_twenty(desk: Path) -> None:
     entries = root.findall(f"{ATOM}entry")
     assert len(entries) == 20
     assert entries[0].findtext(f"{ATOM}id").endswith("/2026-11-27/")
-    assert entries[-1].findtext(f"{ATOM}id").endswith("/2025-01-08/")  # the two, then 24..7
+    assert entries[-1].findtext(f"{ATOM}id").endswith("/2025-01-09/")  # the three, then 24..8
 
 
 def test_sitemap_and_robots(desk: Path) -> None:
@@ -174,7 +180,8 @@ def test_sitemap_and_robots(desk: Path) -> None:
     locations = [u.findtext(f"{SITEMAP}loc") for u in root.findall(f"{SITEMAP}url")]
     assert locations == ["https://tideline.example.org/",
                          "https://tideline.example.org/issues/2026-11-27/",
-                         "https://tideline.example.org/issues/2026-11-20/"]
+                         "https://tideline.example.org/issues/2026-11-20/",
+                         "https://tideline.example.org/issues/2026-11-13/"]
     robots = (desk / "site" / "robots.txt").read_text(encoding="utf-8")
     assert "Sitemap: https://tideline.example.org/sitemap.xml" in robots
 
@@ -235,7 +242,7 @@ def test_a_half_written_draft_does_not_stop_the_build(desk: Path) -> None:
     (desk / "issues" / "2026-12-04.yaml").write_text("status: draft\nnumber: soon\nlead:\n",
                                                      encoding="utf-8")
     report = build(desk)
-    assert report.skipped_drafts == 1 and len(report.rendered) == 2
+    assert report.skipped_drafts == 1 and len(report.rendered) == 3
 
 
 def test_a_correction_shows_on_the_web_and_moves_the_feed_but_not_the_email(desk: Path) -> None:
@@ -293,11 +300,11 @@ def test_only_the_changed_issue_is_rendered_and_the_site_matches_a_full_build(
     # its neighbours name it in their previous/next links: they change too
     assert sorted(p.name for p in report.rendered) == [
         "2025-01-03.yaml", changed.name, "2025-01-05.yaml"]
-    assert report.kept == 4
+    assert report.kept == 5
     assert "changed lead story" in (desk / "site" / "issues" / changed.stem / "index.html"
                                     ).read_text(encoding="utf-8")
     full = build(desk, out_dir=tmp_path / "full", force=True)
-    assert len(full.rendered) == 7
+    assert len(full.rendered) == 8
     assert tree(desk / "site") == tree(tmp_path / "full")
 
 
@@ -322,7 +329,7 @@ def test_a_theme_change_rebuilds_every_issue(desk: Path) -> None:
     (desk / "templates" / "web" / "_style.css").write_text(style + ".x { color: red; }\n",
                                                            encoding="utf-8")
     report = build(desk)
-    assert len(report.rendered) == 2
+    assert len(report.rendered) == 3
     assert ".x { color: red; }" in (desk / "site" / "issues" / "2026-11-27" / "index.html"
                                     ).read_text(encoding="utf-8")
 
@@ -339,9 +346,9 @@ def test_a_changed_picture_rebuilds_the_issues_that_show_it(desk: Path) -> None:
 
 def test_force_and_a_deleted_site_rebuild_everything(desk: Path) -> None:
     build(desk)
-    assert len(build(desk, force=True).rendered) == 2
+    assert len(build(desk, force=True).rendered) == 3
     shutil.rmtree(desk / "site")
-    assert len(build(desk).rendered) == 2
+    assert len(build(desk).rendered) == 3
 
 
 def test_parallel_rendering_gives_the_same_site(desk: Path, tmp_path: Path) -> None:
@@ -349,7 +356,7 @@ def test_parallel_rendering_gives_the_same_site(desk: Path, tmp_path: Path) -> N
         small_issue(desk, number)
     one = build(desk, out_dir=tmp_path / "one", jobs=1)
     many = build(desk, out_dir=tmp_path / "many", jobs=2)
-    assert len(one.rendered) == len(many.rendered) == 14
+    assert len(one.rendered) == len(many.rendered) == 15
     assert tree(tmp_path / "one") == tree(tmp_path / "many")
 
 
@@ -461,14 +468,14 @@ def test_cli_build_reports_and_says_when_nothing_changed(desk: Path) -> None:
     first = subprocess.run([sys.executable, "-m", "newsletter", "build"], cwd=desk,
                            capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "wrote site/: 2 issues (2 rendered, 0 unchanged)" in first.stdout
+    assert "wrote site/: 3 issues (3 rendered, 0 unchanged)" in first.stdout
     assert "open site/index.html" in first.stdout
     again = subprocess.run([sys.executable, "-m", "newsletter", "build"], cwd=desk,
                            capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0 and "site/ is up to date (2 issues)" in again.stdout
+    assert again.returncode == 0 and "site/ is up to date (3 issues)" in again.stdout
     forced = subprocess.run([sys.executable, "-m", "newsletter", "build", "--force"], cwd=desk,
                             capture_output=True, text=True, timeout=120)
-    assert "(2 rendered, 0 unchanged)" in forced.stdout
+    assert "(3 rendered, 0 unchanged)" in forced.stdout
 
 
 def test_desk_pictures_are_linked_but_never_re_dated(desk: Path,
@@ -476,11 +483,14 @@ def test_desk_pictures_are_linked_but_never_re_dated(desk: Path,
     source = desk / "examples" / "images" / "lead-kelp-forest.jpg"
     before = source.stat().st_mtime_ns
     build(desk)
-    [linked] = (desk / "site" / "issues" / "2026-11-27" / "images").glob("lead-kelp-forest-*")
+    # the desk's own picture, not its copy resized for the email (…-<digest>-1104w.jpg)
+    [linked] = (desk / "site" / "issues" / "2026-11-27" / "images").glob(
+        "lead-kelp-forest-??????????.jpg")
     assert linked.stat().st_ino == source.stat().st_ino  # one copy on disk, however many issues
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     build(desk, force=True)
-    [copied] = (desk / "site" / "issues" / "2026-11-27" / "images").glob("lead-kelp-forest-*")
+    [copied] = (desk / "site" / "issues" / "2026-11-27" / "images").glob(
+        "lead-kelp-forest-??????????.jpg")
     assert copied.stat().st_ino != source.stat().st_ino
     assert copied.stat().st_mtime == 1700000000
     assert source.stat().st_mtime_ns == before
@@ -504,7 +514,7 @@ def test_an_issue_named_through_another_folder_is_the_same_issue(
     (desk / "templates").mkdir()
     monkeypatch.chdir(desk / "templates")
     report = api.build_site(api.load_desk(desk), named=[Path("../issues/2026-11-27.yaml")])
-    assert len(report.rendered) == 2
+    assert len(report.rendered) == 3
 
 
 # --- kill -9 at the carry-over step ---------------------------------------------------
@@ -545,14 +555,14 @@ def test_kill_9_during_the_carry_over_leaves_the_previous_site_byte_identical(
         build(desk)
         assert (desk / ".newsletter" / "previous-site" / "issues" / "2025-01-06").is_dir()
     before = tree(desk / "site")
-    small_issue(desk, 5, word="changed")  # 3 issues to render, 7 to carry over
+    small_issue(desk, 5, word="changed")  # 3 issues to render, 8 to carry over
     killed = subprocess.run([sys.executable, "-c", _KILLED_DURING_CARRY_OVER], cwd=desk,
                             capture_output=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert leftovers(desk), "the build was killed before it staged anything"
     assert tree(desk / "site") == before
     report = build(desk)
-    assert report.kept == 7 and leftovers(desk) == []
+    assert report.kept == 8 and leftovers(desk) == []
     build(desk, out_dir=tmp_path / "full", force=True)
     assert tree(desk / "site") == tree(tmp_path / "full")
 
@@ -700,7 +710,7 @@ def test_cli_build_says_which_issue_is_held_and_until_when(desk: Path) -> None:
     text = SMALL_ISSUE.format(number=99, date="2999-01-01", status="ready", word="far")
     path.write_text(text, encoding="utf-8")
     out = run()
-    assert "wrote site/: 2 issues (2 rendered, 0 unchanged)" in out
+    assert "wrote site/: 3 issues (3 rendered, 0 unchanged)" in out
     assert "held issues/2999-01-01.yaml until 2999-01-01 00:00 UTC" in out
     assert not (desk / "site" / "issues" / "2999-01-01").exists()
     assert "2999-01-01" not in (desk / "site" / "index.html").read_text(encoding="utf-8")
@@ -715,7 +725,7 @@ def test_a_draft_whose_yaml_cannot_be_read_is_skipped_with_a_warning(
     broken = desk / "issues" / "2026-12-04.yaml"
     broken.write_text("status: draft\nsubject: [half typed\nlead:\n  url: x\n", encoding="utf-8")
     report = build(desk)
-    assert len(report.rendered) == 2 and report.skipped_drafts == 1
+    assert len(report.rendered) == 3 and report.skipped_drafts == 1
     [warning] = report.warnings
     assert "2026-12-04.yaml" in warning and "cannot be read" in warning
     assert warning in caplog.text

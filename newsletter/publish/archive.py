@@ -7,25 +7,32 @@ the theme, the tool version) and the pictures it read. An issue whose
 digest and pictures are unchanged keeps its folder from the current site;
 the index, feed, sitemap and search index are made again on every build
 that changes anything.
+
+Each record also keeps a digest per output (the email with its text part,
+and the web page: each of the issue's inputs and its own templates folder,
+with the folders those templates name). A theme edit that reaches only the
+web page's templates (the web CSS) renders only the web pages, and carries
+each issue's email, text part and the pictures only the email uses over
+from the current site.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from .._cache import store_in_cache
@@ -45,18 +52,36 @@ from ..desk.lockfile import (
 )
 from ..desk.lookup import StoreOpener, StoryStore
 from ..errors import BuildError, IssueFileError, NewsletterError
-from ..model import GMAIL_CLIP_BYTES, Asset, Issue, Settings, SiteEntry, Status, Story
-from ..render import DEFAULT_THEME, NAV_MARKER, Renderer, issue_url
-from ..render.assets import resolve_assets
+from ..model import (
+    GMAIL_CLIP_BYTES,
+    Asset,
+    Issue,
+    IssueAssets,
+    Settings,
+    SiteEntry,
+    Status,
+    Story,
+)
 from ..sanitize import is_remote
 from .site import FEED_SIZE, IssueNav, StagedSite, issue_navs, site_build_id, site_pages, write_file
+
+if TYPE_CHECKING:  # render (Jinja, markdown-it, Pillow) is imported once there is work
+    from concurrent.futures import Executor
+
+    from ..render import Renderer
 
 __all__ = ["POOL_FROM", "SiteReport", "build_site"]
 
 #: From this many issues to render, a pool of processes beats one process.
 POOL_FROM = 8
 _log = logging.getLogger(__name__)
-_MANIFEST_VERSION = 2  # 2: entries say when their issue goes live
+_MANIFEST_VERSION = 4  # 2: entries say when their issue goes live; 3: digests of digests;
+# 4: a digest per output, and the files only the email uses
+#: The outputs an issue's record keeps a digest of, by the templates folder each reads.
+_OUTPUTS = ("email", "text", "web")
+#: A template named in another (`{% import "web/_macros.html" %}`): its folder counts
+#: for the output of the one that names it.
+_NAMED_TEMPLATE = re.compile(r"""\b(email|text|web|feed)/[\w.-]+\.(?:mjml|html|txt|xml|css|js)\b""")
 # pages of the site itself: a change there re-makes the index, not every issue
 _SITE_ONLY = frozenset({"web/index.html", "web/404.html", "web/search.js"})
 
@@ -93,9 +118,20 @@ class _Rendered:
     pins: tuple[PicturePin, ...] = ()  # the picture sizes its lock keeps
     unsettled: bool = False  # a picture to measure again next build (timeout, offline)
     email_bytes: int = 0
+    email_files: tuple[str, ...] = ()  # retina copies only the email and text part use
     error: NewsletterError | None = None
     held_until: dt.datetime | None = None  # left out: a ready issue whose time has not come
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Parts:
+    """An issue's folder as a worker makes it: file name -> bytes, or a file to link."""
+
+    files: dict[str, bytes | Path]
+    web_html: str
+    email_files: tuple[str, ...]  # retina copies the email and text part use
+    email_bytes: int = 0  # 0: the email was carried over, not rendered
 
 
 @dataclass(slots=True)
@@ -107,6 +143,12 @@ class _Plan:
     read: dict[Path, str] = field(default_factory=dict)  # hash of each YAML as planned
     held: dict[Path, dt.datetime] = field(default_factory=dict)  # time not come, as recorded
     site_pages: str = ""  # digest of the theme's own pages (index, 404, search)
+    entries: dict[Path, SiteEntry] = field(default_factory=dict)  # of the kept records
+    key: Callable[[Path], str] = str  # an issue file's name in the manifest: a _Keys
+    stats: dict[Path, list[int] | None] = field(default_factory=dict)  # settled files' stats
+    # issues whose email and text part are as the current site has them: only the
+    # web page is rendered -> the issue's folder there and the files only the email uses
+    web_only: dict[Path, tuple[Path, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def build_site(settings: Settings, sources: Sequence[Path], *, stores: StoreOpener,
@@ -169,16 +211,20 @@ def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest
                 on_planned: Callable[[int], None] | None,
                 measure: Measure | None = None, now: dt.datetime) -> SiteReport:
     manifest = {} if force or refresh else _load_manifest(manifest_file, out)
-    shared = _shared_digest(settings)
-    plan = _plan(settings, sources, manifest, shared, out, drafts, named_set, now)
+    shared, per_output = _shared_digests(settings)
+    plan = _plan(settings, sources, manifest, shared, out, drafts, named_set, now, per_output)
     # a draft that could not be read stays skipped, and said so, on every build
     still_skipped = _logged(w for r in plan.skipped.values() for w in r.get("warnings", []))
-    if not plan.render and _kept_navs_hold(plan.kept, now) and \
+    if not plan.render and _kept_navs_hold(plan, now) and \
             site_build_id(out) == _build_id(plan, shared, drafts, named_set, plan.held):
+        if _newly_settled(plan):  # remembered, so the next build need not read them
+            _save_manifest(manifest_file, _carried(plan), site_build_id(out) or "")
         return SiteReport(out_dir=out, rendered={}, kept=len(plan.kept),
                           skipped_drafts=len(plan.skipped) - _held_out(plan.held, plan.skipped),
-                          unchanged=True, entries=tuple(_entry(r) for r in plan.kept.values()),
+                          unchanged=True, entries=tuple(plan.entries[p] for p in plan.kept),
                           warnings=still_skipped, held=plan.held)
+    from ..render import Renderer  # only now: a build with nothing to do renders nothing
+
     renderer = Renderer(settings)
     try:
         done, entries, navs, feeds = _build(settings, plan, out, renderer, shared, drafts,
@@ -189,7 +235,7 @@ def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest
             f"could not write the site next to {out}: {exc.strerror or exc}",
             hint="free some disk space (or fix the folder's permissions) and build again; "
                  "the previous site was left as it was") from exc
-    records = _after_commit(settings, done, plan, navs, shared, feeds, stores, out)
+    records = _after_commit(settings, done, plan, navs, shared, feeds, stores, out, per_output)
     _save_manifest(manifest_file, records, site_build_id(out) or "")
     held = _all_held(plan, done, now)
     return SiteReport(out_dir=out, rendered={p: r.entry.slug for p, r in done.items() if r.entry},
@@ -221,11 +267,12 @@ def _build(settings: Settings, plan: _Plan, out: Path, renderer: Renderer, share
     """Render what changed, assemble the next site beside `out`, and swap it in."""
     with StagedSite(out, _build_id(plan, shared, drafts, named_set, plan.held)) as staged:
         worker = _Worker(settings, staged.root, refresh, drafts, named_set, stores, renderer,
-                         feeds_for=_likely_in_feed(plan.render), measure=measure, now=now)
+                         feeds_for=_likely_in_feed(plan.render), measure=measure, now=now,
+                         web_only=plan.web_only)
         if on_planned:
             on_planned(len(plan.render))
         done = {r.source: r for r in _render_all(worker, plan.render, jobs, on_rendered)}
-        entries = {p: _entry(record) for p, record in plan.kept.items()}
+        entries = {p: plan.entries[p] for p in plan.kept}
         entries |= {p: r.entry for p, r in done.items() if r.entry is not None}
         _refuse_shared_slugs(entries)
         navs = issue_navs(entries.values(), now)
@@ -272,19 +319,30 @@ def _likely_in_feed(paths: Sequence[Path]) -> frozenset[Path]:
 
 
 def _plan(settings: Settings, sources: Sequence[Path], manifest: dict[str, Any], shared: str,
-          out: Path, drafts: bool, named: frozenset[Path], now: dt.datetime) -> _Plan:
-    plan = _Plan(site_pages=_site_pages_digest(settings))
+          out: Path, drafts: bool, named: frozenset[Path], now: dt.datetime,
+          per_output: Mapping[str, str] | None = None) -> _Plan:
+    plan = _Plan(site_pages=_site_pages_digest(settings), key=_Keys(settings))
     records = manifest.get("issues", {})
+    pictures = _PictureStats()
+    built = _folder_names(out / "issues", folders=True)
+    names = functools.cache(_folder_names)  # the issue folders, listed once each
     for path in sources:
-        digest = _issue_digest(shared, path)
+        record = records.get(plan.key(path))
+        # also tells an edit made during the build
+        plan.read[path], plan.stats[path] = _read_digest(path, record)
+        digest = _issue_digest(shared, path, plan.read[path], names)
         plan.digests[path] = digest
-        plan.read[path] = hashlib.sha256(path.read_bytes()).hexdigest()
-        record = records.get(_key(settings, path))
-        held = _held_until(record, now)
+        entry = _entry(record) if record and "entry" in record else None
+        held = _held_until(record, entry, now)
         if held:
             plan.held[path] = held
-        if not record or record.get("digest") != digest or not _pictures_hold(record):
+        if not record or record.get("digest") != digest or not pictures.hold(record):
             plan.render.append(path)
+            if record and entry is not None and entry.slug in built and pictures.hold(record) \
+                    and not record.get("skipped") and per_output is not None and \
+                    _email_holds(record, per_output, path, plan.read[path], names):
+                plan.web_only[path] = (out / "issues" / entry.slug,
+                                       tuple(record.get("email_files", ())))
         elif record.get("skipped"):
             if drafts or path in named or (record.get("held_until") and not held):
                 plan.render.append(path)  # wanted now, or its time has come
@@ -294,67 +352,178 @@ def _plan(settings: Settings, sources: Sequence[Path], manifest: dict[str, Any],
             plan.skipped[path] = record  # built with its pages before (named): off it goes
         elif record["entry"]["status"] == Status.DRAFT and not (drafts or path in named):
             plan.skipped[path] = record
-        elif (out / "issues" / record["entry"]["slug"]).is_dir():
+        elif entry is not None and entry.slug in built:
             plan.kept[path] = record
+            plan.entries[path] = entry
         else:
             plan.render.append(path)
     return plan
 
 
-def _issue_digest(shared: str, path: Path) -> str:
-    h = hashlib.sha256(shared.encode())
-    h.update(path.read_bytes())
-    with contextlib.suppress(FileNotFoundError):
-        h.update(b"\0lock\0" + lock_path(path).read_bytes())
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+#: A file changed less than this long before it was read may change again within the
+#: file system's timestamp resolution without its stat showing it (git's "racy clean").
+_SETTLED_NS = 2_000_000_000
+
+
+def _read_digest(path: Path, record: dict[str, Any] | None) -> tuple[str, list[int] | None]:
+    """The issue file's digest, and its stat to remember when it can be trusted.
+
+    A file whose size, times and inode are those the last build recorded is not
+    read again: its digest is the recorded one (the manifest knows it already).
+    A write always moves the change time, which no tool can set back.
+    """
+    stat = path.stat()
+    now = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    known = record.get("file") if record else None
+    if known and known[:4] == now and isinstance(known[4], str):
+        return known[4], now
+    digest = _file_digest(path)
+    settled = max(stat.st_mtime_ns, stat.st_ctime_ns) < time.time_ns() - _SETTLED_NS
+    return digest, now if settled else None
+
+
+def _issue_digest(shared: str, path: Path, file_digest: str | None = None,
+                  names: Callable[[Path], frozenset[str]] | None = None) -> str:
+    """The issue file (by its `_file_digest`, if known) and its lock, with what all
+    issues share: each file is read and hashed once a build, at most. `names`
+    lists a folder (a lock file is looked for only where the listing has one)."""
+    h = hashlib.sha256(f"{shared}\0{file_digest or _file_digest(path)}".encode())
+    lock = lock_path(path)
+    if names is None or lock.name in names(lock.parent):
+        with contextlib.suppress(FileNotFoundError):
+            h.update(b"\0lock\0" + lock.read_bytes())
     return h.hexdigest()
 
 
+def _folder_names(folder: Path, *, folders: bool = False) -> frozenset[str]:
+    """The names in `folder` (only its subfolders, with `folders`); none if it is
+    missing. One listing instead of a stat per issue."""
+    try:
+        with os.scandir(folder) as found:
+            return frozenset(e.name for e in found if not folders or e.is_dir())
+    except OSError:
+        return frozenset()
+
+
 def _shared_digest(settings: Settings) -> str:
-    """What every issue's pages depend on: the tool, the settings and the theme.
+    """What every issue's pages depend on: the tool, the settings and the theme."""
+    return _shared_digests(settings)[0]
+
+
+def _shared_digests(settings: Settings) -> tuple[str, dict[str, str]]:
+    """What every issue's pages depend on: the tool, the settings and the theme; and
+    what each output depends on (`_OUTPUTS`): the same, with only the templates of
+    its folder, the folders they name, and any template outside those folders.
 
     All template files count (but the site's own pages): an issue may include
     any of them, and a theme edit is rare enough to rebuild every issue for.
     """
-    h = hashlib.sha256(f"newsletter {__version__}\0".encode())
-    h.update((settings.root / SETTINGS_FILE).read_bytes())
-    for folder in (settings.templates_dir, DEFAULT_THEME):
+    start = f"newsletter {__version__}\0".encode() + (settings.root / SETTINGS_FILE).read_bytes()
+    h = hashlib.sha256(start)
+    files: list[tuple[str, str, bytes]] = []  # (top folder, label, content)
+    theme = default_theme()
+    for folder in (settings.templates_dir, theme):
         if not folder.is_dir():
             continue
         for path in sorted(folder.rglob("*")):
             name = path.relative_to(folder).as_posix()
             if path.is_file() and name not in _SITE_ONLY:
-                h.update(f"\0{folder == DEFAULT_THEME}:{name}\0".encode() + path.read_bytes())
-    return h.hexdigest()
+                label, data = f"\0{folder == theme}:{name}\0", path.read_bytes()
+                h.update(label.encode() + data)
+                files.append((name.partition("/")[0] if "/" in name else "", label, data))
+    per_output = {}
+    for output in _OUTPUTS:
+        used = _folders_used(output, files)
+        o = hashlib.sha256(start + f"\0output:{output}".encode())
+        for top, label, data in files:
+            if top in used or top not in (*_OUTPUTS, "feed"):
+                o.update(label.encode() + data)
+        per_output[output] = o.hexdigest()
+    return h.hexdigest(), per_output
+
+
+def _folders_used(output: str, files: Sequence[tuple[str, str, bytes]]) -> set[str]:
+    """The templates folders an output reads: its own, and those its templates name
+    (`{% import "web/_macros.html" %}`), and theirs in turn."""
+    used, waiting = set(), [output]
+    while waiting:
+        folder = waiting.pop()
+        if folder in used:
+            continue
+        used.add(folder)
+        for top, _, data in files:
+            if top == folder:
+                waiting += [m.group(1) for m in
+                            _NAMED_TEMPLATE.finditer(data.decode("utf-8", "replace"))]
+    return used
+
+
+def _email_holds(record: dict[str, Any], per_output: Mapping[str, str], path: Path,
+                 file_digest: str, names: Callable[[Path], frozenset[str]]) -> bool:
+    """Whether the issue's email and text part are those its record describes: the
+    same inputs, and the same templates of theirs."""
+    recorded = record.get("outputs")
+    if not isinstance(recorded, dict) or not isinstance(record.get("email_files"), list):
+        return False
+    return all(recorded.get(output) == _issue_digest(per_output[output], path, file_digest,
+                                                     names)
+               for output in ("email", "text"))
+
+
+@functools.cache
+def default_theme() -> Path:
+    """The default theme's folder, found as `render.env.DEFAULT_THEME` is but without
+    importing render (Jinja, markdown-it, Pillow): deciding that nothing changed
+    must not cost what rendering does. tests/test_site_incremental.py holds the two equal."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "templates"  # in a wheel; in a checkout, the top-level one
+    return packaged if packaged.is_dir() else package.parent / "templates"
 
 
 def _site_pages_digest(settings: Settings) -> str:
     """The theme's pages around the issues: a change there re-makes the index."""
     h = hashlib.sha256()
-    for folder in (settings.templates_dir, DEFAULT_THEME):
+    theme = default_theme()
+    for folder in (settings.templates_dir, theme):
         for name in sorted(_SITE_ONLY):
             with contextlib.suppress(OSError):
-                h.update(f"{folder == DEFAULT_THEME}:{name}\0".encode()
+                h.update(f"{folder == theme}:{name}\0".encode()
                          + (folder / name).read_bytes())
     return h.hexdigest()
 
 
-def _pictures_hold(record: dict[str, Any]) -> bool:
-    """Every picture the issue read is still the same size and age."""
-    for name, size, mtime in record.get("pictures", []):
-        try:
-            stat = Path(name).stat()
-        except OSError:
-            return False
-        if stat.st_size != size or stat.st_mtime_ns != mtime:
-            return False
-    return True
+class _PictureStats:
+    """Whether the pictures an issue read are unchanged. Issues share pictures (a
+    logo, a sponsor's banner): each file is asked about once per build."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, int] | None] = {}
+
+    def hold(self, record: dict[str, Any]) -> bool:
+        """Every picture the issue read is still the same size and age."""
+        return all(self._stat(name) == (size, mtime)
+                   for name, size, mtime in record.get("pictures", []))
+
+    def _stat(self, name: str) -> tuple[int, int] | None:
+        if name not in self._seen:
+            try:
+                stat = Path(name).stat()
+                self._seen[name] = (stat.st_size, stat.st_mtime_ns)
+            except OSError:
+                self._seen[name] = None
+        return self._seen[name]
 
 
-def _held_until(record: dict[str, Any] | None, now: dt.datetime) -> dt.datetime | None:
-    """When a recorded issue goes live, if that is after `now`."""
+def _held_until(record: dict[str, Any] | None, entry: SiteEntry | None, now: dt.datetime
+                ) -> dt.datetime | None:
+    """When a recorded issue (`entry`: its page's, if it has one) goes live, if that
+    is after `now`."""
     if not record:
         return None
-    entry = _entry(record) if "entry" in record else None
     written = record.get("held_until")
     if entry is not None:
         return entry.goes_live if entry.held(now) else None
@@ -381,9 +550,10 @@ def _all_held(plan: _Plan, done: Mapping[Path, _Rendered], now: dt.datetime
     return dict(sorted(held.items()))
 
 
-def _kept_navs_hold(kept: dict[Path, dict[str, Any]], now: dt.datetime) -> bool:
-    navs = issue_navs((_entry(r) for r in kept.values()), now)
-    return all(r["nav"] == _nav_signature(navs, r["entry"]["slug"]) for r in kept.values())
+def _kept_navs_hold(plan: _Plan, now: dt.datetime) -> bool:
+    navs = issue_navs((plan.entries[p] for p in plan.kept), now)
+    return all(record["nav"] == _nav_signature(navs, plan.entries[path].slug)
+               for path, record in plan.kept.items())
 
 
 def _build_id(plan: _Plan, shared: str, drafts: bool, named: frozenset[Path],
@@ -409,8 +579,10 @@ class _Worker:
     def __init__(self, settings: Settings, staging: Path, refresh: bool, drafts: bool,
                  named: frozenset[Path], stores: StoreOpener, renderer: Renderer | None = None,
                  feeds_for: frozenset[Path] = frozenset(), measure: Measure | None = None,
-                 now: dt.datetime | None = None) -> None:
+                 now: dt.datetime | None = None,
+                 web_only: Mapping[Path, tuple[Path, tuple[str, ...]]] | None = None) -> None:
         self.settings = settings
+        self.web_only = web_only or {}
         self.stores = stores
         self.measure = measure
         self.now = now or dt.datetime.now(dt.UTC)  # an issue whose time is later is held
@@ -419,7 +591,11 @@ class _Worker:
         self.refresh = refresh
         self.drafts = drafts
         self.named = named
-        self.renderer = renderer or Renderer(settings)
+        if renderer is None:  # a worker process's own (see __setstate__)
+            from ..render import Renderer
+
+            renderer = Renderer(settings)
+        self.renderer = renderer
         self._store: StoryStore | None = None
         self._opened = False
 
@@ -452,20 +628,43 @@ class _Worker:
             return _Rendered(source=path)
         if issue.status is Status.READY and issue.goes_live > self.now and not include_draft:
             return _Rendered(source=path, held_until=issue.goes_live)
+        from ..render import issue_url
+        from ..render.assets import resolve_assets
+
         page_url = issue_url(self.settings, issue)
         assets = resolve_assets(issue, self.settings.root, page_url, self.settings.logo,
                                 pinned.sizes)
-        rendered = self.renderer.render(issue, assets)
         folder = self.staging / ".render" / hashlib.sha256(str(path).encode()).hexdigest()[:16]
-        for name, data in (("email.html", rendered.email_html.encode()),
-                           ("email.txt", rendered.text.encode()), *rendered.assets):
+        parts = self._parts(issue, assets, self.web_only.get(path))
+        for name, data in parts.files.items():
             write_file(folder / name, data)
         feed = self.renderer.render_feed_entry(issue, assets) if path in self.feeds_for else ""
         return _Rendered(
-            source=path, entry=_site_entry(issue, assets.images), web_html=rendered.web_html,
+            source=path, entry=_site_entry(issue, assets.images), web_html=parts.web_html,
             feed_html=feed, pictures=self._pictures(issue), stories=pinned.stories,
-            pins=pinned.pins, unsettled=pinned.unsettled, email_bytes=rendered.email_bytes,
-            warnings=tuple(str(left) for left in pinned.left_out))
+            pins=pinned.pins, unsettled=pinned.unsettled, email_bytes=parts.email_bytes,
+            email_files=parts.email_files, warnings=tuple(str(left) for left in pinned.left_out))
+
+    def _parts(self, issue: Issue, assets: IssueAssets,
+               carried: tuple[Path, tuple[str, ...]] | None) -> _Parts:
+        """The issue's files: all rendered, or (`carried`: the current site's folder and
+        the files only the email uses, when the email and text part are unchanged) the
+        web page rendered and the rest taken from the current site."""
+        if carried is not None and _all_there(carried[0], _EMAIL_PARTS + carried[1]):
+            web = self.renderer.render(issue, assets, outputs=("web",))
+            files: dict[str, bytes | Path] = dict(web.assets)
+            for name in _EMAIL_PARTS + carried[1]:  # as the current site has them
+                files.setdefault(name, carried[0] / name)
+            return _Parts(files=files, web_html=web.web_html, email_files=carried[1])
+        # apart, to know the pictures the email uses (a later web-only build needs them)
+        email = self.renderer.render(issue, assets, outputs=("email", "text"))
+        web = self.renderer.render(issue, assets, outputs=("web",))
+        pictures = dict(assets.files)
+        return _Parts(
+            files={"email.html": email.email_html.encode(), "email.txt": email.text.encode(),
+                   **dict(email.assets), **dict(web.assets)},
+            web_html=web.web_html, email_bytes=email.email_bytes,
+            email_files=tuple(name for name, _ in email.assets if name not in pictures))
 
     def _pinned(self, path: Path) -> PinnedIssue:
         """The issue with its stories and pictures: from its lock (unless refreshing),
@@ -475,6 +674,9 @@ class _Worker:
 
     def feed_entry(self, path: Path) -> str:
         """The feed entry alone, for an issue the feed needs that was not rendered."""
+        from ..render import issue_url
+        from ..render.assets import resolve_assets
+
         pinned = self._pinned(path)
         issue = pinned.issue
         assets = resolve_assets(issue, self.settings.root, issue_url(self.settings, issue),
@@ -493,6 +695,14 @@ class _Worker:
             sources.append(self.settings.logo.src)
         return tuple(sorted({str(self.settings.root / PurePosixPath(src))
                              for src in sources if not is_remote(src)}))
+
+
+_EMAIL_PARTS = ("email.html", "email.txt")
+
+
+def _all_there(folder: Path, names: Iterable[str]) -> bool:
+    """Whether the current site's folder still has every file to carry over."""
+    return all((folder / name).is_file() for name in names)
 
 
 def _says_ready(path: Path) -> bool:
@@ -581,6 +791,9 @@ def _results(worker: _Worker, paths: Sequence[Path], jobs: int | None) -> Iterat
 
 @contextlib.contextmanager
 def _pool(worker: _Worker, workers: int) -> Iterator[Executor]:
+    import multiprocessing  # with the process pool: 20 ms a build with nothing to do spares
+    from concurrent.futures import ProcessPoolExecutor
+
     # fork shares the imported modules and compiled templates at no cost; it is
     # only safe while this process runs no other thread
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
@@ -601,6 +814,8 @@ def _pool(worker: _Worker, workers: int) -> Iterator[Executor]:
 
 def _place(staged: StagedSite, path: Path, result: _Rendered, navs: dict[str, IssueNav],
            renderer: Renderer) -> None:
+    from ..render import NAV_MARKER, issue_url
+
     assert result.entry is not None
     folder = staged.root / ".render" / hashlib.sha256(str(path).encode()).hexdigest()[:16]
     target = staged.root / "issues" / result.entry.slug
@@ -634,11 +849,12 @@ def _refuse_shared_slugs(entries: dict[Path, SiteEntry]) -> None:
 
 def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
                   navs: dict[str, IssueNav], shared: str, feeds: dict[Path, str],
-                  stores: StoreOpener, out: Path | None = None) -> dict[str, Any]:
+                  stores: StoreOpener, out: Path | None = None,
+                  per_output: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Pin stories and pictures, mark the stories used, and describe the site for
     the next build."""
-    records = {_key(settings, p): r for p, r in plan.kept.items()}
-    records |= {_key(settings, p): r for p, r in plan.skipped.items()}
+    key = plan.key
+    records = _carried(plan)
     for result in done.values():
         if result.entry and (result.stories or result.pins) and \
                 may_write_lock(result.source, settings, out):
@@ -654,36 +870,83 @@ def _after_commit(settings: Settings, done: dict[Path, _Rendered], plan: _Plan,
         finally:
             store.close()
     for path, result in done.items():
-        digest = _issue_digest(shared, path)  # the lock may have just been written
-        if hashlib.sha256(path.read_bytes()).hexdigest() != plan.read.get(path):
+        now_read, stats = _read_digest(path, None)
+        digest = _issue_digest(shared, path, now_read)  # the lock may have just been written
+        outputs = {output: _issue_digest(shared_output, path, now_read)
+                   for output, shared_output in (per_output or {}).items()}
+        if now_read != plan.read.get(path):
             digest = "saved-during-the-build"  # what was rendered may be older: next time
+            outputs = {}
         elif result.unsettled:
             digest = "pictures-to-measure"  # a picture timed out (or offline): next time
+            outputs = {}
         if result.entry is None:
-            records[_key(settings, path)] = {"digest": digest, "skipped": True,
-                                             "warnings": list(result.warnings)}
+            records[key(path)] = {"digest": digest, "skipped": True,
+                                  "warnings": list(result.warnings),
+                                  "file": [*stats, now_read] if stats else None}
             if result.held_until:  # the first build after this time publishes it
-                records[_key(settings, path)]["held_until"] = result.held_until.isoformat()
+                records[key(path)]["held_until"] = result.held_until.isoformat()
             continue
-        records[_key(settings, path)] = {
+        records[key(path)] = {
             "digest": digest, "entry": _entry_json(result.entry),
             "nav": _nav_signature(navs, result.entry.slug),
             "pictures": [_picture_stat(name) for name in result.pictures],
+            "file": [*stats, now_read] if stats else None,
+            "outputs": outputs, "email_files": list(result.email_files),
         }
     for path, html in feeds.items():  # kept for the next build's feed
-        cached = _feed_cache(settings, records[_key(settings, path)]["digest"])
+        cached = _feed_cache(settings, records[key(path)]["digest"])
         cached.parent.mkdir(parents=True, exist_ok=True)
         if html and not cached.is_file():
             store_in_cache(cached, html.encode())
     return records
 
 
-def _key(settings: Settings, path: Path) -> str:
-    """An issue file as the manifest names it: the same from any working folder."""
-    try:
-        return path.resolve().relative_to(settings.root.resolve()).as_posix()
-    except ValueError:
-        return str(path.resolve())
+class _Keys:
+    """Issue files as the manifest names them: the same from any working folder.
+
+    Made once a build: each folder is resolved once, and a file only when it is
+    itself a link (resolving every path of 1,000 issues was a fifth of a no-op).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._folders: dict[str, str] = {}
+        self._root = f"{settings.root.resolve()}{os.sep}"
+        self._keys: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        if path not in self._keys:
+            self._keys[path] = self._key(path)
+        return self._keys[path]
+
+    def _key(self, path: Path) -> str:
+        # strings, not Path objects: this runs for every issue of every build
+        folder, name = os.path.split(os.fspath(path))
+        if folder not in self._folders:
+            self._folders[folder] = os.path.realpath(folder or ".")
+        resolved = f"{self._folders[folder]}{os.sep}{name}"
+        if os.path.islink(resolved):  # noqa: PTH114 - strings here: see above
+            resolved = os.path.realpath(resolved)
+        return resolved.removeprefix(self._root) if resolved.startswith(self._root) \
+            else resolved
+
+
+def _carried(plan: _Plan) -> dict[str, Any]:
+    """The records of the issues kept and skipped, as the manifest will hold them."""
+    return {plan.key(p): _with_file(r, plan, p)
+            for p, r in (*plan.kept.items(), *plan.skipped.items())}
+
+
+def _newly_settled(plan: _Plan) -> bool:
+    """Whether an issue file's stat can be trusted now that the manifest lacks."""
+    return any(plan.stats.get(p) and (r.get("file") or [])[:4] != plan.stats[p]
+               for p, r in (*plan.kept.items(), *plan.skipped.items()))
+
+
+def _with_file(record: dict[str, Any], plan: _Plan, path: Path) -> dict[str, Any]:
+    """A record carried over, with the stat of its file once that has settled."""
+    stats = plan.stats.get(path)
+    return {**record, "file": [*stats, plan.read[path]] if stats else None}
 
 
 def _picture_stat(name: str) -> list[Any]:
@@ -741,11 +1004,10 @@ def _entry_json(entry: SiteEntry) -> dict[str, Any]:
 
 def _entry(record: dict[str, Any]) -> SiteEntry:
     data = dict(record["entry"])
-    image = Asset(**data.pop("image")) if data.get("image") else None
-    data.pop("image", None)
+    image = data.pop("image", None)
     live = data.get("goes_live")
-    return replace(SiteEntry(**{**data, "date": dt.date.fromisoformat(data["date"]),
-                                "updated": dt.date.fromisoformat(data["updated"]),
-                                "status": Status(data["status"]),
-                                "goes_live": dt.datetime.fromisoformat(live) if live else None}),
-                   image=image)
+    return SiteEntry(**{**data, "date": dt.date.fromisoformat(data["date"]),
+                        "updated": dt.date.fromisoformat(data["updated"]),
+                        "status": Status(data["status"]),
+                        "goes_live": dt.datetime.fromisoformat(live) if live else None,
+                        "image": Asset(**image) if image else None})

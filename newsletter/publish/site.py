@@ -18,19 +18,21 @@ import json
 import os
 import shutil
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._files import exchange
 from ..errors import NewsletterError
 from ..model import SiteEntry, Status
-from ..render import Renderer
-from ..render.locale import locale_for
+
+if TYPE_CHECKING:  # given one by the build, which imports render only when there is work
+    import xml.etree.ElementTree as ET
+
+    from ..render import Renderer
 
 __all__ = ["FEED_SIZE", "MARKER", "IssueNav", "StagedSite", "issue_navs", "link_tree",
            "site_pages", "write_file"]
@@ -120,6 +122,8 @@ def issue_href(entry: SiteEntry) -> str:
 
 
 def _listed(entry: SiteEntry, base_url: str) -> dict[str, Any]:
+    from ..render.locale import locale_for  # imported by the build's renderer already
+
     image = None
     if entry.image is not None:
         image = {"url": entry.image.url.removeprefix(base_url), "alt": entry.image_alt,
@@ -153,6 +157,8 @@ def _timestamp(day: dt.date) -> str:
 def atom_feed(issues: Sequence[SiteEntry], title: str, base_url: str, subtitle: str,
               feed_content: Callable[[SiteEntry], str]) -> bytes:
     """Atom 1.0 with each issue's full content; `updated` moves with corrections."""
+    import xml.etree.ElementTree as ET  # only when a site is written, not for a no-op
+
     ET.register_namespace("", _ATOM)
     feed = ET.Element(f"{{{_ATOM}}}feed")
 
@@ -189,6 +195,8 @@ def atom_feed(issues: Sequence[SiteEntry], title: str, base_url: str, subtitle: 
 
 
 def sitemap(issues: Sequence[SiteEntry], base_url: str) -> bytes:
+    import xml.etree.ElementTree as ET
+
     ET.register_namespace("", _SITEMAP)
     urlset = ET.Element(f"{{{_SITEMAP}}}urlset")
     newest = max((e.updated for e in issues), default=None)
@@ -210,6 +218,8 @@ def robots(base_url: str, drafts: Iterable[SiteEntry]) -> bytes:
 
 
 def _xml(root: ET.Element) -> bytes:
+    import xml.etree.ElementTree as ET
+
     ET.indent(root)
     data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return data + b"\n"
