@@ -25,10 +25,14 @@ OUT_DIR = Path(__file__).resolve().parent / "images"
 SCALE = 2
 JPEG_OPTIONS = {"quality": 70, "optimize": True}
 
+# At least twice the largest size each is shown at (552 px in the email's
+# column, the logo at 200 px), so they stay sharp on retina screens, and at
+# most 1200 px wide: `check` warns outside that (image-soft, image-wide). The
+# site serves copies resized to what each place needs.
 LEAD = (1200, 675)
-DIVE = (600, 400)
-VIDEO = (640, 360)
-LOGO = (320, 80)
+DIVE = (1104, 736)
+VIDEO = (1104, 621)
+LOGO = (400, 100)
 
 # The desk's brand and accent colours, as in newsletter.yaml.
 BRAND = "#0b4f6c"
@@ -444,6 +448,77 @@ PICTURES = (
             sea_bottom="#101c26",
             sun="#dfe6ea",
             shapes=("#5f7787", "#466070", "#2d4554", "#1a2c38"),
+        ),
+    ),
+    # Arabic issue (No. 46)
+    Picture(
+        name="lead-coral-nursery.jpg",
+        size=LEAD,
+        scene="underwater",
+        variant=1,
+        palette=Palette(
+            sky_top="#bdeef0",
+            sky_bottom="#8fdbe0",
+            sea_top="#37b6c4",
+            sea_bottom="#0b3b4f",
+            sun="#fff3e0",
+            shapes=("#f08a6c", "#f6b38e", "#d9607a", "#ffcf8a"),
+        ),
+    ),
+    Picture(
+        name="video-coral-gardeners.jpg",
+        size=VIDEO,
+        scene="horizon",
+        variant=3,
+        palette=Palette(
+            sky_top="#ffcf9e",
+            sky_bottom="#ffeedb",
+            sea_top="#4fc1c9",
+            sea_bottom="#0f4c5c",
+            sun="#ff9f5a",
+            shapes=("#7fd3d6", "#3aa6b3", "#1f7f8f", "#135a68"),
+        ),
+    ),
+    Picture(
+        name="dive-dugong-meadows.jpg",
+        size=DIVE,
+        scene="ripples",
+        variant=3,
+        palette=Palette(
+            sky_top="#e4f3ea",
+            sky_bottom="#c4e6d4",
+            sea_top="#8fd1b5",
+            sea_bottom="#1f5f50",
+            sun="#fff8d6",
+            shapes=("#f0fbf5", "#bfe9d4", "#4c9a80"),
+        ),
+    ),
+    Picture(
+        name="dive-pearl-banks.jpg",
+        size=DIVE,
+        scene="contours",
+        variant=0,
+        palette=Palette(
+            sky_top="#f3e3c8",
+            sky_bottom="#fbf3e6",
+            sea_top="#d8c3a5",
+            sea_bottom="#3f3a4f",
+            sun="#fffdf6",
+            shapes=("#c9b8a8", "#a393a6", "#6f6787"),
+        ),
+    ),
+    Picture(
+        name="dive-brine-plumes.jpg",
+        size=DIVE,
+        scene="horizon",
+        variant=4,
+        palette=Palette(
+            sky_top="#9fb8c8",
+            sky_bottom="#e6edf1",
+            sea_top="#7aa5b8",
+            sea_bottom="#1d3a4a",
+            sun="#fdfaf0",
+            shapes=("#b9d0dc", "#8fb1c3", "#5d8599", "#34596c"),
         ),
     ),
 )

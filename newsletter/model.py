@@ -203,6 +203,10 @@ class Settings:
     # a blurb taken from a feed is cut to this many words (two characters a word in
     # Chinese and Japanese, which have no spaces between words)
     blurb_words: int = 60
+    # how many deep dives, from the first, show their picture across the column; the
+    # rest are compact cards with a small picture beside the text (six full-width
+    # pictures stack up to thousands of pixels of scrolling on a phone)
+    full_width_deep_dives: int = 2
 
     @property
     def issues_dir(self) -> Path:

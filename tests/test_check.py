@@ -52,7 +52,7 @@ def codes(desk: Path, path: Path) -> dict[str, list[str]]:
 
 
 def test_the_example_issues_are_clean(desk: Path) -> None:
-    for name in ("2026-11-27.yaml", "2026-11-20.yaml"):
+    for name in ("2026-11-27.yaml", "2026-11-20.yaml", "2026-11-13.yaml"):
         report = api.check_issue(desk / "issues" / name, api.load_desk(desk), offline=True)
         loud = [str(f) for f in report.findings if f.severity >= Severity.WARNING]
         assert loud == [], name
@@ -433,3 +433,37 @@ def test_every_finding_code_is_known_and_documented() -> None:
     assert written and written <= set(CODES), written - set(CODES)
     docs = (REPO / "docs" / "issue-format.md").read_text(encoding="utf-8")
     assert not [code for code in CODES if f"`{code}`" not in docs]
+
+
+def test_a_picture_narrower_than_twice_its_shown_width_is_soft(desk: Path) -> None:
+    from PIL import Image as PILImage
+
+    PILImage.new("RGB", (700, 394), "#336699").save(desk / "examples" / "images" / "small.jpg")
+    soft = SMALL.replace("examples/images/lead-mangroves.jpg", "examples/images/small.jpg")
+    found = codes(desk, write(desk, soft))
+    # at the picture's src: line; shown 552 px wide, a sharp copy needs 1104
+    assert "image-soft" in found and found["image-soft"][0].endswith(":10:10")
+    assert "image-soft" not in codes(desk, write(desk, SMALL))  # a 1200 px lead
+
+
+VIDEO_BLOCK = """\
+    - video:
+        url: https://www.youtube.com/watch?v=dQw4w9WgXcQ
+        title: Divers at work
+        duration: "02:47"
+        thumbnail:
+          src: examples/images/video-small.jpg
+          alt: Divers on a reef
+"""
+
+
+def test_a_video_thumbnail_is_judged_by_its_badged_copy(desk: Path) -> None:
+    from PIL import Image as PILImage
+
+    PILImage.new("RGB", (640, 360), "#336699").save(
+        desk / "examples" / "images" / "video-small.jpg")
+    found = codes(desk, write(desk, SMALL + VIDEO_BLOCK))
+    assert "image-soft" in found
+    PILImage.new("RGB", (1104, 621), "#336699").save(
+        desk / "examples" / "images" / "video-small.jpg")
+    assert "image-soft" not in codes(desk, write(desk, SMALL + VIDEO_BLOCK))

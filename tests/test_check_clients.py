@@ -319,3 +319,9 @@ def test_our_email_warns_of_nothing_mjml_gives_a_fallback(example_findings) -> N
     print(f"\n{len(warnings)} client-support warning(s) for the example email:")
     for finding in warnings:
         print(finding)
+
+
+def test_our_email_gives_no_picture_a_css_height(example_findings) -> None:
+    # Yahoo Mail reads `height:auto` as a minimum height and stretches the picture to
+    # its height attribute; MJML's head reset wrote it for every <img> (issue 15, point 2)
+    assert "css-height" not in by_subject(example_findings)

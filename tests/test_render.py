@@ -112,13 +112,27 @@ def test_email_has_no_script_or_event_handlers(example, chinese) -> None:
             assert tag not in {"script", "iframe", "object", "embed", "form"}
 
 
+MSO_BLOCK = re.compile(r"<!--\[if mso[^\]]*\]>(.*?)<!\[endif\]-->", re.DOTALL)
+
+
 def test_every_image_has_alt_width_and_height(example, chinese) -> None:
+    # In the email only Outlook's copy of a picture (in an MSO conditional) has a
+    # height: Yahoo Mail would stretch the others to it (issue 15, point 2).
     for name, html in all_rendered(example, chinese):
         images = [attrs for tag, attrs in elements(html) if tag == "img"]
         assert images, name
         for attrs in images:
             assert attrs.get("alt"), (name, attrs)
-            assert attrs.get("width", "").isdigit() and attrs.get("height", "").isdigit(), attrs
+            assert attrs.get("width", "").isdigit(), (name, attrs)
+            assert name.startswith(("example.email", "chinese.email")) or \
+                attrs.get("height", "").isdigit(), (name, attrs)
+        if ".email" in name:
+            outlook = [attrs for block in MSO_BLOCK.findall(html)
+                       for tag, attrs in elements(block) if tag == "img"]
+            assert outlook, name
+            for attrs in outlook:
+                assert attrs.get("alt") and attrs.get("width", "").isdigit() and \
+                    attrs.get("height", "").isdigit(), (name, attrs)
 
 
 def test_email_is_outlook_safe_and_dark_mode_aware(example) -> None:
@@ -188,10 +202,13 @@ def picked_headlines(lead: Lead, issue: object) -> list[str]:
 
 
 def test_every_picked_headline_is_in_the_text_part(example, chinese) -> None:
+    from newsletter.render.locale import quotes
+
     for issue, rendered in (example, chinese):
         flat = re.sub(r"\s+", " ", rendered.text)
         flat_cjk = re.sub(r"\s+", "", rendered.text)
-        for headline in picked_headlines(issue.lead, issue):
+        for picked in picked_headlines(issue.lead, issue):
+            headline = quotes(picked, issue.lang)  # typographic quotes, as the email's
             assert headline in flat or re.sub(r"\s+", "", headline) in flat_cjk, headline
 
 
@@ -227,7 +244,7 @@ def test_web_page_is_semantic_and_shareable(example, settings) -> None:
     assert f'<link rel="canonical" href="{url}">' in html
     assert f'<meta property="og:url" content="{url}">' in html
     assert '<meta name="twitter:card" content="summary_large_image">' in html
-    assert '<html lang="en">' in html
+    assert '<html lang="en" dir="ltr">' in html
 
 
 # --- Chinese -----------------------------------------------------------------
@@ -249,8 +266,8 @@ def test_items_in_another_language_are_marked(chinese) -> None:
     _, rendered = chinese
     assert 'lang="en"' in rendered.email_html and 'lang="en"' in rendered.web_html
     # the desk's own words (English here) keep their language inside a Chinese issue
-    assert '<p lang="en">© 2026' in rendered.web_html
-    assert '<div lang="en">© 2026' in rendered.email_html
+    assert 'lang="en">© 2026' in rendered.web_html
+    assert 'lang="en">© 2026' in rendered.email_html
 
 
 # --- markdown and sanitizing ---------------------------------------------------
@@ -339,8 +356,9 @@ def test_an_item_in_another_script_gets_its_own_fonts_everywhere(desk: Path) -> 
         encoding="utf-8")
     _, rendered = api.render_issue(path, api.load_desk(desk))
     email = rendered.email_html
-    card = re.search(r'<div class="nl-font-zh-hans" lang="zh-Hans" style="font-family:'
-                     r'PingFang SC[^"]*">', email)
+    card = [attrs for tag, attrs in elements(email)
+            if attrs.get("lang") == "zh-Hans" and "nl-font-zh-hans" in attrs.get("class", "")
+            and attrs.get("style", "").startswith("font-family:PingFang SC")]
     assert card, "the Chinese card has no font stack of its own"
     # Outlook ignores the inline stack: the head gives the class its face
     assert re.search(r"\.nl-font-zh-hans a[^{]*\{ font-family: Microsoft YaHei", email)
@@ -350,10 +368,11 @@ def test_an_item_in_another_script_gets_its_own_fonts_everywhere(desk: Path) -> 
         "nl-font-latin" not in email
 
 
-def test_an_english_item_in_a_chinese_issue_needs_no_fonts_of_its_own(chinese) -> None:
+def test_an_english_item_in_a_chinese_issue_gets_the_latin_stack(chinese) -> None:
+    # in the Chinese stack, English gets the CJK face's wide Latin letters ("You ' re")
     _, rendered = chinese
-    assert "nl-font-" not in rendered.email_html
-    assert '[lang="en"]' not in rendered.web_html
+    assert "nl-font-latin" in rendered.email_html
+    assert '[lang="en"]' in rendered.web_html
 
 
 FOOTER_WITHOUT_UNSUBSCRIBE = """\
@@ -388,3 +407,257 @@ def test_check_says_a_desk_footer_dropped_the_unsubscribe_link(desk: Path) -> No
     [missing] = [f for f in report.findings if f.code == "unsubscribe-missing"]
     assert str(missing.severity) == "error" and missing.location is not None
     assert missing.location.path == override
+
+
+# --- render infrastructure of issue 15: inlined CSS, datelines, retina copies ---------
+
+STYLE_BLOCK = re.compile(r"<style\b[^>]*>.*?</style>", re.DOTALL | re.IGNORECASE)
+THEME_CSS = """<mjml><mj-head><mj-style>
+a { color: #0b4f6c; }
+.nl-text p { margin: 0px 0px 14px; }
+a:hover, .nl-text li { text-decoration: underline; }
+:root { color-scheme: light dark; }
+[data-ogsc] .nl-text p { color: #ffffff !important; }
+@media (max-width: 479px) { .nl-text p { font-size: 21px !important; } }
+</mj-style></mj-head><mj-body><mj-section><mj-column>
+<mj-text css-class="nl-text"><p>Read <a href="https://example.org/">this</a></p>
+<ul><li>one</li></ul></mj-text>
+<mj-image src="https://example.org/a.jpg" width="300px" height="200px" alt="A" />
+</mj-column></mj-section></mj-body></mjml>"""
+
+
+def test_the_themes_plain_rules_are_inlined_and_the_rest_stay_in_style() -> None:
+    from newsletter.render.email import compile_mjml
+
+    html = compile_mjml(THEME_CSS, template="test")
+    without_style = STYLE_BLOCK.sub("", html)
+    tags = elements(without_style)
+    [link] = [attrs for tag, attrs in tags if tag == "a"]
+    assert "color: #0b4f6c" in link["style"]
+    [paragraph] = [attrs for tag, attrs in tags if tag == "p"]
+    assert "margin: 0px 0px 14px" in paragraph["style"]
+    [item] = [attrs for tag, attrs in tags if tag == "li"]
+    assert "underline" in item["style"]  # the plain selector of a list with a:hover
+    styles = " ".join(attrs.get("style", "") for _, attrs in tags)
+    assert "21px" not in styles and "color-scheme" not in styles and "#ffffff" not in styles
+    kept = " ".join(STYLE_BLOCK.findall(html))
+    assert "@media (max-width: 479px)" in kept and "[data-ogsc]" in kept and ":root" in kept
+
+
+def test_mjmls_picture_reset_has_no_height_and_is_not_inlined() -> None:
+    # Yahoo Mail reads height:auto as a minimum height: with a height attribute it
+    # stretches the picture on phones
+    from newsletter.render.email import compile_mjml
+
+    html = compile_mjml(THEME_CSS, template="test")
+    reset = re.search(r"\bimg \{[^}]*\}", html)
+    assert reset is not None and "border: 0" in reset.group()
+    assert "height: auto" not in reset.group() and "height:auto" not in reset.group()
+    [picture] = [attrs for tag, attrs in elements(html) if tag == "img"]
+    assert "line-height" not in picture["style"] and "interpolation" not in picture["style"]
+
+
+def test_prose_keeps_its_link_colour_where_style_is_dropped(example, chinese) -> None:
+    # Gmail for accounts that are not Google's drops <style>
+    for _, rendered in (example, chinese):
+        bare = STYLE_BLOCK.sub("", rendered.email_html)
+        links = [attrs for tag, attrs in elements(bare) if tag == "a"]
+        assert links and all("color" in attrs.get("style", "") for attrs in links)
+        assert "@media" not in " ".join(attrs.get("style", "") for _, attrs in elements(bare))
+
+
+def test_the_seed_shaped_issue_stays_under_60_kb(example) -> None:
+    _, rendered = example
+    assert rendered.email_bytes < 60 * 1024, rendered.email_bytes
+
+
+@pytest.mark.parametrize("which", ["example", "chinese"])
+def test_the_dateline_is_in_the_email_the_text_part_and_the_web_page(which: str,
+                                                                      request) -> None:
+    from newsletter.render.locale import dateline
+
+    issue, rendered = request.getfixturevalue(which)
+    line = dateline(issue.number, issue.date, issue.lang)
+    assert str(issue.date.year) in line and str(issue.number) in line
+    for part in (rendered.email_html, rendered.text, rendered.web_html):
+        assert line in part.replace("&middot;", "·").replace("&#183;", "·")
+
+
+def test_a_picture_is_copied_for_the_site_at_twice_its_shown_width(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image as PILImage
+
+    from newsletter.model import Asset
+    from newsletter.render.assets import RetinaCopies
+
+    source = tmp_path / "big.jpg"
+    PILImage.new("RGB", (2400, 1350), "#336699").save(source)
+    small = tmp_path / "small.png"
+    PILImage.new("RGB", (600, 400), "#336699").save(small)
+    page = "https://example.org/issues/1/"
+    files = [("images/big-0123456789.jpg", source), ("images/small-9876543210.png", small)]
+    big = Asset(url=f"{page}images/big-0123456789.jpg", width=2400, height=1350)
+    copies = RetinaCopies(files, page, default_width=552)
+    assert copies.src(big) == f"{page}images/big-0123456789-1104w.jpg"
+    assert copies.src(big, 120) == f"{page}images/big-0123456789-240w.jpg"
+    on_the_page = Asset(url="images/big-0123456789.jpg", width=2400, height=1350)
+    assert copies.src(on_the_page) == "images/big-0123456789-1104w.jpg"  # relative stays so
+    narrow = Asset(url=f"{page}images/small-9876543210.png", width=600, height=400)
+    assert copies.src(narrow) == narrow.url  # never enlarged
+    remote = Asset(url="https://cdn.example.org/x.jpg", width=2400, height=1350)
+    assert copies.src(remote) == remote.url
+    made = dict(copies.files())
+    assert sorted(made) == ["images/big-0123456789-1104w.jpg", "images/big-0123456789-240w.jpg"]
+    data = made["images/big-0123456789-1104w.jpg"]
+    with PILImage.open(io.BytesIO(data if isinstance(data, bytes) else data.read_bytes())) as copy:
+        assert copy.size == (1104, 621) and copy.format == "JPEG"
+
+
+def test_retina_copies_are_published_with_the_issue(desk: Path) -> None:
+    from newsletter.render import Renderer
+
+    override = desk / "templates" / "web" / "issue.html"
+    override.parent.mkdir(parents=True)
+    override.write_text('{{ picture_src(asset_of(issue.lead.image)) }}\n', encoding="utf-8")
+    settings = api.load_desk(desk)
+    _, rendered = api.render_issue(desk / "issues" / EXAMPLE_ISSUE.name, settings,
+                                   renderer=Renderer(settings))
+    url = rendered.web_html.strip()
+    assert url.startswith("images/") and url.endswith("-1104w.jpg")  # from a 1200 px lead
+    assert url in dict(rendered.assets)
+
+
+@pytest.mark.parametrize("alt", ["كيف تُربّى الشعاب", "Café crème", "a\u00a0b", "❤️ ok",
+                                 "👩\u200d🔬 lab", "Jalape\u0303no",
+                                 "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"])
+def test_attribute_values_keep_combining_marks_and_format_characters(alt: str) -> None:
+    # mjml-python writes them as Rust escapes ("\\u{64f}") unless they are references
+    from newsletter.render.email import compile_mjml
+
+    source = ('<mjml><mj-body><mj-section><mj-column><mj-text>'
+              f'<img alt="{alt}" src="https://example.org/a.jpg" width="10" />{alt}'
+              f'<a href="https://example.org/" title="{alt}">go</a></mj-text>'
+              '</mj-column></mj-section></mj-body></mjml>')
+    html = compile_mjml(source, template="test")
+    assert "\\u{" not in html
+    tags = elements(html)
+    assert [attrs["alt"] for tag, attrs in tags if tag == "img"] == [alt]
+    assert alt in [attrs.get("title") for tag, attrs in tags if tag == "a"]
+
+
+# --- the work a render does (issue 16: counted, never timed) -----------------------------
+
+
+@pytest.mark.parametrize("outputs", [{"web"}, {"email"}, {"text"}, {"email", "text"}])
+def test_each_output_renders_alone_as_it_does_in_the_whole(
+        outputs: set[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import newsletter.render as render
+    from newsletter.desk.editorial import load_issue
+    from newsletter.render import Renderer
+    from newsletter.render.assets import resolve_assets
+
+    issue = load_issue(EXAMPLE_ISSUE, settings)
+    assets = resolve_assets(issue, settings.root, render.issue_url(settings, issue),
+                            settings.logo)
+    whole = Renderer(settings).render(issue, assets)
+    compiled = []
+    real = render.compile_mjml
+    monkeypatch.setattr(render, "compile_mjml",
+                        lambda *a, **k: compiled.append(1) or real(*a, **k))
+    alone = Renderer(settings).render(issue, assets, outputs=outputs)
+    for output, field in (("email", "email_html"), ("text", "text"), ("web", "web_html")):
+        assert getattr(alone, field) == (getattr(whole, field) if output in outputs else "")
+    assert len(compiled) == ("email" in outputs)  # the email is not compiled for nothing
+    assert set(alone.assets) <= set(whole.assets)
+    with pytest.raises(ValueError, match="no such output"):
+        Renderer(settings).render(issue, assets, outputs="web")  # a string is no list
+
+
+def test_a_retina_copy_is_looked_up_in_the_cache_once_per_process(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter.render import Renderer, assets
+
+    settings = api.load_desk(desk)
+    looked_up: list[str] = []
+    real = assets.cache_dir
+    monkeypatch.setattr(assets, "cache_dir", lambda name: looked_up.append(name) or real(name))
+    monkeypatch.setattr(assets, "_MADE", {})
+    renderer = Renderer(settings)
+    api.render_issue(desk / "issues" / EXAMPLE_ISSUE.name, settings, renderer=renderer)
+    first = looked_up.count("retina")
+    assert first  # the example issue has pictures wider than twice their column
+    for _ in range(3):  # a desk shows the same pictures issue after issue
+        api.render_issue(desk / "issues" / EXAMPLE_ISSUE.name, settings, renderer=renderer)
+    assert looked_up.count("retina") == first
+
+
+def test_a_retina_copy_is_published_from_the_cache_not_written_per_issue(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter._cache import cache_dir
+    from newsletter.render import Renderer, assets
+
+    monkeypatch.setattr(assets, "_MADE", {})
+    settings = api.load_desk(desk)
+    renderer = Renderer(settings)
+    for _ in range(2):  # made, then found
+        _, rendered = api.render_issue(desk / "issues" / EXAMPLE_ISSUE.name, settings,
+                                       renderer=renderer)
+        copies = [data for name, data in rendered.assets if re.search(r"-\d+w\.", name)]
+        assert copies
+        folder = cache_dir("retina")
+        assert folder is not None
+        # a file of the cache: the site links it (one inode for every issue that shows it)
+        assert all(isinstance(data, Path) and data.parent == folder for data in copies)
+
+
+def test_the_themes_css_is_parsed_for_inlining_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import css_inline
+
+    from newsletter.render import email
+
+    made: list[str] = []
+    real = css_inline.CSSInliner
+    monkeypatch.setattr(css_inline, "CSSInliner",
+                        lambda **k: made.append(k["extra_css"]) or real(**k))
+    email._inliner.cache_clear()
+    source = ('<mjml><mj-head><mj-style>p {{ color: #{} }}</mj-style></mj-head><mj-body>'
+              '<mj-section><mj-column><mj-text><p>{}</p></mj-text></mj-column></mj-section>'
+              '</mj-body></mjml>')
+    for issue in range(5):
+        assert 'style="color: #123456' in email.compile_mjml(
+            source.format("123456", f"issue {issue}"), template="test")
+    email.compile_mjml(source.format("654321", "another theme"), template="test")
+    assert len(made) == 2
+
+
+def test_attribute_references_are_those_of_every_character_checked() -> None:
+    """The regex-driven pass equals the plain one: every character of every attribute
+    value at U+007F and up, made a reference when MRML would mangle it."""
+    import random
+    import unicodedata
+
+    from newsletter.render import email
+
+    def plain(source: str) -> str:
+        def value(found: re.Match[str]) -> str:
+            return "".join(f"&#x{ord(c):x};" if c >= "\x7f" and unicodedata.category(c)
+                           in email._MANGLED_CATEGORIES else c for c in found.group())
+        return re.sub(r"<[A-Za-z][^<>]*>",
+                      lambda tag: email._ATTRIBUTE_VALUE.sub(value, tag.group()), source)
+
+    pieces = ['<mj-text ', 'alt="', "'", '"', "=", ">", "<", "a", " ", "\x7f", "\u064f",
+              "\u200d", "\u00a0", "é", "你", "\U0001f600", "<img title='"]
+    rng = random.Random(16)
+    for _ in range(3000):
+        source = "é" + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        assert email._attributes_as_references(source) == plain(source), source
+
+
+def test_importing_render_loads_no_picture_locale_or_markdown_library() -> None:
+    # a one-issue build, or a command that only names render, starts without them
+    code = ("import sys, newsletter.render; print(sorted(m for m in ('PIL', 'babel', "
+            "'markdown_it', 'css_inline', 'mjml') if m in sys.modules))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, timeout=60).stdout.strip()
+    assert found == "[]"

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.browser
 
 ENGLISH = EXAMPLE_ISSUE.stem
 CHINESE = CHINESE_ISSUE.stem
+ARABIC = "2026-11-13"  # issues/2026-11-13.yaml: written right to left, one item in English
 OLDER = "2025-12-26"  # added to the copied desk: a second year in the archive
 DRAFT = "2026-12-04"  # added as a draft: on no page of the site
 WAIT_MS = 5_000
@@ -88,7 +89,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltSite]:
         report = api.build_site(settings, out_dir=out)
         ready = tuple(e.slug for e in sorted(report.entries, key=lambda e: e.date, reverse=True)
                       if e.status == "ready")
-        assert set(ready) == {ENGLISH, CHINESE, OLDER}, ready
+        assert set(ready) == {ENGLISH, CHINESE, ARABIC, OLDER}, ready
         headlines = {}
         for path in api.find_issue_files(settings):
             issue, _ = api.render_issue(path, settings)
@@ -182,7 +183,7 @@ def _describe(violations: list[dict[str, Any]]) -> str:
 
 
 AXE_PAGES = {"index": "index.html", "english": _page_path(ENGLISH),
-             "chinese": _page_path(CHINESE), "404": "404.html"}
+             "chinese": _page_path(CHINESE), "arabic": _page_path(ARABIC), "404": "404.html"}
 AXE_CASES = [(name, scheme) for name in AXE_PAGES for scheme in ("light", "dark")]
 
 
@@ -238,7 +239,7 @@ WIDE_ELEMENTS = """() => {
                  + `right=${el.getBoundingClientRect().right.toFixed(1)}`);
 }"""
 
-LAYOUTS = [(name, width) for name in ("index", "english", "chinese", "404")
+LAYOUTS = [(name, width) for name in ("index", "english", "chinese", "arabic", "404")
            for width in (375, 1280)]
 
 
@@ -306,15 +307,17 @@ def _follow(page: Any, selector: str) -> str:
 def test_previous_and_next_lead_to_the_neighbours_without_javascript(
         new_page: Any, site: BuiltSite) -> None:
     page = new_page(javascript=False)
-    newest, middle, oldest = site.ready
+    newest, middle, *older = site.ready
+    oldest = older[-1]
     page.goto(site.url + _page_path(middle), wait_until="load")
 
-    assert _follow(page, "a[rel=prev]") == oldest
+    for slug in older:
+        assert _follow(page, "a[rel=prev]") == slug
     assert page.inner_text("h1").strip() == site.headlines[oldest]
     assert page.locator("a[rel=prev]").count() == 0, "the oldest issue has no previous one"
 
-    assert _follow(page, "a[rel=next]") == middle
-    assert _follow(page, "a[rel=next]") == newest
+    for slug in [*reversed(older[:-1]), middle, newest]:
+        assert _follow(page, "a[rel=next]") == slug
     assert page.inner_text("h1").strip() == site.headlines[newest]
     assert page.locator("a[rel=next]").count() == 0, "the newest issue has no next one"
 
@@ -436,3 +439,163 @@ def test_site_works_opened_from_disk(new_page: Any, site: BuiltSite) -> None:
     with page.expect_navigation():
         page.click(".issue-nav a.all")
     assert page.url == index + "#archive"
+
+
+# --- videos: the player loads only on a click ------------------------------------
+
+VIDEO_HOSTS = ("youtube.com", "youtube-nocookie.com", "ytimg.com", "googlevideo.com",
+               "vimeo.com", "vimeocdn.com")
+
+
+def _video_host(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return any(host == name or host.endswith("." + name) for name in VIDEO_HOSTS)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_video_reaches_its_host_only_when_clicked(new_page: Any, site: BuiltSite,
+                                                    javascript: bool) -> None:
+    """Each video is its thumbnail and a play button (the frame's srcdoc) until a
+    click: only then does the frame go to the player, and the first request to the
+    video's host is the player's, with autoplay. Without JavaScript too."""
+    page = new_page(javascript=javascript)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(site.url + _page_path(ENGLISH), wait_until="load")
+    frames = page.locator("figure.video iframe")
+    assert frames.count() == 2, "the English example issue has a YouTube and a Vimeo video"
+    for index in range(frames.count()):
+        frames.nth(index).scroll_into_view_if_needed()
+        inner = page.frame_locator("figure.video iframe").nth(index)
+        thumbnail = inner.locator("img")
+        thumbnail.wait_for()
+        assert thumbnail.evaluate("(img) => img.complete && img.naturalWidth > 0"), \
+            "the stand-in shows the video's thumbnail, from the site"
+    _screenshot(page, f"video-before-click-{'js' if javascript else 'nojs'}")
+    assert [url for url in asked if _video_host(url)] == [], \
+        "the page asked the video's host before any click"
+
+    first = frames.nth(0)
+    player = first.get_attribute("src")
+    assert player and urlsplit(player).hostname == "www.youtube-nocookie.com", player
+    with page.expect_request(lambda request: _video_host(request.url)) as clicked:
+        page.frame_locator("figure.video iframe").nth(0).locator("a").click()
+    assert clicked.value.url.startswith(player) and "autoplay=1" in clicked.value.url
+    assert clicked.value.frame.parent_frame == page.main_frame, "the player loads in the frame"
+    hosts = {urlsplit(url).hostname for url in asked if _video_host(url)}
+    assert hosts == {"www.youtube-nocookie.com"}, "the other video's host was asked too"
+
+
+def test_the_video_stand_in_is_a_named_link(new_page: Any, site: BuiltSite) -> None:
+    """A screen reader hears what the button plays; axe sees the frame's document."""
+    page = new_page()
+    page.goto(site.url + _page_path(ARABIC), wait_until="load")
+    frame = page.locator("figure.video iframe")
+    assert frame.get_attribute("title"), "the frame needs a title"
+    link = page.frame_locator("figure.video iframe").locator("a")
+    assert link.get_attribute("aria-label") == f"شاهد: {frame.get_attribute('title')}"
+
+
+# --- right to left -----------------------------------------------------------------
+
+LAYOUT_OF = """(selector) => {
+  const el = document.querySelector(selector);
+  const style = getComputedStyle(el);
+  return {direction: style.direction, paddingLeft: parseFloat(style.paddingLeft),
+          paddingRight: parseFloat(style.paddingRight),
+          borderLeft: parseFloat(style.borderLeftWidth),
+          borderRight: parseFloat(style.borderRightWidth)};
+}"""
+
+MARKER_SIDE = """(selector) => {
+  // where a list's bullets sit: left or right of its items' text
+  const item = document.querySelector(selector);
+  const list = item.parentElement.getBoundingClientRect();
+  const text = item.getBoundingClientRect();
+  return text.left - list.left > list.right - text.right ? "left" : "right";
+}"""
+
+
+def test_an_arabic_issue_reads_right_to_left(new_page: Any, site: BuiltSite) -> None:
+    page = new_page(375)
+    page.goto(site.url + _page_path(ARABIC), wait_until="load")
+    _screenshot(page, "arabic-375")
+    assert page.evaluate("() => [document.documentElement.lang, document.documentElement.dir]"
+                         ) == ["ar", "rtl"]
+    # the bullets, the intro's and the related link's rules on the right
+    assert page.evaluate(MARKER_SIDE, ".standfirst li") == "right"
+    standfirst = page.evaluate(LAYOUT_OF, ".standfirst")
+    assert standfirst["paddingRight"] > 0 and standfirst["paddingLeft"] == 0, standfirst
+    for selector in (".intro", ".related"):
+        rule = page.evaluate(LAYOUT_OF, selector)
+        assert rule["direction"] == "rtl" and rule["borderRight"] == 3, (selector, rule)
+        assert rule["borderLeft"] == 0, (selector, rule)
+    # the English item and the desk's English words read left to right inside it
+    english = page.locator(".catch-up .item[lang=en]")
+    assert english.get_attribute("dir") == "ltr"
+    assert page.evaluate(LAYOUT_OF, ".catch-up .item[lang=en]")["direction"] == "ltr"
+    assert page.locator(".masthead .tagline span[lang=en]").get_attribute("dir") == "ltr"
+    # the masthead says the number and the date in Arabic
+    assert page.inner_text(".dateline").strip() == "العدد 46 · 13 نوفمبر 2026"
+    # the archive (in the desk's English) lists it right to left, the others not
+    page.goto(site.url + "index.html", wait_until="load")
+    assert page.locator(f"li[data-slug='{ARABIC}']").get_attribute("dir") == "rtl"
+    assert page.locator(f"li[data-slug='{ENGLISH}']").get_attribute("dir") is None
+
+
+def test_an_english_issue_still_reads_left_to_right(new_page: Any, site: BuiltSite) -> None:
+    """The other side of the test above: the same checks hold the other way round."""
+    page = new_page(375)
+    page.goto(site.url + _page_path(ENGLISH), wait_until="load")
+    assert page.evaluate("() => document.documentElement.dir") == "ltr"
+    assert page.evaluate(MARKER_SIDE, ".standfirst li") == "left"
+    rule = page.evaluate(LAYOUT_OF, ".intro")
+    assert rule["borderLeft"] == 3 and rule["borderRight"] == 0, rule
+    assert page.locator(".masthead img.logo").count() == 1, "the masthead shows the desk's logo"
+    assert page.inner_text(".dateline").strip() == "Issue 48 · November 27, 2026"
+    footer = page.inner_text("footer")
+    assert "Reply to this email" not in footer and "getting Tideline because" not in footer
+    weight = page.evaluate("() => getComputedStyle(document.querySelector('.standfirst li'))"
+                           ".fontWeight")
+    assert weight == "400", "lead bullets are regular, as in the email"
+
+
+HOSTILE_TITLE = ("Kelp \"><script>window.pwned=1</script><img src=x onerror=window.pwned=2>"
+                 "&amp; </iframe><b>")
+
+
+def test_a_hostile_video_title_stays_text_in_the_stand_in(new_page: Any, desk: Path) -> None:
+    """The stand-in is a document inside an attribute: the title is escaped for the
+    document, then the document for the attribute. A feed's title full of markup
+    comes out as the same text, in the frame's label, and nothing runs."""
+    path = desk / "issues" / f"{ENGLISH}.yaml"
+    text = path.read_text(encoding="utf-8")
+    original = "Inside the urchin cull: a morning with Port Halden's volunteer divers"
+    assert original in text
+    path.write_text(text.replace(f'"{original}"', json.dumps(HOSTILE_TITLE), 1),
+                    encoding="utf-8")
+    settings = api.load_desk(desk)
+    out = desk / "site"
+    api.build_site(settings, out_dir=out)
+    page = new_page()
+    page.goto((out / _page_path(ENGLISH)).as_uri(), wait_until="load")
+    frame = page.frame_locator("figure.video iframe").nth(0)
+    link = frame.locator("a")
+    assert link.get_attribute("aria-label") == f"Watch: {HOSTILE_TITLE}"
+    assert frame.locator("script, [onerror], b").count() == 0
+    assert page.locator("figure.video iframe").nth(0).get_attribute("title") == HOSTILE_TITLE
+    assert page.evaluate("() => window.pwned") is None
+    for inner in page.frames:
+        assert inner.evaluate("() => window.pwned === undefined"), inner.url
+
+
+def test_english_inside_a_chinese_issue_gets_a_latin_font(new_page: Any, site: BuiltSite) -> None:
+    """A CJK face's Latin letters are wide ("You ' re"): the English item of the
+    Chinese issue, and the desk's English tagline, get the Latin stack."""
+    page = new_page()
+    page.goto(site.url + _page_path(CHINESE), wait_until="load")
+    family = "(el) => getComputedStyle(el).fontFamily"
+    assert "CJK" in page.eval_on_selector("main h1", family)
+    for selector in (".catch-up .item[lang=en]", ".masthead .tagline [lang=en]"):
+        used = page.eval_on_selector(selector, family)
+        assert "CJK" not in used and "PingFang" not in used, (selector, used)

@@ -25,6 +25,7 @@ CODES: dict[str, str] = {
     "email-size": "the email is close to Gmail's clipping limit",
     "image-alt": "a picture has no alt text",
     "image-alt-filename": "a picture's alt text is a file name",
+    "image-soft": "a picture is narrower than twice the width it is shown at",
     "image-wide": "a picture is wider than 1,200 pixels",
     "image-width": "a picture's width is not known",
     "invalid": "the issue file has a mistake",

@@ -27,6 +27,7 @@ from ..model import (
     SourceLocation,
     Sponsor,
 )
+from ..sanitize import is_remote
 from . import Finding, Severity
 
 __all__ = ["CLIP_BYTES", "SUBJECT_MAX", "WARN_BYTES", "Locator", "content_findings",
@@ -36,6 +37,16 @@ CLIP_BYTES = GMAIL_CLIP_BYTES
 WARN_BYTES = 90 * 1024
 SUBJECT_MAX = 60  # inboxes on phones cut the subject around here
 WIDE_PICTURE = 1200
+#: Device pixels per CSS pixel that a picture needs to look sharp on a phone.
+RETINA = 2
+_IMG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"\b(src|width)\s*=\s*\"([^\"]*)\"", re.IGNORECASE)
+# A copy the build made of a picture: its retina copy (`-1104w.jpg`) or a video
+# thumbnail with the play badge drawn in (`-play-<digest>.jpg`), and the content
+# digest that ends each name of ours.
+_RETINA_COPY = re.compile(r"-\d+w(?=\.\w+$)")
+_BADGED_COPY = re.compile(r"-play-[0-9a-f]{10}(?=\.\w+$)")
+_DIGEST = re.compile(r"-[0-9a-f]{10}(?=\.\w+$)")
 # editors write TK/TODO in capitals; "Todo el mundo" is Spanish, not a note to self
 _PLACEHOLDER = re.compile(r"\bTK\b|\bTODO\b|\bFIXME\b|(?i:lorem ipsum)|\{\{")
 _FILE_NAME = re.compile(r"^[\w.-]+\.(jpe?g|png|gif|webp|svg)$|^(img|image|dsc|photo)[_-]?\d+$",
@@ -51,6 +62,7 @@ def content_findings(issue: Issue, *, source_text: str, email_html: str,
     where = Locator(issue, source_text)
     found = [*_size(len(email_html.encode())), *_subject(issue, where)]
     found += _pictures(issue, pictures, where)
+    found += _soft_pictures(issue, pictures, email_html, where)
     found += _placeholders(source_text, issue.source)
     found += _reused(issue, earlier)
     found += _stale(issue, window_days)
@@ -112,6 +124,50 @@ def _pictures(issue: Issue, pictures: Mapping[str, Asset], where: Locator) -> li
                 hint=f"export it at most {WIDE_PICTURE} px wide", location=at,
                 subject=image.src))
     return found
+
+
+def _soft_pictures(issue: Issue, pictures: Mapping[str, Asset], email_html: str,
+                   where: Locator) -> list[Finding]:
+    """Pictures narrower than twice the width the email shows them at: soft on a
+    phone or a laptop that draws two pixels for each of the email's. A warning for
+    the desk's own files (the editor can export a bigger one); a note for a picture
+    on the web, a feed's most often, which the editor can only take or leave."""
+    shown = _shown_widths(pictures, email_html)
+    found = []
+    for image in {image.src: image for image in issue.images()}.values():
+        asset, width = pictures.get(image.src), shown.get(image.src, 0)
+        if asset is None or asset.width >= RETINA * width:
+            continue
+        remote = is_remote(image.src)
+        found.append(Finding(
+            severity=Severity.NOTE if remote else Severity.WARNING, code="image-soft",
+            message=(f"{image.src} is {asset.width} px wide and shown {width} px wide: it "
+                     f"looks soft on phones and retina screens, which need "
+                     f"{RETINA * width} px"),
+            hint=(f"a picture of at least {RETINA * width} px would be sharper: the "
+                  "story's page may have one" if remote else
+                  f"use a source at least {RETINA * width} px wide (it is resized for the "
+                  "site, and readers get no more than they need)"),
+            location=image.location or where.text(image.src), subject=image.src))
+    return found
+
+
+def _shown_widths(pictures: Mapping[str, Asset], email_html: str) -> dict[str, int]:
+    """The widest each picture (by src) is shown in the email, from its `<img>` tags'
+    width attributes; its copies (retina, play badge) count as the picture."""
+    by_url = {asset.url: src for src, asset in pictures.items()}
+    by_stem = {_DIGEST.sub("", asset.url): src for src, asset in pictures.items()}
+    widest: dict[str, int] = {}
+    for tag in _IMG.finditer(email_html):
+        attrs = {k.lower(): v for k, v in _ATTR.findall(tag.group())}
+        url = _RETINA_COPY.sub("", attrs.get("src", ""))
+        src = by_url.get(url)
+        if src is None and _BADGED_COPY.search(url):
+            src = by_stem.get(_BADGED_COPY.sub("", url))
+        width = attrs.get("width", "")
+        if src is not None and width.isdigit():
+            widest[src] = max(widest.get(src, 0), int(width))
+    return widest
 
 
 def _placeholders(source_text: str, source: Path) -> list[Finding]:

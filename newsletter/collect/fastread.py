@@ -127,8 +127,9 @@ def _as_feedparser_reads(entry: Any, read: Entry) -> bool:
     places), a picture whose address it blanked (it blanks private and loopback
     addresses), an RSS author written "address (name)" (feedparser keeps the name)."""
     urls = (read.link, *(p.src for p in read.pictures), *read.other_links)
-    return bool(read.link) and all(p.src.strip() for p in read.pictures) and not any("&amp;" in u or _NOT_URL.search(u)
-                                       for u in (*urls, read.guid)) and \
+    blanked = any(not p.src.strip() for p in read.pictures)
+    return bool(read.link) and not blanked and not any("&amp;" in u or _NOT_URL.search(u)
+                                                       for u in (*urls, read.guid)) and \
         (read.published is not None or not read.published_text) and \
         (read.updated is not None or not read.updated_text) and \
         not any("@" in a for a in read.authors)

@@ -46,7 +46,7 @@ _PLACEHOLDERS = ("number", "date", "slug")
 _MERGE_TAG = re.compile(r"\{\{.+\}\}|\*\|.+\|\*|\[.+\]|%.+%|\{%.+%\}|\$\w+")
 _TOP = ("name", "tagline", "description", "base_url", "language", "colors", "logo", "sender",
         "signup_url", "signup_field", "footer", "legal", "unsubscribe", "utm", "paths", "feeds",
-        "check", "smtp", "blurb_words", "cadence")
+        "check", "smtp", "blurb_words", "cadence", "full_width_deep_dives")
 
 
 def find_settings(start: Path) -> Path:
@@ -118,6 +118,7 @@ def _read_settings(f: Fields, data: Any, root: Path) -> Settings | None:
         smtp=_smtp(f, top),
         cadence=_cadence(f, top),
         blurb_words=_blurb_words(f, top),
+        full_width_deep_dives=_full_width_deep_dives(f, top),
     )
 
 
@@ -129,6 +130,12 @@ def _blurb_words(f: Fields, top: dict[str, Any]) -> int:
                   "two or three sentences are about 60 words")
         return 60
     return words or 60
+
+
+def _full_width_deep_dives(f: Fields, top: dict[str, Any]) -> int:
+    """How many deep dives show a full-width picture before the compact cards begin."""
+    count = f.integer(top, ("full_width_deep_dives",), maximum=1_000, default=2)
+    return 2 if count is None else count
 
 
 def _cadence(f: Fields, top: dict[str, Any]) -> str:

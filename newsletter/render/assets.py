@@ -14,25 +14,29 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-
-import PIL
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from .._cache import cache_dir, store_in_cache
 from ..errors import AssetError, Problem
 from ..model import Asset, Image, Issue, IssueAssets, Logo, SourceLocation, Video
 from ..sanitize import is_remote
 
-__all__ = ["resolve_assets", "video_key"]
+if TYPE_CHECKING:  # Pillow is imported where a picture is read: importing render needs none
+    from PIL import Image as PILImage
+
+__all__ = ["RETINA", "RetinaCopies", "resolve_assets", "retina_name", "video_key"]
 
 _FOLDER = "images"
 MAX_PICTURE_BYTES = 3_000_000  # every reader downloads it; 3 MB is already a lot
 MAX_PICTURE_PIXELS = 40_000_000
 _BADGE_VERSION = b"play-badge-1"  # change when _draw_badge draws differently
+_RETINA_VERSION = b"retina-1"  # change when _resized resizes differently
+#: Pixels per displayed pixel in a site copy: phones and laptops draw two (or three)
+#: device pixels per CSS pixel, and a picture at one looks soft there.
+RETINA = 2
 _FORMATS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif"}
 
 
@@ -112,7 +116,7 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes | P
             f'no picture at "{image.src}"'),
             hint=f"paths are relative to {root}; check the spelling and that the file exists"))
         return None
-    except (OSError, UnidentifiedImageError, PILImage.DecompressionBombError):
+    except OSError:  # Pillow's UnidentifiedImageError is one; _measure makes a bomb one
         problems.append(Problem(location=where, field=image.field, message=(
             f'"{image.src}" is not a JPEG, PNG or GIF picture'),
             hint="export the picture as JPEG or PNG"))
@@ -132,9 +136,15 @@ def _resolve(image: Image, root: Path, page_url: str, files: dict[str, bytes | P
 def _measure(path: str, mtime_ns: int, size: int) -> tuple[str, int, int, str | None]:
     """A desk picture's content digest, size and format; a desk shows the same
     logo and pictures in issue after issue, so each is read once per build."""
+    from PIL import Image as PILImage
+
     data = Path(path).read_bytes()
-    with PILImage.open(io.BytesIO(data)) as picture:
-        return hashlib.sha256(data).hexdigest(), picture.width, picture.height, picture.format
+    try:
+        with PILImage.open(io.BytesIO(data)) as picture:
+            return hashlib.sha256(data).hexdigest(), picture.width, picture.height, \
+                picture.format
+    except PILImage.DecompressionBombError as exc:
+        raise OSError(f"{path}: {exc}") from exc
 
 
 def _store(files: dict[str, bytes | Path], stem: str, suffix: str, data: bytes) -> str:
@@ -151,6 +161,9 @@ def _name(stem: str, suffix: str, digest: str) -> str:
 
 def _badged_bytes(source: bytes, duration: str) -> bytes:
     """The thumbnail as JPEG with the badge drawn in, cached by content."""
+    import PIL
+    from PIL import Image as PILImage
+
     recipe = _BADGE_VERSION + PIL.__version__.encode() + duration.encode() + b"\0"
     key = hashlib.sha256(recipe + source).hexdigest()
     folder = cache_dir("thumbnails")
@@ -190,3 +203,103 @@ def _draw_badge(picture: PILImage.Image, duration: str) -> PILImage.Image:
         draw.text((box[0] + pad - left, box[1] + pad - top), duration, font=font,
                   fill=(255, 255, 255, 255))
     return picture
+
+
+class RetinaCopies:
+    """The site's copy of each picture at `RETINA` times the width it is shown at,
+    made while an issue renders (`picture_src` in the templates) and published
+    with its pictures.
+
+    A source no wider than that is used as it is (never enlarged; `check` warns
+    about it), and so is a picture on the web or a GIF (it may be animated).
+    A copy is named by its source's content digest and its width, and kept in
+    the cache between builds: a desk resizes the same pictures issue after issue.
+    """
+
+    def __init__(self, files: Iterable[tuple[str, bytes | Path]], page_url: str,
+                 *, default_width: int) -> None:
+        self._sources = dict(files)
+        self._page_url = page_url
+        self._default_width = default_width
+        self._made: dict[str, bytes | Path] = {}
+
+    def src(self, asset: Asset, width: int | None = None) -> str:
+        """The URL of `asset` for a picture shown `width` CSS pixels wide (by default
+        the column's width, or less for a narrower picture)."""
+        shown = min(asset.width, width or self._default_width)
+        name = asset.url.removeprefix(self._page_url)
+        source = self._sources.get(name)
+        pixels = shown * RETINA
+        if source is None or asset.width <= pixels or not name.endswith((".jpg", ".png")):
+            return asset.url
+        copy = retina_name(name, pixels)
+        if copy not in self._made:
+            self._made[copy] = _resized(source, name, pixels)
+        return asset.url[: len(asset.url) - len(name)] + copy
+
+    def files(self) -> tuple[tuple[str, bytes | Path], ...]:
+        """Each copy made: its bytes, or its file in the cache (linked, not written again,
+        into each issue's folder)."""
+        return tuple(sorted(self._made.items()))
+
+
+def retina_name(name: str, pixels: int) -> str:
+    """`images/lead-3f2a9c01de.jpg` at 1104 px: `images/lead-3f2a9c01de-1104w.jpg`. The
+    source's name carries its content digest, so a changed picture gets a new URL."""
+    stem, _, suffix = name.rpartition(".")
+    return f"{stem}-{pixels}w.{suffix}"
+
+
+#: Retina copies made or found in this process, by (content-named source, width): a
+#: desk shows the same pictures issue after issue, and the cache is read once each.
+_MADE: dict[tuple[str, int], bytes | Path] = {}
+_MADE_MAX = 256
+
+
+def _resized(source: bytes | Path, name: str, pixels: int) -> bytes | Path:
+    """`source` scaled to `pixels` wide, in its own format, cached by its content-named
+    `name` and the width (in this process, and on disk between builds)."""
+    made = _MADE.get((name, pixels))
+    if made is None:
+        if len(_MADE) >= _MADE_MAX:
+            del _MADE[next(iter(_MADE))]  # the oldest
+        made = _MADE[name, pixels] = _resized_once(source, name, pixels)
+    return made
+
+
+def _resized_once(source: bytes | Path, name: str, pixels: int) -> bytes | Path:
+    import PIL
+    from PIL import Image as PILImage
+
+    key = hashlib.sha256(_RETINA_VERSION + PIL.__version__.encode() + name.encode()
+                         + b"\0" + str(pixels).encode()).hexdigest()
+    suffix = Path(name).suffix
+    folder = cache_dir("retina")
+    cached = folder / f"{key}{suffix}" if folder else None
+    if cached and cached.is_file() and _whole(cached.read_bytes(), suffix):
+        return cached  # a thousand issues' copies: links to one file, not a thousand writes
+    raw = source.read_bytes() if isinstance(source, Path) else source
+    with PILImage.open(io.BytesIO(raw)) as picture:
+        height = max(1, round(picture.height * pixels / picture.width))
+        smaller = picture.resize((pixels, height), PILImage.Resampling.LANCZOS,
+                                 reducing_gap=3.0)
+        buffer = io.BytesIO()
+        keep = {k: picture.info[k] for k in ("icc_profile", "exif") if picture.info.get(k)}
+        if suffix == ".jpg":
+            smaller.convert("RGB").save(buffer, format="JPEG", quality=80, optimize=True,
+                                        progressive=True, **keep)
+        else:
+            smaller.save(buffer, format="PNG", optimize=True, **keep)
+    data = buffer.getvalue()
+    if cached:
+        store_in_cache(cached, data)
+        if cached.is_file():  # stored (a full or read-only disk keeps the bytes here)
+            return cached
+    return data
+
+
+def _whole(data: bytes, suffix: str) -> bool:
+    """A cached copy written to the end (a build stopped mid-write leaves a stub)."""
+    if suffix == ".jpg":
+        return data.startswith(b"\xff\xd8") and data.endswith(b"\xff\xd9")
+    return data.startswith(b"\x89PNG") and data.endswith(b"IEND\xaeB`\x82")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from jinja2 import (
     BytecodeCache,
@@ -13,10 +14,13 @@ from jinja2 import (
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
+    pass_context,
 )
 from jinja2.bccache import Bucket
+from jinja2.runtime import Context
 
 from .._cache import cache_dir
+from .locale import quotes
 
 __all__ = ["DEFAULT_THEME", "make_environment"]
 
@@ -50,7 +54,7 @@ def make_environment(
         *searched,
         theme_loader,
     ])
-    return Environment(
+    env = Environment(
         loader=loader,
         undefined=StrictUndefined,
         autoescape=_escapes,
@@ -60,6 +64,24 @@ def make_environment(
         auto_reload=False,
         bytecode_cache=_bytecode_cache(),
     )
+    env.filters["quotes"] = _quotes
+    return env
+
+
+@pass_context
+def _quotes(context: Context, text: Any, lang: str | None = None) -> Any:
+    """`{{ title | quotes(item.lang) }}`: typographic quotes in the text's language,
+    the issue's (or on the site's own pages, the desk's) when it has none."""
+    return quotes(text, lang or context_lang(context))
+
+
+def context_lang(context: Context | dict[str, Any]) -> str:
+    """The language a template speaks in: its issue's, else the desk's."""
+    issue = context.get("issue")
+    if issue is not None and getattr(issue, "lang", None):
+        return str(issue.lang)
+    settings = context.get("settings")
+    return str(getattr(settings, "language", "") or "en")
 
 
 def _bytecode_cache() -> BytecodeCache | None:

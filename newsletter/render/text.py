@@ -153,14 +153,15 @@ def _tokens(text: str) -> list[str]:
 
 
 def _wrap_line(line: str, width: int) -> list[str]:
-    if _columns(line) <= width:
+    columns = len if line.isascii() else _columns  # most lines: a character is a column
+    if columns(line) <= width:
         return [line]
     prefix = _PREFIX.match(line).group(1)  # type: ignore[union-attr]  # the pattern always matches
-    indent = " " * _columns(prefix)
+    indent = " " * columns(prefix)
     lines: list[str] = []
-    current, used, fresh = prefix, _columns(prefix), True
+    current, used, fresh = prefix, columns(prefix), True
     for token in _tokens(line[len(prefix):]):
-        size = _columns(token)
+        size = columns(token)
         if token.isspace():
             current, used = current + token, used + size
             continue
