@@ -120,6 +120,11 @@ def test_urls_and_code_keep_their_straight_quotes() -> None:
         "see https://example.org/?q=\"a\" and `x = 'y'` for “more”")
 
 
+def test_a_quote_before_a_url_or_code_opens() -> None:
+    assert quotes('see "https://e.org/a now', "en") == "see “https://e.org/a now"
+    assert quotes("run '`make`' first", "en").startswith("run ‘`make`")
+
+
 def test_markup_is_left_as_it_is() -> None:
     html = Markup('<a href="https://example.org/" title="it\'s">"x"</a>')
     assert quotes(html, "en") is html

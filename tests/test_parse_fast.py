@@ -114,6 +114,10 @@ def test_a_plain_utf8_feed_is_read_by_feedparser_rs_alone(parses: Counter[str]) 
      .replace(b'<rss version="2.0"',
               b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"')),
     ("no entries", rss("")),
+    # a guid that is not a link whose value is also another entry's plain guid
+    ("a guid both a link and not", rss(ITEMS.replace(
+        "<guid>https://e.org/0</guid>", "<guid>12345</guid>").replace(
+        "<guid>https://e.org/1</guid>", '<guid isPermaLink="false">12345</guid>'))),
     # feedparser-rs blanks loopback and private addresses; joined to the story's link,
     # a blank picture address once made the story's own page its picture
     ("a picture on 127.0.0.1", rss(ITEMS.replace(
@@ -126,6 +130,15 @@ def test_what_feedparser_rs_reads_differently_goes_to_feedparser(
     assert fast == slow
     if not isinstance(fast, str):
         assert all(s.image is None or s.image.src != s.url for s in fast.stories), why
+
+
+def test_a_guid_that_is_no_link_is_kept_as_written_even_with_an_entity(
+        parses: Counter[str]) -> None:
+    data = rss(ITEMS.replace("<guid>https://e.org/0</guid>",
+                             '<guid isPermaLink="false">a&amp;b</guid>'))
+    fast, slow = both_ways(data, "t")
+    assert parses["rs"] >= 1 and fast == slow
+    assert not isinstance(fast, str) and any(s.guid == "a&b" for s in fast.stories)
 
 
 @pytest.mark.corpus

@@ -37,6 +37,51 @@ def _text_part(desk: Path) -> None:
     _override(desk, "text/issue.txt", "\n-- \nsent with care\n")
 
 
+_SECTION = "<mj-section><mj-column><mj-text>{}</mj-text></mj-column></mj-section>"
+
+
+def _email_including(desk: Path, name: str) -> None:
+    """The desk's email template, including `name` at the end of its body."""
+    _override(desk, "email/issue.mjml", "")
+    email = desk / "templates" / "email" / "issue.mjml"
+    email.write_text(email.read_text(encoding="utf-8").replace(
+        "</mj-body>", f'{{% include "{name}" %}}</mj-body>', 1), encoding="utf-8")
+
+
+def _write(desk: Path, name: str, text: str) -> None:
+    path = desk / "templates" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _through_a_partial(desk: Path, word: str) -> None:
+    """The email includes a template outside the output folders, which includes a
+    web template: an edit of that web template reaches the email."""
+    _email_including(desk, "partials/_bridge.html")
+    _write(desk, "partials/_bridge.html", '{% include "web/_bit.html" %}')
+    _write(desk, "web/_bit.html", _SECTION.format(word))
+
+
+def _from_a_web_subfolder(desk: Path, word: str) -> None:
+    _email_including(desk, "web/parts/_bit.html")
+    _write(desk, "web/parts/_bit.html", _SECTION.format(word))
+
+
+@pytest.mark.parametrize("theme", [_through_a_partial, _from_a_web_subfolder],
+                         ids=lambda theme: theme.__name__.strip("_"))
+def test_an_email_that_reaches_a_web_template_is_rendered_again_when_it_changes(
+        desk: Path, theme: Callable[[Path, str], None]) -> None:
+    theme(desk, "WORD-ONE")
+    build(desk)
+    theme(desk, "WORD-TWO")  # the web template the email reaches, edited
+    build(desk)
+    emails = [p.read_text(encoding="utf-8") for p in (desk / "site").rglob("email.html")]
+    assert emails and all("WORD-TWO" in email for email in emails)
+    incremental = tree(desk / "site")
+    build(desk, force=True)
+    assert tree(desk / "site") == incremental
+
+
 def _one_issue(desk: Path) -> None:
     small_issue(desk, 2, word="edited")
 

@@ -27,6 +27,7 @@ Its own sanitizer and relative-URI pass are off, as feedparser's are:
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -93,7 +94,13 @@ def read_fast(data: bytes, *, root: str, url: str, charset: str) -> Read | None:
     inherited = _inherited_authors(data, about, entries, atom)
     if inherited is None:
         return None
-    not_links = {g.decode("utf-8", "replace") for g in _PERMALINK_FALSE.findall(data)}
+    # matched by value (decoded as feedparser-rs decodes it); a value that is also some
+    # other entry's plain guid cannot be told apart that way: feedparser reads those
+    not_links = {html.unescape(g.decode("utf-8", "replace"))
+                 for g in _PERMALINK_FALSE.findall(data)}
+    if not_links and sum(_text(e, "id") in not_links for e in entries) > len(
+            _PERMALINK_FALSE.findall(data)):
+        return None
     read = tuple(_entry(e, url, atom, inherited, not_links) for e in entries)
     if not all(map(_as_feedparser_reads, entries, read)):
         return None

@@ -147,7 +147,9 @@ class FeedStatus:
 # --- pure decisions ----------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)  # asked three times per story by one save
+# asked three times per story by one save; few kept: a story holds up to 512 KiB of
+# text, and the preview's process lives for hours
+@functools.lru_cache(maxsize=4)
 def content_hash(story: Story) -> str | None:
     """A fingerprint of the story's text; None when there is no text beyond a title,
     since titles alone ("Weekly roundup") repeat across different stories."""
@@ -604,7 +606,8 @@ class Store:
     def _reclaim(self) -> None:
         """Give the pages of v2's dropped index back to the disk: a file that held a
         hundred megabytes of it would otherwise keep its size. VACUUM runs outside a
-        transaction; if another command holds the file it is left for next time."""
+        transaction; if another command holds the file it is not tried again, and the
+        file keeps its size (new stories reuse the free pages)."""
         with suppress(sqlite3.OperationalError):  # busy: the migration itself is committed
             self._conn.execute("VACUUM")
 
@@ -851,8 +854,9 @@ class Store:
                skipped: bool | None = None, limit: int = 50) -> list[Story]:
         """Stories matching every filter, newest first (by publication date).
 
-        `words` are ANDed; each matches anywhere in the title, summary or
-        content, in any script, case-insensitively. `starred`: only starred
+        `words` are ANDed; each matches anywhere in the title or summary, or
+        in the first `SEARCHED_CONTENT` characters of the content, in any
+        script, case-insensitively. `starred`: only starred
         stories; `skipped`: only skipped ones (True), none of them (False),
         or either (None).
         """

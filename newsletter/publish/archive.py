@@ -81,7 +81,13 @@ _MANIFEST_VERSION = 4  # 2: entries say when their issue goes live; 3: digests o
 _OUTPUTS = ("email", "text", "web")
 #: A template named in another (`{% import "web/_macros.html" %}`): its folder counts
 #: for the output of the one that names it.
-_NAMED_TEMPLATE = re.compile(r"""\b(email|text|web|feed)/[\w.-]+\.(?:mjml|html|txt|xml|css|js)\b""")
+# Any mention of a templates folder counts (a subfolder, any extension, a name in a
+# comment): reading too much only renders more; reading too little carries a stale
+# email over.
+_NAMES_A_FOLDER = re.compile(r"""\b(email|text|web|feed)/""")
+# A template tag whose argument is not a quoted name (`{% include "web/" ~ kind %}`,
+# a variable): the folders it reads cannot be told, so it reads them all.
+_TEMPLATE_TAG = re.compile(r"""\{%-?\s*(?:include|import|extends|from)\s+(\S)""")
 # pages of the site itself: a change there re-makes the index, not every issue
 _SITE_ONLY = frozenset({"web/index.html", "web/404.html", "web/search.js"})
 
@@ -409,11 +415,6 @@ def _folder_names(folder: Path, *, folders: bool = False) -> frozenset[str]:
         return frozenset()
 
 
-def _shared_digest(settings: Settings) -> str:
-    """What every issue's pages depend on: the tool, the settings and the theme."""
-    return _shared_digests(settings)[0]
-
-
 def _shared_digests(settings: Settings) -> tuple[str, dict[str, str]]:
     """What every issue's pages depend on: the tool, the settings and the theme; and
     what each output depends on (`_OUTPUTS`): the same, with only the templates of
@@ -447,18 +448,25 @@ def _shared_digests(settings: Settings) -> tuple[str, dict[str, str]]:
 
 
 def _folders_used(output: str, files: Sequence[tuple[str, str, bytes]]) -> set[str]:
-    """The templates folders an output reads: its own, and those its templates name
-    (`{% import "web/_macros.html" %}`), and theirs in turn."""
-    used, waiting = set(), [output]
+    """The templates folders an output reads: its own, those its templates name
+    (`{% import "web/_macros.html" %}`), those named by any template outside the
+    folders (any output may include one), and theirs in turn; every folder when a
+    template names another by an expression."""
+    every = {*_OUTPUTS, "feed"}
+    used: set[str] = set()
+    waiting = [output, *{top for top, _, _ in files if top not in every}]
     while waiting:
         folder = waiting.pop()
         if folder in used:
             continue
         used.add(folder)
         for top, _, data in files:
-            if top == folder:
-                waiting += [m.group(1) for m in
-                            _NAMED_TEMPLATE.finditer(data.decode("utf-8", "replace"))]
+            if top != folder:
+                continue
+            text = data.decode("utf-8", "replace")
+            if any(tag.group(1) not in "\"'" for tag in _TEMPLATE_TAG.finditer(text)):
+                return every
+            waiting += [m.group(1) for m in _NAMES_A_FOLDER.finditer(text)]
     return used
 
 

@@ -345,7 +345,8 @@ def quotes(text: str, lang: str) -> str:
     out: list[str] = []
     at = 0
     for span in _VERBATIM.finditer(text):
-        out += [quoter.curl(text[at:span.start()]), quoter.verbatim(span.group())]
+        out += [quoter.curl(text[at:span.start()], following=span.group()[0]),
+                quoter.verbatim(span.group())]
         at = span.end()
     out.append(quoter.curl(text[at:]))
     return "".join(out)
@@ -372,7 +373,9 @@ class Quoter:
             self.last = text[-1]
         return text
 
-    def curl(self, text: str) -> str:
+    def curl(self, text: str, *, following: str = " ") -> str:
+        """`text` with its quotes curled; `following` is the character after it (a
+        URL or code kept as it is), which tells a quote at its very end to open."""
         if not text:
             return text
         if '"' not in text and "'" not in text:  # most runs: nothing to curl
@@ -385,7 +388,7 @@ class Quoter:
             if index:  # the character before the quote is its context
                 out.append(text[at:index])
                 self.last = text[index - 1]
-            after = text[index + 1] if index + 1 < len(text) else " "
+            after = text[index + 1] if index + 1 < len(text) else following
             out.append(self._mark(found.group(), after))
             self.last = found.group()
             at = index + 1
