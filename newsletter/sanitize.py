@@ -168,11 +168,14 @@ def plain_of_clean(html: str) -> str:
 
 def _clean(html: str, rewrite: UrlRewrite | None, rewrite_src: UrlRewrite | None, *,
            pictures: bool) -> Markup:
-    token = _REWRITES.set((rewrite, rewrite_src))
+    failures: list[BaseException] = []
+    token = _REWRITES.set((rewrite, rewrite_src, failures))
     try:
         cleaned = _nh3(_CLEANERS[pictures], html)
     finally:
         _REWRITES.reset(token)
+    if failures:  # raised in the attribute filter, which nh3 calls from Rust
+        raise failures[0]
     return Markup(cleaned)  # nh3 output is what "safe" means here
 
 
@@ -180,17 +183,24 @@ def _clean(html: str, rewrite: UrlRewrite | None, rewrite_src: UrlRewrite | None
 # Python sets on every call, which was two thirds of its time on a summary (21 us
 # of 7). A Cleaner's attribute filter is fixed, so the call's URL rewrites reach
 # it through a context variable, set around each clean.
-_REWRITES: ContextVar[tuple[UrlRewrite | None, UrlRewrite | None]] = ContextVar(
-    "rewrites", default=(None, None))
+_REWRITES: ContextVar[tuple[UrlRewrite | None, UrlRewrite | None, list[BaseException]]] = \
+    ContextVar("rewrites")
 
 
 def _filter_attribute(tag: str, name: str, value: str) -> str | None:
-    if name not in _URL_ATTRIBUTES:
-        return value
-    rewrite, rewrite_src = _REWRITES.get()
-    change = rewrite_src if name == "src" else rewrite
-    url = change(value) if change else value
-    return url if url is not None and is_safe_url(url) else None
+    """An attribute as it may stay (None: dropped). nh3 calls this from Rust, which
+    prints an exception raised here and goes on (a Ctrl-C, a rewrite's bug): the
+    attribute is dropped and the exception kept for `_clean` to raise."""
+    rewrite, rewrite_src, failures = _REWRITES.get()
+    try:
+        if name not in _URL_ATTRIBUTES:
+            return value
+        change = rewrite_src if name == "src" else rewrite
+        url = change(value) if change else value
+        return url if url is not None and is_safe_url(url) else None
+    except BaseException as failure:  # noqa: BLE001  # re-raised by _clean
+        failures.append(failure)
+        return None
 
 
 _CLEANERS = {pictures: nh3.Cleaner(

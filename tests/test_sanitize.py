@@ -154,6 +154,20 @@ def test_relative_links_are_made_absolute_or_dropped() -> None:
     assert "javascript" not in cleaned and ">y</a>" in cleaned
 
 
+def test_an_interrupt_inside_the_attribute_filter_is_raised_not_lost() -> None:
+    """nh3 calls the attribute filter from Rust, which prints an exception raised there
+    and goes on: a Ctrl-C landing in it once let a build run to its end and swap the
+    site (tests/test_site.py::test_ctrl_c_leaves_the_previous_site_byte_identical)."""
+    def interrupted(url: str) -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        clean_html('<a href="https://e.org/">x</a>', rewrite=interrupted)
+    # and the next clean is untouched by it
+    assert clean_html('<a href="https://e.org/">x</a>') == \
+        '<a href="https://e.org/" rel="noopener noreferrer">x</a>'
+
+
 @given(st.text(max_size=300))
 def test_sanitizing_is_idempotent(text: str) -> None:
     once = str(clean_html(text))
