@@ -44,7 +44,7 @@ from ..model import (
     Settings,
 )
 from ..render import DEFAULT_THEME, NAV_MARKER, Renderer
-from .routes import SLOT_NAMES, DeskActions, DeskRoutes, FindingsReport
+from .routes import SLOT_NAMES, DeskActions, DeskRoutes, FindingsReport, file_digest
 from .server import API_PREFIX, Page
 
 __all__ = ["DESK_CSP", "VIEW_CSP", "DeskActions", "DeskPreview", "FindingsReport"]
@@ -185,13 +185,6 @@ class _StoreWrites:
             self.close()
             return f"unreadable: {exc}"
         return version
-
-
-def _file_digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -404,18 +397,18 @@ class DeskPreview:
 
     def _build(self, source: Path) -> _Built:
         settings, renderer = self._settings, self._renderer
-        file_digest = _file_digest(source)  # read first: a save meanwhile builds again
+        file_digest_now = file_digest(source)  # read first: a save meanwhile builds again
         if settings is None or renderer is None:
-            return _failed(source, self._settings_error, file_digest)
+            return _failed(source, self._settings_error, file_digest_now)
         try:
             # named as the editor would type it, so errors read issues/x.yaml:12
             issue, rendered = self.render(relative_to_cwd(source), settings, renderer=renderer)
         except NewsletterError as exc:
-            return _failed(source, exc, file_digest)
+            return _failed(source, exc, file_digest_now)
         self._slugs[source] = issue.slug
         sent = rendered.email_html.replace(self.server_url, self._real_base)
         built = _Built(source=source, key=issue.slug, issue=issue, rendered=rendered,
-                       email_bytes=len(sent.encode()), file_digest=file_digest)
+                       email_bytes=len(sent.encode()), file_digest=file_digest_now)
         return replace(built, digest=_built_digest(built))
 
     def _already_built(self, source: Path) -> bool:
@@ -425,7 +418,7 @@ class DeskPreview:
         built = self._built.get(source)
         if written is None or built is None or built.file_digest != written:
             return False
-        if _file_digest(source) != written:
+        if file_digest(source) != written:
             self._own_writes.pop(source, None)  # changed again since: build it
             return False
         self._own_writes.pop(source, None)

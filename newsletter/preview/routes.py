@@ -42,7 +42,8 @@ from ..model import (
 )
 from .server import API_PREFIX, Page, refusal
 
-__all__ = ["SLOT_NAMES", "DeskActions", "DeskRoutes", "FindingsReport", "IssueFiles"]
+__all__ = ["SLOT_NAMES", "DeskActions", "DeskRoutes", "FindingsReport", "IssueFiles",
+           "file_digest"]
 
 _JSON = "application/json"
 SLOT_NAMES = {"lead": "the lead", "lead.body": "the lead's body", "catch_up": "catch-up",
@@ -372,7 +373,7 @@ class DeskRoutes:
                        "undo takes back this desk's own edits since it was started")
         last = stack[-1]
         if digest != last.after:
-            if _file_digest(source) != last.after:
+            if file_digest(source) != last.after:
                 stack.clear()  # what undo would put back would lose the other edit
             raise EditConflict("undo would overwrite a change made since",
                                hint="nothing was undone")
@@ -550,8 +551,10 @@ def _file_digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes ("" when it cannot be read), as the desk's panel and
+    its writes name a version of an issue file."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return _file_digest_of(path.read_bytes())
     except OSError:
         return ""
