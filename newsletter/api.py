@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from . import __version__
+from .desk._yaml import issue_status  # not editorial: listing candidates never reads an issue
 from .desk.config import SETTINGS_FILE, find_settings, load_settings, relative_to_cwd
-from .desk.editorial import issue_status
 from .desk.lockfile import (
     LeftOut,
     Lock,
@@ -39,25 +39,15 @@ from .model import (
     CandidatePage,
     CandidateQuery,
     CandidateRow,
-    CatchUpItem,
-    DeepDive,
     FeedSpec,
     FetchOutcome,
     FetchResult,
-    Finding,
-    Issue,
-    IssuePanel,
     Marks,
-    PanelItem,
-    RenderedIssue,
     Settings,
-    Severity,
     SourceLocation,
     Status,
     Story,
-    TextBlock,
     Use,
-    Video,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +57,14 @@ if TYPE_CHECKING:
     from .collect.store import SaveCounts, Store
     from .collect.web import FoundFeed
     from .desk.drafts import Edit, Placed, Slot
+    from .model import (
+        Finding,
+        Issue,
+        IssuePanel,
+        PanelItem,
+        RenderedIssue,
+        Severity,
+    )
     from .preview.server import PreviewServer
     from .publish.archive import SiteReport
     from .render import Renderer
@@ -456,6 +454,8 @@ class CheckRun:
 
 
 def _counts(findings: Iterable[Finding]) -> dict[Severity, int]:
+    from .model import Severity
+
     counts = dict.fromkeys(sorted(Severity, reverse=True), 0)
     for finding in findings:
         counts[finding.severity] += 1
@@ -522,6 +522,7 @@ def check_issue(path: Path, settings: Settings, *, offline: bool = False,
     from .check.content import Locator, content_findings
     from .check.markup import markup_findings
     from .errors import InputError
+    from .model import Finding, Severity
     from .render import Renderer, issue_url
     from .render.assets import resolve_assets
 
@@ -1050,7 +1051,8 @@ def new_issue(settings: Settings, *, date: dt.date | None = None,
     Without `date`, the next date at the desk's `cadence` after the newest
     issue (never a date that has an issue; today on a desk with none).
     """
-    from .desk.drafts import Cadence, choose_issue_date, draft_text, write_new_file
+    from .desk.cadence import Cadence, choose_issue_date
+    from .desk.drafts import draft_text, write_new_file
 
     issues = {path: _issue_meta(path) for path in find_issue_files(settings)}
     dated = [*(d for _, d in issues.values()), *map(_stem_date, issues)]
@@ -1424,6 +1426,7 @@ def issue_panel(settings: Settings, issue_file: Path) -> IssuePanel:
     picture is measured). Both come from the same bytes: read again (at most
     three times) when the file changed in between."""
     from .desk import drafts
+    from .model import IssuePanel
 
     for _ in range(3):
         try:
@@ -1446,6 +1449,8 @@ _Shown = dict[tuple[str, int], tuple[str, str]]  # (slot, position) -> (headline
 def _shown(settings: Settings, issue_file: Path) -> tuple[_Shown, str]:
     """Each item's headline and blurb as readers see them, by slot and position;
     or nothing and why, when the issue cannot be resolved."""
+    from .model import CatchUpItem, DeepDive, TextBlock, Video
+
     try:
         issue = pinned_issue(issue_file, settings, offline=True).issue
     except NewsletterError as exc:
@@ -1469,6 +1474,8 @@ def _shown(settings: Settings, issue_file: Path) -> tuple[_Shown, str]:
 def _panel_item(slot: Slot, shown: tuple[str, str] | None) -> PanelItem:
     """A slot of the YAML as the panel lists it; without `shown` (the issue did not
     resolve), the headline and blurb as written, else the candidate's title."""
+    from .model import PanelItem
+
     written = _excerpt(slot.text) if slot.kind == "text" else \
         slot.headline if slot.headline is not None else slot.title
     headline, blurb = shown or (written, slot.blurb or "")

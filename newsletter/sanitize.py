@@ -32,10 +32,11 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import nh3
 from markupsafe import Markup
+
+from ._urls import is_remote, is_safe_url
 
 __all__ = [
     "MAX_DEPTH",
@@ -87,22 +88,6 @@ _SPACE = re.compile(r"\s+")
 _TAG_IN_CLEAN = re.compile(r"<[^>]*>")  # nh3 escapes "<" in text: each match is a tag
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)[^>]*>")  # the same, with its name
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def is_remote(src: str) -> bool:
-    """Whether a picture source names a web address rather than a desk file."""
-    return "://" in src or src.startswith("//")
-
-
-def is_safe_url(url: str) -> bool:
-    """True for absolute http(s) URLs with a host, and for mailto: links."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    if parts.scheme == "mailto":
-        return bool(parts.path)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def clean_html(html: str, rewrite: UrlRewrite | None = None,

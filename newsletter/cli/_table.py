@@ -28,6 +28,8 @@ _GAP = "  "
 
 def text_width(text: str) -> int:
     """The columns `text` takes in a terminal: wide and full-width characters take two."""
+    if text.isascii():  # no wide character: most ids, dates and titles
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 

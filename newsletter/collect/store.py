@@ -59,9 +59,7 @@ looks the way it does:
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import functools
-import hashlib
 import json
 import re
 import sqlite3
@@ -73,6 +71,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from .._urls import is_remote, is_safe_url
 from ..errors import StoreError
 from ..model import (
     MIN_ID_PREFIX,
@@ -87,7 +86,6 @@ from ..model import (
     SourceLocation,
     Story,
 )
-from ..sanitize import html_to_plain, is_remote, is_safe_url, plain_of_clean
 
 __all__ = [
     "BY_HAND",
@@ -155,6 +153,8 @@ def content_hash(story: Story) -> str | None:
     since titles alone ("Weekly roundup") repeat across different stories."""
     if not (story.summary or story.content):
         return None
+    import hashlib  # OpenSSL's load is a tenth of listing candidates, which never hashes
+
     text = json.dumps([story.title, story.summary, story.content], ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -264,6 +264,8 @@ def _image(text: str | None) -> Image | None:
 def _plain(summary: str, content: str) -> str:
     """What search read besides the title until schema v4: the visible text of summary
     and content (migration v2 still writes it, as released)."""
+    from ..sanitize import html_to_plain  # only when writing: reading a store cleans nothing
+
     return f"{html_to_plain(summary)}\n{html_to_plain(content)}"
 
 
@@ -285,6 +287,8 @@ def _searched(summary: str, content: str) -> str:
     """What search reads besides the title: the visible text of the summary, a line
     break, and the start of the content's (both sanitized HTML, so no second nh3
     pass: it was a third of the time of saving a story)."""
+    from ..sanitize import plain_of_clean  # only when writing: reading a store cleans nothing
+
     head = _cut_markup(content, _CONTENT_MARKUP * SEARCHED_CONTENT)
     return f"{plain_of_clean(summary)}\n{plain_of_clean(head)[:SEARCHED_CONTENT]}"
 
@@ -844,6 +848,8 @@ class Store:
                 "SELECT id FROM stories WHERE instr(url, ?) > 0 ORDER BY dated DESC LIMIT 5",
                 (ref,))]
         starting = sorted(i for i in ids if i.startswith(ref) and i != ref)
+        import difflib  # only to suggest, on a miss
+
         close = difflib.get_close_matches(ref, ids, n=3, cutoff=0.6)
         return list(dict.fromkeys([*starting, *close, *in_url]))[:5]
 

@@ -7,15 +7,14 @@ over a file reports all that is wrong with it at once.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from .._urls import is_remote, is_safe_url
 from ..errors import Problem
 from ..model import SourceLocation
-from ..sanitize import is_remote, is_safe_url
 from ._yaml import KeyPath, YamlDocument, field_name
 
 __all__ = ["LONG", "PROSE", "SHORT", "Fields"]
@@ -239,6 +238,8 @@ def _clip(value: str, limit: int = 60) -> str:
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    import difflib  # only to suggest, on a miss
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f'did you mean "{close[0]}"?'

@@ -23,7 +23,8 @@ from ruamel.yaml.resolver import VersionedResolver
 from ..errors import Problem
 from ..model import SourceLocation
 
-__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "YamlDocument", "field_name", "load_yaml"]
+__all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "YamlDocument", "field_name", "issue_status",
+           "load_yaml"]
 
 MAX_FILE_BYTES = 1_000_000
 MAX_VALUES = 20_000
@@ -109,6 +110,16 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
         if builder.exhausted:
             return None  # what was built past the budget is not worth checking
     return doc
+
+
+def issue_status(path: Path) -> str:
+    """An issue's status read without validating the rest: a draft may be half-written.
+
+    "" when the file cannot be read or its status is not text.
+    """
+    doc = load_yaml(path, [])
+    status = doc.data.get("status", "draft") if doc and isinstance(doc.data, dict) else None
+    return status if isinstance(status, str) else ""
 
 
 class _OnceResolver(VersionedResolver):

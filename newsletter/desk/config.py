@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 from pathlib import Path
 from typing import Any
 
+from .._urls import is_remote
 from ..errors import Problem, SettingsError
 from ..model import (
     CheckSettings,
@@ -21,7 +21,6 @@ from ..model import (
     SourceLocation,
     Utm,
 )
-from ..sanitize import is_remote
 from ._fields import LONG, PROSE, Fields, is_picture_source
 from ._yaml import KeyPath, load_yaml
 
@@ -140,7 +139,7 @@ def _full_width_deep_dives(f: Fields, top: dict[str, Any]) -> int:
 
 def _cadence(f: Fields, top: dict[str, Any]) -> str:
     """When issues come out (`cadence: weekly on friday`), spelled one way."""
-    from .drafts import Cadence, CadenceError
+    from .cadence import Cadence, CadenceError
 
     if isinstance(top.get("cadence"), dict | list):
         f.problem(("cadence",), "expected text, not a list or mapping", Cadence.HINT)
@@ -221,6 +220,8 @@ def _unsubscribe(f: Fields, top: dict[str, Any]) -> str:
         return UNSUBSCRIBE_DIALECTS[value.lower()]
     hint = ("use mailchimp, listmonk or buttondown, your email service's merge tag "
             "(e.g. {{unsubscribe}}), or an https:// address")
+    import difflib  # only to suggest, on a miss
+
     near = difflib.get_close_matches(value.lower(), UNSUBSCRIBE_DIALECTS, n=1, cutoff=0.75)
     unbroken = "".join(value.split())  # "java\tscript:" is javascript: to a browser
     scheme = _SCHEME.match(unbroken)

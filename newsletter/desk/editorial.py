@@ -43,7 +43,7 @@ from ..model import (
 )
 from ._blurbs import feed_blurb
 from ._fields import LONG, PROSE, Fields, is_picture_source
-from ._yaml import KeyPath, field_name, load_yaml
+from ._yaml import KeyPath, field_name, issue_status, load_yaml
 from .lookup import NO_STORE, StoryLookup
 
 __all__ = ["issue_status", "load_issue"]
@@ -69,16 +69,6 @@ def _no_candidate_problem(ref: str, near: Sequence[str]) -> tuple[str, str]:
     hint = f'did you mean "{near[0]}"?' if near else (
         'run "newsletter fetch", or write the story inline with url: and headline:')
     return f'no candidate "{ref}"', hint
-
-
-def issue_status(path: Path) -> str:
-    """An issue's status read without validating the rest: a draft may be half-written.
-
-    "" when the file cannot be read or its status is not text.
-    """
-    doc = load_yaml(path, [])
-    status = doc.data.get("status", "draft") if doc and isinstance(doc.data, dict) else None
-    return status if isinstance(status, str) else ""
 
 
 def load_issue(path: Path, settings: Settings, lookup: StoryLookup = NO_STORE) -> Issue:

@@ -20,14 +20,16 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._urls import is_remote
 from ..errors import IssueFileError, NewsletterError, Problem
-from ..model import Asset, Image, Issue, Logo, Settings, SourceLocation, Story
-from ..sanitize import is_remote
+from ..model import Asset, Image, Logo, Settings, SourceLocation, Story
 from ._yaml import KeyPath, field_name, load_yaml
-from .editorial import load_issue
 from .lookup import PinnedLookup, StoryLookup
+
+if TYPE_CHECKING:  # only named: a no-op build or `candidates` never loads an issue's parts
+    from ..model import Issue
 
 __all__ = ["LOCK_VERSION", "LeftOut", "Lock", "Measure", "PicturePin", "PinnedIssue",
            "load_pinned", "lock_path", "may_write_lock", "read_lock", "read_lock_file",
@@ -262,6 +264,8 @@ def load_pinned(path: Path, settings: Settings, store: StoryLookup | None, *, lo
 
 
 def _load(path: Path, settings: Settings, lookup: StoryLookup, *, missing_store: bool) -> Issue:
+    from .editorial import load_issue  # not for listing candidates or a no-op build
+
     try:
         return load_issue(path, settings, lookup)
     except IssueFileError as exc:

@@ -10,7 +10,6 @@ a picklable function that opens the store there.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -56,6 +55,8 @@ class StaticLookup:
         return prefixed[0] if len(prefixed) == 1 else None
 
     def suggest(self, ref: str) -> Sequence[str]:
+        import difflib  # only to suggest, on a miss
+
         return difflib.get_close_matches(ref, [s.id for s in self._stories], n=3, cutoff=0.5)
 
 

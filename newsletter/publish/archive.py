@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from .._cache import store_in_cache
+from .._urls import is_remote
 from .._workers import start_worker
+from ..desk._yaml import issue_status
 from ..desk.config import SETTINGS_FILE
-from ..desk.editorial import issue_status
 from ..desk.lockfile import (
     Lock,
     Measure,
@@ -55,19 +56,17 @@ from ..errors import BuildError, IssueFileError, NewsletterError
 from ..model import (
     GMAIL_CLIP_BYTES,
     Asset,
-    Issue,
-    IssueAssets,
     Settings,
     SiteEntry,
     Status,
     Story,
 )
-from ..sanitize import is_remote
 from .site import FEED_SIZE, IssueNav, StagedSite, issue_navs, site_build_id, site_pages, write_file
 
 if TYPE_CHECKING:  # render (Jinja, markdown-it, Pillow) is imported once there is work
     from concurrent.futures import Executor
 
+    from ..model import Issue, IssueAssets
     from ..render import Renderer
 
 __all__ = ["POOL_FROM", "SiteReport", "build_site"]
