@@ -8,7 +8,6 @@ file edits (`desk.drafts`) and the site's swap (`publish.site`) both use it.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import os
@@ -24,6 +23,8 @@ _AT_FDCWD = -100
 @functools.cache
 def _renameat2() -> Any:
     """libc's renameat2 (the process's own C library: no search for it), or None."""
+    import ctypes  # here: a build with nothing to do swaps nothing
+
     try:
         return ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):
@@ -38,6 +39,8 @@ def exchange(a: Path, b: Path) -> bool:
         return False
     if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
+    import ctypes
+
     code = ctypes.get_errno()
     if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # this filesystem cannot
         return False

@@ -23,9 +23,7 @@ pools, ties a worker's life to its parent's twice:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import signal
 import sys
 import threading
 import time
@@ -42,6 +40,8 @@ def start_worker(parent: int) -> None:
     `parent` is the pid of the process that made the pool (`os.getpid()`
     there); passed in, because the parent may already be gone by now.
     """
+    import signal  # here: only a worker (and a build that starts workers) needs it
+
     # Ctrl-C reaches the whole process group; the parent stops the pool itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _killed_with_parent()
@@ -67,6 +67,9 @@ def _killed_with_parent() -> bool:
     """Ask Linux to SIGKILL this process when its parent thread ends; False elsewhere."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes
+    import signal
+
     with contextlib.suppress(OSError, AttributeError):  # no libc, or one without prctl
         libc = ctypes.CDLL(None, use_errno=True)
         return bool(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0)

@@ -193,11 +193,12 @@ def has_issue_files(settings: Settings) -> bool:
     return next(settings.issues_dir.glob("*.yaml"), None) is not None
 
 
-def _shorter(paths: Iterable[Path]) -> list[Path]:
+def _shorter(paths: Iterable[Path | str]) -> list[Path]:
     """`relative_to_cwd` of each path, sorted: the working folder is resolved once,
-    not once a path (a no-op build of 1,000 issues spent a tenth of its time there)."""
+    not once a path (a no-op build of 1,000 issues spent a tenth of its time there),
+    and each path is made a `Path` once (strings until then)."""
     cwd = f"{Path.cwd().resolve()}{os.sep}"
-    shown = [Path(name.removeprefix(cwd)) for name in map(str, paths)]
+    shown = [Path(os.fspath(path).removeprefix(cwd)) for path in paths]
     return sorted(shown, key=lambda path: path.parts)
 
 
@@ -205,13 +206,13 @@ def _issue_sources(settings: Settings, named: Iterable[Path]) -> list[Path]:
     """Every issue file of the desk and the `named` ones, resolved (links, `..`) and
     shown as `find_issue_files` shows them, oldest first. The desk's folder is
     resolved once and listed once: a file in it is resolved only if it is a link."""
-    found = []
+    found: list[str] = []
     with contextlib.suppress(FileNotFoundError), os.scandir(settings.issues_dir.resolve()) \
             as listing:  # as glob("*.yaml") finds them: no hidden files
-        found = [Path(e.path).resolve() if e.is_symlink() else Path(e.path) for e in listing
+        found = [os.path.realpath(e.path) if e.is_symlink() else e.path for e in listing
                  if e.name.endswith(".yaml") and not e.name.startswith(".")]
-    return sorted({*_shorter(found), *_shorter(p.resolve() for p in named)},
-                  key=lambda path: path.parts)
+    # resolved absolute names: equal strings are equal paths, so a set of them dedupes
+    return _shorter({*found, *(os.fspath(p.resolve()) for p in named)})
 
 
 def render_issue(path: Path, settings: Settings, *, lookup: StoryLookup = NO_STORE,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import REPO
 from test_site import SMALL_ISSUE, build, small_issue, tree
 
+from newsletter.desk.lockfile import PicturePin, lock_name, lock_path, write_lock
 from newsletter.publish import archive
 from newsletter.render import DEFAULT_THEME
 
@@ -144,6 +145,25 @@ def test_a_build_with_nothing_to_do_reads_no_issue_file_it_knows(
     report = build(desk)
     assert report.unchanged and report.kept == 3
     assert reads == []
+
+
+@pytest.mark.usefixtures("settles_at_once")
+def test_a_lock_file_written_beside_a_known_issue_renders_it_again(desk: Path) -> None:
+    """The lock is part of an issue's digest: a no-op build looks for it by name in one
+    listing of the folder, so a wrong name would keep the stale pages."""
+    build(desk)
+    assert build(desk).unchanged
+    issue = desk / "issues" / "2026-11-20.yaml"
+    write_lock(lock_path(issue), [], [PicturePin(url="https://example.org/a.jpg", width=4,
+                                                 height=3)])
+    report = build(desk)
+    assert [p.name for p in report.rendered] == [issue.name]
+
+
+@pytest.mark.parametrize("name", ["2026-11-20.yaml", "a.b.yaml", "a.", ".yaml", "plain", "a..b"])
+def test_a_lock_name_is_the_lock_paths_name(name: str) -> None:
+    assert lock_name(name) == lock_path(Path("issues", name)).name == \
+        f"{PurePosixPath(name).stem}.lock.json"
 
 
 @pytest.mark.usefixtures("settles_at_once")

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # only named: a no-op build or `candidates` never loads an is
     from ..model import Issue
 
 __all__ = ["LOCK_VERSION", "LeftOut", "Lock", "Measure", "PicturePin", "PinnedIssue",
-           "load_pinned", "lock_path", "may_write_lock", "read_lock", "read_lock_file",
+           "load_pinned", "lock_name", "lock_path", "may_write_lock", "read_lock", "read_lock_file",
            "story_from_json", "story_to_json", "write_lock"]
 
 #: 2: pictures are pinned too. A version 1 lock is read as one with no pictures pinned.
@@ -121,7 +121,16 @@ class PinnedIssue:
 
 
 def lock_path(issue_file: Path) -> Path:
-    return issue_file.with_name(f"{issue_file.stem}.lock.json")
+    return issue_file.with_name(lock_name(issue_file.name))
+
+
+def lock_name(issue_name: str) -> str:
+    """The name of the lock file of the issue file named `issue_name` (its stem as
+    `PurePath.stem` gives it, with `.lock.json`), without making a path: a no-op
+    build asks it for every issue."""
+    dot = issue_name.rfind(".")
+    stem = issue_name[:dot] if 0 < dot < len(issue_name) - 1 else issue_name
+    return f"{stem}.lock.json"
 
 
 def may_write_lock(issue_file: Path, settings: Settings, out_dir: Path | None) -> bool:

@@ -46,6 +46,7 @@ from ..desk.lockfile import (
     PicturePin,
     PinnedIssue,
     load_pinned,
+    lock_name,
     lock_path,
     may_write_lock,
     read_lock_file,
@@ -392,19 +393,20 @@ def _read_digest(path: Path, record: dict[str, Any] | None) -> tuple[str, list[i
 
 
 def _issue_digest(shared: str, path: Path, file_digest: str | None = None,
-                  names: Callable[[Path], frozenset[str]] | None = None) -> str:
+                  names: Callable[[str], frozenset[str]] | None = None) -> str:
     """The issue file (by its `_file_digest`, if known) and its lock, with what all
     issues share: each file is read and hashed once a build, at most. `names`
     lists a folder (a lock file is looked for only where the listing has one)."""
     h = hashlib.sha256(f"{shared}\0{file_digest or _file_digest(path)}".encode())
-    lock = lock_path(path)
-    if names is None or lock.name in names(lock.parent):
+    # strings until a lock is there: this runs for every issue of every build
+    folder, name = os.path.split(os.fspath(path))
+    if names is None or lock_name(name) in names(folder or "."):
         with contextlib.suppress(FileNotFoundError):
-            h.update(b"\0lock\0" + lock.read_bytes())
+            h.update(b"\0lock\0" + lock_path(path).read_bytes())
     return h.hexdigest()
 
 
-def _folder_names(folder: Path, *, folders: bool = False) -> frozenset[str]:
+def _folder_names(folder: Path | str, *, folders: bool = False) -> frozenset[str]:
     """The names in `folder` (only its subfolders, with `folders`); none if it is
     missing. One listing instead of a stat per issue."""
     try:
@@ -470,7 +472,7 @@ def _folders_used(output: str, files: Sequence[tuple[str, str, bytes]]) -> set[s
 
 
 def _email_holds(record: dict[str, Any], per_output: Mapping[str, str], path: Path,
-                 file_digest: str, names: Callable[[Path], frozenset[str]]) -> bool:
+                 file_digest: str, names: Callable[[str], frozenset[str]]) -> bool:
     """Whether the issue's email and text part are those its record describes: the
     same inputs, and the same templates of theirs."""
     recorded = record.get("outputs")

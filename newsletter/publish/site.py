@@ -17,7 +17,6 @@ import itertools
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +52,13 @@ class IssueNav:
     @property
     def signature(self) -> str:
         """Changes exactly when the rendered links would."""
-        return json.dumps([[e.slug, e.subject, e.lang] if e else None
-                           for e in (self.previous, self.next)], ensure_ascii=False)
+        return _SIGNATURE.encode([[e.slug, e.subject, e.lang] if e else None
+                                  for e in (self.previous, self.next)])
+
+
+# what json.dumps(..., ensure_ascii=False) writes, without a new encoder for each of
+# the 1,000 issues a build with nothing to do compares
+_SIGNATURE = json.JSONEncoder(ensure_ascii=False)
 
 
 def published(entries: Iterable[SiteEntry], now: dt.datetime) -> list[SiteEntry]:
@@ -242,6 +246,8 @@ class StagedSite:
     """
 
     def __init__(self, target: Path, build_id: str) -> None:
+        import tempfile  # here: a build with nothing to do stages nothing
+
         if target.exists() and not is_built_site(target):
             raise NewsletterError(
                 f"{target} exists and was not made by newsletter; refusing to replace it",
