@@ -36,12 +36,7 @@ from .desk.lookup import NO_STORE, PinnedLookup, StoryLookup, store_path
 from .errors import NewsletterError
 from .model import (
     MAX_PAGE,
-    CandidatePage,
-    CandidateQuery,
-    CandidateRow,
     FeedSpec,
-    FetchOutcome,
-    FetchResult,
     Marks,
     Settings,
     SourceLocation,
@@ -58,6 +53,11 @@ if TYPE_CHECKING:
     from .collect.web import FoundFeed
     from .desk.drafts import Edit, Placed, Slot
     from .model import (
+        CandidatePage,
+        CandidateQuery,
+        CandidateRow,
+        FetchOutcome,
+        FetchResult,
         Finding,
         Issue,
         IssuePanel,
@@ -1340,6 +1340,8 @@ class BrowserDesk:
                                       hint="reload the list: it may have been pruned")
             row = store.row(story_id)
             assert row is not None  # marked just now, in this thread's connection
+            from .model import CandidatePage
+
             return _with_uses(settings, store, CandidatePage(rows=(row,), total=1,
                                                              offset=0)).rows[0]
 

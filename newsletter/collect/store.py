@@ -69,23 +69,21 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._urls import is_remote, is_safe_url
 from ..errors import StoreError
 from ..model import (
     MIN_ID_PREFIX,
-    CandidatePage,
-    CandidateRow,
     FeedSpec,
-    FeedState,
-    FetchOutcome,
-    FetchResult,
     Image,
     Marks,
     SourceLocation,
     Story,
 )
+
+if TYPE_CHECKING:  # `model.collect`: loaded where first used, so listing candidates never does
+    from ..model import CandidatePage, CandidateRow, FeedState, FetchOutcome, FetchResult
 
 __all__ = [
     "BY_HAND",
@@ -314,6 +312,8 @@ def _story(row: sqlite3.Row, sources: Sequence[str]) -> Story:
 
 def _row(row: sqlite3.Row, sources: Sequence[str], text: str) -> CandidateRow:
     """A candidate as the browser desk lists it (`used_in` is `api`'s to fill)."""
+    from ..model import CandidateRow  # `model.collect`: loaded when first used (listing needs none)
+
     picture = _image(row["image"])
     if picture is not None and not (is_remote(picture.src) and is_safe_url(picture.src)):
         picture = None
@@ -328,6 +328,8 @@ def _list_summary(text: str) -> str:
     """A story's summary (else its content's start) as a list shows it: plain text of
     at most `CandidateRow.SUMMARY_CHARS` characters, cut between words where it has
     spaces (Chinese and Japanese have none), `…` where it was cut."""
+    from ..model import CandidateRow  # `model.collect`: loaded when first used (listing needs none)
+
     summary, _, content = text.partition("\n")  # as `_plain` wrote it
     shown, limit = (summary or content).strip(), CandidateRow.SUMMARY_CHARS
     if len(shown) <= limit:
@@ -655,6 +657,8 @@ class Store:
         same url or path are returned: a feed whose address the editor changed
         starts afresh instead of following the old address's redirects.
         """
+        from ..model import FeedState  # `model.collect`, loaded when first used
+
         with self._read() as conn:
             rows = conn.execute("SELECT * FROM feeds").fetchall()
         states = {row["name"]: (row["configured"], FeedState(
@@ -675,6 +679,8 @@ class Store:
         The store keeps the provenance: a story's sources are the feeds whose
         results carried it (`result.feed.name`), whatever `Story.source` says.
         """
+        from ..model import FetchOutcome  # `model.collect`, loaded when first used
+
         feed = result.feed.name
         with self._write() as conn:
             self._save_feed(conn, result, now)
@@ -798,6 +804,8 @@ class Store:
                 """SELECT f.*, (SELECT count(*) FROM story_sources s WHERE s.feed = f.name)
                           AS stories
                    FROM feeds f ORDER BY f.name""").fetchall()
+        from ..model import FetchOutcome  # `model.collect`, loaded when first used
+
         return {row["name"]: FeedStatus(
             name=row["name"], url=row["url"], last_checked=_time(row["last_checked"]),
             last_outcome=FetchOutcome(row["last_outcome"]) if row["last_outcome"] else None,
@@ -882,6 +890,8 @@ class Store:
         to `CandidateRow.SUMMARY_CHARS`. `used_in` is left empty: the issues'
         lock files know it too, and `api` fills it in.
         """
+        from ..model import CandidatePage  # `model.collect`, loaded when first used
+
         joins, where, params = _filters(words=words, since=since, feed=feed, unused=unused,
                                         starred=starred, skipped=skipped)
         condition = " AND ".join(where) or "1"
@@ -920,6 +930,8 @@ class Store:
     def _list_texts(self, conn: sqlite3.Connection, pks: Sequence[int]) -> dict[int, str]:
         """The start of each story's searchable text (its summary, then its content,
         as plain text): enough for a list's summary, however long the story."""
+        from ..model import CandidateRow  # `model.collect`, loaded when first used
+
         read = 2 * CandidateRow.SUMMARY_CHARS + 1  # the summary and its "\n", or a cut
         found: dict[int, str] = {}
         for start in range(0, len(pks), _CHUNK):

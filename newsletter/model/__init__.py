@@ -4,12 +4,13 @@ Nothing here does I/O or imports another module of ours: every stage can
 depend on this one without dragging the others along. Import every name from
 here (`from newsletter.model import Issue`).
 
-The values live in two modules. `common` (settings, feeds, stories,
-candidates, pictures, archive entries) loads with this package; `issue` (an
-issue and its parts, rendered outputs, check findings) loads on the first use
-of one of its names (PEP 562 `__getattr__`). Creating a frozen dataclass costs
-about half a millisecond on Python 3.11, and `newsletter candidates` or a build
-with nothing to do never meets an issue's parts.
+The values live in three modules. `common` (settings, feeds, stories,
+pictures, archive entries) loads with this package; `collect` (what a fetch
+reports, the browser desk's candidate pages) and `issue` (an issue and its
+parts, rendered outputs, check findings) load on the first use of one of their
+names (PEP 562 `__getattr__`). Creating a frozen dataclass costs about half a
+millisecond on Python 3.11, and `newsletter candidates` or a build with
+nothing to do meets neither.
 """
 
 from __future__ import annotations
@@ -21,15 +22,9 @@ from .common import (
     MAX_PAGE,
     MIN_ID_PREFIX,
     Asset,
-    CandidatePage,
-    CandidateQuery,
-    CandidateRow,
     CheckSettings,
     Colors,
     FeedSpec,
-    FeedState,
-    FetchOutcome,
-    FetchResult,
     Image,
     Logo,
     Marks,
@@ -46,6 +41,14 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from .collect import (
+        CandidatePage,
+        CandidateQuery,
+        CandidateRow,
+        FeedState,
+        FetchOutcome,
+        FetchResult,
+    )
     from .issue import (
         Acceptance,
         CallToAction,
@@ -124,6 +127,14 @@ __all__ = [
     "Video",
 ]
 
+_IN_COLLECT = frozenset({
+    "CandidatePage",
+    "CandidateQuery",
+    "CandidateRow",
+    "FeedState",
+    "FetchOutcome",
+    "FetchResult",
+})
 _IN_ISSUE = frozenset({
     "Acceptance",
     "CallToAction",
@@ -152,11 +163,14 @@ _IN_ISSUE = frozenset({
 
 
 def __getattr__(name: str) -> object:
-    """An issue-side name, loading `model.issue` on first use (PEP 562)."""
-    if name not in _IN_ISSUE:
+    """A name of `model.collect` or `model.issue`, loading that module on first use
+    (PEP 562)."""
+    if name in _IN_COLLECT:
+        from . import collect as module
+    elif name in _IN_ISSUE:
+        from . import issue as module  # type: ignore[no-redef]  # one of two modules
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import issue
-
-    value = getattr(issue, name)
+    value = getattr(module, name)
     globals()[name] = value  # found directly from now on
     return value

@@ -10,22 +10,16 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 __all__ = [
     "GMAIL_CLIP_BYTES",
     "MAX_PAGE",
     "MIN_ID_PREFIX",
     "Asset",
-    "CandidatePage",
-    "CandidateQuery",
-    "CandidateRow",
     "CheckSettings",
     "Colors",
     "FeedSpec",
-    "FeedState",
-    "FetchOutcome",
-    "FetchResult",
     "Image",
     "Logo",
     "Marks",
@@ -197,46 +191,6 @@ class Settings:
         return self.root / self.paths.templates
 
 
-# --- collecting ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FeedState:
-    """What a feed's last fetch left behind for the next one to be cheap."""
-
-    url: str  # where to fetch next: a permanent redirect moves it
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None  # for servers that send neither validator
-    fresh_until: dt.datetime | None = None  # Cache-Control max-age or Retry-After
-    # when the server said the feed is gone for good (HTTP 410): not asked again
-    # until the editor enables it (or gives it another address)
-    gone_since: dt.datetime | None = None
-
-
-class FetchOutcome(StrEnum):
-    UPDATED = "updated"  # fetched and parsed
-    NOT_MODIFIED = "not modified"  # 304: nothing parsed
-    UNCHANGED = "unchanged"  # same bytes as last time: nothing parsed
-    FRESH = "fresh"  # not asked: the server said it would not change yet
-    GONE = "gone"  # not asked: the server said the feed was removed (HTTP 410)
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FetchResult:
-    """One feed's fetch: an outcome, never an exception."""
-
-    feed: FeedSpec
-    outcome: FetchOutcome
-    state: FeedState
-    stories: tuple[Story, ...] = ()
-    warnings: tuple[str, ...] = ()
-    error: str = ""
-    hint: str = ""
-    moved_to: str | None = None  # a permanent redirect's new address
-
-
 # --- the desk in the browser -------------------------------------------------
 
 
@@ -265,48 +219,6 @@ class Marks:
 
 #: The most candidates one page of the browser desk asks for.
 MAX_PAGE = 200
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CandidateQuery:
-    """Which candidates the browser desk lists: every filter ANDed, newest first."""
-
-    since: dt.datetime | None = None
-    feed: str | None = None  # matched case-insensitively (as `candidates --feed`)
-    words: str | None = None  # the store's search (Chinese and Japanese included)
-    unused: bool = False
-    starred: bool = False
-    skipped: bool = False  # False: skipped stories are left out; True: only skipped ones
-    offset: int = 0
-    limit: int = 50  # 1 to MAX_PAGE
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CandidateRow:
-    """One candidate as the browser desk lists it: bounded, plain text only."""
-
-    id: str
-    url: str
-    title: str
-    sources: tuple[str, ...]
-    published: dt.datetime | None  # undated stories: when the store first saw them
-    picture: Image | None  # the story's picture (http or https), for a thumbnail
-    summary: str  # plain text, at most SUMMARY_CHARS characters (the content's start
-    #               when the feed gave no summary)
-    used_in: tuple[Use, ...]
-    starred: bool
-    skipped: bool
-
-    SUMMARY_CHARS: ClassVar[int] = 400
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CandidatePage:
-    """One page of candidates, and how many match in all."""
-
-    rows: tuple[CandidateRow, ...]
-    total: int
-    offset: int
 
 
 # --- the issue -------------------------------------------------------------
