@@ -312,7 +312,7 @@ def _story(row: sqlite3.Row, sources: Sequence[str]) -> Story:
 
 def _row(row: sqlite3.Row, sources: Sequence[str], text: str) -> CandidateRow:
     """A candidate as the browser desk lists it (`used_in` is `api`'s to fill)."""
-    from ..model import CandidateRow  # `model.collect`: loaded when first used (listing needs none)
+    from ..model import CandidateRow  # `model.collect`, loaded when first used
 
     picture = _image(row["image"])
     if picture is not None and not (is_remote(picture.src) and is_safe_url(picture.src)):
@@ -328,7 +328,7 @@ def _list_summary(text: str) -> str:
     """A story's summary (else its content's start) as a list shows it: plain text of
     at most `CandidateRow.SUMMARY_CHARS` characters, cut between words where it has
     spaces (Chinese and Japanese have none), `…` where it was cut."""
-    from ..model import CandidateRow  # `model.collect`: loaded when first used (listing needs none)
+    from ..model import CandidateRow  # `model.collect`, loaded when first used
 
     summary, _, content = text.partition("\n")  # as `_plain` wrote it
     shown, limit = (summary or content).strip(), CandidateRow.SUMMARY_CHARS
