@@ -26,7 +26,9 @@ Over every XML file of ``../shared/corpora/feeds`` (its MANIFEST.json):
   through each parser and through `parse_feed` both ways; best of
   ``--repeat`` (default 3).
 
-Run:  .venv/bin/python bench/parsers.py [--corpus DIR] [--repeat N]
+Run:  .venv/bin/python bench/parsers.py [--corpus DIR] [--repeat N] [--json]
+
+``--json`` also prints the figures as JSON (what bench/readme.py reads).
 
 fastfeedparser is optional (not a dependency): install it into this venv, or
 put it on PYTHONPATH, to include it. Exits 1 when `parse_feed` crashes or a
@@ -47,11 +49,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import feedparser_rs
+from _common import Figure
 
 from newsletter.collect import parse as parse_module
 from newsletter.collect.parse import parse_feed
@@ -291,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args(argv)
     records = corpus(args.corpus)
     files = [(r["path"], (args.corpus / r["path"]).read_bytes()) for r in records]
@@ -332,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  differs: {path}")
     for line in pipeline["crashed"][:20]:
         print(f"  crashed: {line}")
-    print(f"hostile: DOCTYPE with entities refused: {doctype_refused()}; sanitize/ feeds with "
+    refused = doctype_refused()
+    print(f"hostile: DOCTYPE with entities refused: {refused}; sanitize/ feeds with "
           f"a script, handler or javascript: URL in a story: {len(pipeline['hostile'])}")
 
     big = big_feed()
@@ -344,8 +350,59 @@ def main(argv: list[str] | None = None) -> int:
     for name, corpus_s, big_s in rows:
         print(f"  {name:<30} corpus {corpus_s * 1000:8.1f} ms ({base_corpus / corpus_s:5.1f}x "
               f"feedparser)   500 items {big_s * 1000:7.1f} ms ({base_big / big_s:5.1f}x)")
+    figures = [*agreement_figures(agreements, len(well_formed)),
+               *pipeline_figures(pipeline, len(files), refused), *speed_figures(rows)]
+    if args.json:
+        print()
+        print(json.dumps({"files": len(files), "well_formed": len(well_formed),
+                          "versions": {"feedparser": feedparser.__version__,
+                                       "feedparser-rs": feedparser_rs.__version__},
+                          "figures": [asdict(f) for f in figures]}, indent=2,
+                         ensure_ascii=False))
     # differences are listed above; tests/test_parse_fast.py holds the known ones
     return 1 if pipeline["crashed"] or pipeline["hostile"] else 0
+
+
+def agreement_figures(agreements: dict[str, Agreement], files: int) -> list[Figure]:
+    """Each parser's raw agreement with feedparser, as figures."""
+    figures = []
+    for name, agreement in agreements.items():
+        figures.append(Figure(f"{name}: same entry count as feedparser",
+                              f"{agreement.same_count}/{files}", "well-formed files"))
+        figures += [Figure(f"  same {field}", f"{agreement.fields[field]}/{agreement.entries}",
+                           "entries") for field in FIELDS]
+        figures.append(Figure("  raised", len(agreement.raised), "files"))
+    return figures
+
+
+def pipeline_figures(pipeline: dict[str, Any], files: int, refused: bool) -> list[Figure]:
+    """parse_feed as shipped against parse_feed with feedparser alone, and the guards."""
+    return [
+        Figure(f"parse_feed: files read by feedparser-rs (of {files})", pipeline["fast_used"],
+               "files"),
+        Figure("parse_feed: files whose stories differ from feedparser alone",
+               len(pipeline["differs"]), "files", "known ones (tests/test_parse_fast.py)"),
+        Figure("parse_feed: crashed (not FeedError)", len(pipeline["crashed"]), "files", "0",
+               not pipeline["crashed"]),
+        Figure("a DOCTYPE with entities refused", "yes" if refused else "no", "", "yes",
+               refused),
+        Figure("stories of sanitize/ with a script, handler or javascript: URL",
+               len(pipeline["hostile"]), "stories", "0", not pipeline["hostile"]),
+    ]
+
+
+def speed_figures(rows: list[tuple[str, float, float]]) -> list[Figure]:
+    """Each parser's time on the corpus and on the 500-item feed, against feedparser's."""
+    base_corpus, base_big = rows[0][1], rows[0][2]
+    figures = []
+    for name, corpus_s, big_s in rows:
+        figures += [
+            Figure(f"{name}: the corpus, best", round(corpus_s * 1000, 1), "ms"),
+            Figure("  ratio, feedparser / this", round(base_corpus / corpus_s, 1), "x"),
+            Figure(f"{name}: the 500-item feed, best", round(big_s * 1000, 1), "ms"),
+            Figure("  ratio, feedparser / this", round(base_big / big_s, 1), "x"),
+        ]
+    return figures
 
 
 def _version(name: str) -> str:

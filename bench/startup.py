@@ -19,6 +19,9 @@ shared machine falls on all of them alike:
   alone (``mjml@4``, installed with npm into a temporary folder), timed in the
   same rounds (target: at most 0.3x). Without npm or node that figure is
   skipped with a message.
+* ``python -c "import <the libraries a build uses>"`` (``BUILD_LIBRARIES``), in
+  the same rounds: the floor under a whole-process build in CPython, against
+  the same Node figure.
 
 Compiled bytecode: the environment of this machine sets
 ``PYTHONDONTWRITEBYTECODE``, which makes every run compile the package from
@@ -57,6 +60,11 @@ HELP_TARGET = 1.6  # newsletter --help / python -c "import click"
 CANDIDATES_TARGET = 2.0  # newsletter candidates / newsletter --help
 BUILD_TARGET = 0.3  # one-issue build / Node MJML CLI
 MJML_PACKAGE = "mjml@4"
+#: What a one-issue build imports of others' code (each needed: the CLI, templates,
+#: markdown, CLDR dates and labels, picture sizes, MJML, inlining, the sanitizer, the
+#: issue file, the store): the time a build spends before any line of ours runs.
+BUILD_LIBRARIES = ("click, jinja2, markdown_it, babel.dates, babel.numbers, PIL.Image, mjml, "
+                   "css_inline, nh3, ruamel.yaml, sqlite3")
 HEAVY = ("jinja2", "markdown_it", "httpx", "rich", "PIL", "babel", "mjml", "nh3", "ruamel",
          "feedparser", "sqlite3", "yaml")
 
@@ -190,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Command("candidates", (script, "candidates", "--since", since), stories),
             Command("build", (script, "build", str(args.issue), "--out"), single,
                     fresh=folder / "out"),
+            Command("libraries", (python, "-c", f"import {BUILD_LIBRARIES}"), REPO),
         ]
         node: tuple[Command, str] | str = "--no-node"
         if not args.no_node:
@@ -211,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio("ratio: candidates / --help", t["candidates"], t["help"], CANDIDATES_TARGET),
         Figure(f"newsletter build {args.issue} (one-issue desk)",
                round(t["build"].median_ms, 1), "ms"),
+        Figure("  the libraries a build uses, imported alone", round(t["libraries"].median_ms, 1),
+               "ms"),
     ]
     if isinstance(node, str):
         print(f"Node MJML comparison skipped: {node}")
@@ -220,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             Figure(f"Node MJML {version} CLI, that issue's MJML", round(node_time.median_ms, 1),
                    "ms"),
             ratio("ratio: one-issue build / Node MJML CLI", t["build"], node_time, BUILD_TARGET),
+            Figure("  ratio: the libraries alone / Node MJML CLI",
+                   round(t["libraries"].median_ms / node_time.median_ms, 3), "x"),
         ]
     print(f"\nBytecode: {bytecode}; python {sys.version.split()[0]}; "
           f"load average {os.getloadavg()[0]:.2f}")

@@ -8,9 +8,13 @@ the start of the content. This shows what that saves and costs.
 Two stores of ``--stories`` (default 10,000) stories each way, made by
 ``tests/generated_store.make_store`` (20 feeds, English, Chinese and Japanese,
 marks, usage): the **short** case as it generates them (content: the title
-three times), and the **long** case, where each story's content is
-``--paragraphs`` (default 12) paragraphs of about 60 words (Chinese and
-Japanese stories: of their own script), as full-text feeds send. The
+three times); the **long** case, where each story's content is
+``--paragraphs`` (default 6) paragraphs of about 60 words (Chinese and
+Japanese stories: of their own script), as full-text feeds send; and a case
+**twice as long** (twice the paragraphs). The long case is the issue's: its
+baseline store is ~144 MB, where the issue measured 151 MB for its long texts;
+twice as long makes a baseline of ~223 MB, past anything the issue measured,
+and has no size target. The
 baseline is ``newsletter/collect/store.py`` as it was at ``--baseline``
 (default: the commit before schema v5), read with ``git show`` and run
 against the same generated stories.
@@ -22,15 +26,19 @@ turns call by call (so the machine's load falls on both alike), of ``Store.searc
 two-character Chinese term, ``AI`` (a short ASCII word), Japanese, English
 words, a two-word query, and a term that is nowhere.
 
-Targets (issue 16): the long case under 40 MB; every search under 50 ms.
+Targets (issue 16): the long case under 40 MB; every search, in every case, under
+50 ms.
 
-Run:  .venv/bin/python bench/store.py [--stories N] [--runs N] [--baseline REV]
+Run:  .venv/bin/python bench/store.py [--stories N] [--runs N] [--baseline REV] [--json]
+
+``--json`` also prints the figures as JSON (what bench/readme.py reads).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import random
 import sqlite3
 import statistics
@@ -40,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,6 +58,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import generated_store  # noqa: E402  # tests/ is put on the path just above
+from _common import Figure, table  # noqa: E402
 
 from newsletter.collect import store as current  # noqa: E402
 
@@ -153,16 +163,20 @@ def measure(stores: dict[str, Any], paths: dict[str, Path], runs: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=10_000)
-    parser.add_argument("--paragraphs", type=int, default=12)
+    parser.add_argument("--paragraphs", type=int, default=6,
+                        help="paragraphs of the long case (default 6; twice as long: 2x)")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--baseline", default=BASELINE_REV)
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args(argv)
     baseline = baseline_module(args.baseline)
     print(f"{args.stories} generated stories; baseline: schema v{baseline.SCHEMA_VERSION} "
           f"({args.baseline}), now: schema v{current.SCHEMA_VERSION}; SQLite "
           f"{sqlite3.sqlite_version}; median of {args.runs} in-process calls")
     failed = False
-    for case, paragraphs in (("short", 0), ("long", args.paragraphs)):
+    figures: list[Figure] = []
+    cases = (("short", 0), ("long", args.paragraphs), ("twice as long", 2 * args.paragraphs))
+    for case, paragraphs in cases:
         with tempfile.TemporaryDirectory(prefix="bench-store-") as folder:
             modules = {"baseline": baseline, "now": current}
             made = {name: make(module, Path(folder) / name, args.stories, paragraphs)
@@ -188,7 +202,47 @@ def main(argv: list[str] | None = None) -> int:
             failed |= slow
             print(f"  {words:<16}{hits:>15}{cells[0]:>22}{cells[1]:>22}"
                   + ("  FAIL" if slow else ""))
+        figures += case_figures(case, old, new)
+    print()
+    print(table(figures))
+    if args.json:
+        print()
+        print(json.dumps({"stories": args.stories, "paragraphs": args.paragraphs,
+                          "runs": args.runs, "baseline": args.baseline,
+                          "sqlite": sqlite3.sqlite_version,
+                          "figures": [asdict(f) for f in figures]}, indent=2,
+                         ensure_ascii=False))
     return 1 if failed else 0
+
+
+def case_figures(case: str, old: dict[str, Any], new: dict[str, Any]) -> list[Figure]:
+    """One case's results as figures: the size, then each search and page call, each
+    with the baseline schema's figure and the ratio."""
+    long = case == "long"
+    figures = [
+        Figure(f"{case} text: store size", round(new["size_mb"], 1), "MB",
+               f"< {SIZE_TARGET_MB:g}" if long else "",
+               new["size_mb"] < SIZE_TARGET_MB if long else None),
+        Figure("  baseline: the schema before issue 16", round(old["size_mb"], 1), "MB"),
+        Figure("  ratio, baseline / now", round(old["size_mb"] / new["size_mb"], 2), "x"),
+    ]
+    calls = [f"{kind} {words}" for words in SEARCHES for kind in ("search", "page")]
+    slowest = max(calls, key=lambda call: new[call])
+    figures += [
+        Figure(f"{case} text: the slowest of {len(calls)} calls ({slowest!r}), median",
+               round(new[slowest], 1), "ms", f"< {SEARCH_TARGET_MS:g}",
+               new[slowest] < SEARCH_TARGET_MS),
+        Figure("  baseline: the slowest call of the schema before issue 16",
+               round(max(old[call] for call in calls), 1), "ms"),
+    ]
+    for call in calls:
+        words = call.split(" ", 1)[1]
+        figures += [
+            Figure(f"{case} text: {call.split()[0]} {words!r} ({new['hits ' + words]} hits), "
+                   "median", round(new[call], 1), "ms"),
+            Figure("  baseline: the schema before issue 16", round(old[call], 1), "ms"),
+        ]
+    return figures
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import click
 import pytest
@@ -284,3 +285,67 @@ def test_every_doc_is_read(path: Path) -> None:
 def test_a_quoted_argument_in_a_code_block_is_one_argument() -> None:
     [shown] = list(_block_calls([(3, 'newsletter candidates --search "smart lock" | less')], "x"))
     assert shown.argv == ("candidates", "--search", "smart lock")
+
+
+# --- the README's benchmark figures come from a run -------------------------------------
+
+
+def _bench_readme() -> ModuleType:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_readme", REPO / "bench" / "readme.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readmes_benchmark_figures_are_those_of_the_saved_runs() -> None:
+    readme = _bench_readme()
+    results = readme.load_results()
+    assert set(results) == set(readme.SCRIPTS), "every bench script has a saved run"
+    for name, result in results.items():
+        assert result["script"] == f"bench/{name}.py"
+        assert result["report"]["figures"], f"bench/{name}.py saved no figures"
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert readme.current_block(text) == readme.block(results), (
+        "README.md's benchmark block was edited by hand, or bench/results/ changed without "
+        "it: run python bench/readme.py --write-only")
+
+
+def test_the_readme_block_lists_each_target_with_the_rows_under_it() -> None:
+    readme = _bench_readme()
+    figures = [
+        {"name": "cold build", "value": 10.5, "unit": "s", "target": "< 5", "passed": False},
+        {"name": "  baseline: Pelican", "value": 7.4, "unit": "s", "target": "", "passed": None},
+        {"name": "  ratio", "value": 1.42, "unit": "x", "target": "", "passed": None},
+        {"name": "no-op", "value": 0.16, "unit": "s", "target": "", "passed": None},
+        {"name": "  ratio to --help", "value": 2.9, "unit": "x", "target": "<= 3",
+         "passed": True},
+        {"name": "peak | memory", "value": 1234, "unit": "MiB", "target": "", "passed": None},
+    ]
+    picked = [f["name"] for f in readme.targeted(figures)]
+    assert picked == ["cold build", "  baseline: Pelican", "  ratio", "  ratio to --help"]
+    rows = readme.markdown_table(figures)
+    assert rows[2] == "| cold build | 10.5 s | < 5 | **missed** |"
+    assert rows[3] == "| &emsp;baseline: Pelican | 7.4 s |  |  |"
+    assert rows[6] == "| &emsp;ratio to --help | 2.9 x | <= 3 | met |"
+    assert rows[7] == "| peak \\| memory | 1,234 MiB |  |  |"
+
+
+def test_the_readme_block_is_replaced_between_its_markers_only() -> None:
+    readme = _bench_readme()
+    text = f"before\n{readme.BEGIN}\nold figures\n{readme.END}\nafter\n"
+    assert readme.with_block(text, "NEW") == "before\nNEW\nafter\n"
+    with pytest.raises(readme.ReadmeError, match="markers"):
+        readme.with_block("before\nafter\n", "NEW")
+    with pytest.raises(readme.ReadmeError, match="markers"):
+        readme.with_block(text + readme.BEGIN, "NEW")
+
+
+def test_a_bench_scripts_json_is_found_after_its_table() -> None:
+    readme = _bench_readme()
+    printed = 'figure  value\n------  -----\n{"inline": 1}\n\n{\n  "figures": [\n    1\n  ]\n}\n'
+    assert readme.last_json(printed) == {"figures": [1]}
+    assert readme.last_json("no json here\n") is None
+    assert readme.last_json("{\n  broken\n") is None

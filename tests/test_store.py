@@ -991,6 +991,56 @@ def test_a_version_4_store_keeps_its_stories_and_marks_and_shrinks(tmp_path: Pat
     assert path.stat().st_size < before / 2  # the index's pages given back
 
 
+def _long_stories(count: int) -> tuple[Story, ...]:
+    """Stories whose rows are about 2 KB: the compressed content is most of the row,
+    as it is for a full-text feed's. Made-up words, which compress about as well as
+    prose does."""
+    import random
+    import string
+
+    rng = random.Random(5)
+
+    def words(k: int) -> str:
+        return " ".join("".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 8)))
+                        for _ in range(k))
+
+    return tuple(story(f"https://e.org/long/{n}", f"Long story {n}", published=day(3),
+                       content="".join(f"<p>{words(100)}.</p>" for _ in range(6)))
+                 for n in range(count))
+
+
+def test_a_new_store_has_pages_that_hold_several_long_stories(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stories = _long_stories(300)
+    sizes = {}
+    for page_bytes in (4096, store_module._PAGE_BYTES):
+        monkeypatch.setattr(store_module, "_PAGE_BYTES", page_bytes)
+        path = tmp_path / f"{page_bytes}.sqlite"
+        with Store(path) as made:
+            made.save(fetched("news", stories), now=NOW)
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == page_bytes
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        assert integrity(path) == ("ok", 300, 300)
+        sizes[page_bytes] = path.stat().st_size
+    # a 4 KiB page holds one of these rows and wastes the rest
+    assert store_module._PAGE_BYTES == 8192
+    assert sizes[8192] < sizes[4096] * 0.9, sizes
+
+
+def test_a_store_made_with_other_pages_keeps_them_and_works(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    v4_store(path, 20)  # 4 KiB pages, as every store before this one
+    with Store(path) as migrated:
+        migrated.save(fetched("news", _long_stories(5)), now=NOW)
+        assert len(migrated.search(limit=100)) == 25
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    conn.close()
+    assert integrity(path) == ("ok", 25, 25)
+
+
 def test_a_term_is_found_only_where_its_text_is_whole(store: Store) -> None:
     """The index knows which stories hold each trigram, not where: "kelp" has the
     trigrams of "kel" and "elp", and only the text check tells them apart."""
