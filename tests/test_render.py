@@ -661,3 +661,57 @@ def test_importing_render_loads_no_picture_locale_or_markdown_library() -> None:
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, timeout=60).stdout.strip()
     assert found == "[]"
+
+
+# --- the templates a template names, kept between processes -----------------------------
+
+
+def test_a_templates_references_are_kept_by_its_source(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter.render.env import make_environment, referenced_templates
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    env = make_environment()
+    parsed: list[str] = []
+    real_parse = env.parse
+    monkeypatch.setattr(env, "parse", lambda source, *args, **kwargs: (
+        parsed.append(source), real_parse(source, *args, **kwargs))[1])
+    source = ('{% import "email/_macros.mjml" as ui %}{% include "text/issue.txt" %}'
+              "{% include chosen %}")  # a name in a variable is not one it can know
+    named = ["email/_macros.mjml", "text/issue.txt"]
+    assert referenced_templates(env, source) == named
+    assert referenced_templates(env, source) == named  # kept: not parsed again
+    assert len(parsed) == 1
+    edited = source.replace("text/issue.txt", "web/issue.html")
+    assert referenced_templates(env, edited) == ["email/_macros.mjml", "web/issue.html"]
+    assert len(parsed) == 2
+    for kept in (tmp_path / "cache" / "newsletter" / "jinja").glob("references-*.json"):
+        kept.write_text("{half a file", encoding="utf-8")
+    assert referenced_templates(env, source) == named  # a damaged entry is worked out again
+    assert len(parsed) == 3
+    assert referenced_templates(env, "{% if %}") == []  # Jinja reports it where it is used
+    assert referenced_templates(env, "{% if %}") == []
+    assert len(parsed) == 5  # an error is never kept
+
+
+def test_a_renderer_in_a_new_process_does_not_parse_the_email_templates_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    script = ("import sys, jinja2.environment as e\n"
+              "from pathlib import Path\n"
+              "from newsletter import api\n"
+              "from newsletter.render import Renderer\n"
+              "calls = []\n"
+              "real = e.Environment.parse\n"
+              "def counted(self, *a, **k):\n"
+              "    calls.append(1)\n"
+              "    return real(self, *a, **k)\n"
+              "e.Environment.parse = counted\n"
+              "renderer = Renderer(api.load_desk(Path(sys.argv[1])))\n"
+              "renderer.warm_up()\n"
+              "print(len(calls), renderer._templates_of('email/issue.mjml'))\n")
+    runs = [subprocess.run([sys.executable, "-c", script, str(REPO)], capture_output=True,
+                           text=True, check=True, timeout=120).stdout.split(" ", 1)
+            for _ in range(2)]
+    assert runs[0][1] == runs[1][1] and "email/_macros.mjml" in runs[0][1]
+    assert (int(runs[0][0]), int(runs[1][0])) == (2, 0)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError, meta
+from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError
 from markupsafe import Markup, escape
 
 from ..errors import Problem, RenderError
@@ -32,7 +32,7 @@ from ..model import (
 )
 from .assets import RetinaCopies, video_key
 from .email import compile_mjml, unitless_shorthands
-from .env import DEFAULT_THEME, context_lang, make_environment
+from .env import DEFAULT_THEME, context_lang, make_environment, referenced_templates
 from .links import LinkPolicy, embed_url
 from .locale import dateline, dir_of, direction_of, item_fonts, label, locale_for, own_fonts
 from .markdown import markdown_to_html
@@ -183,12 +183,7 @@ class Renderer:
     def _references_of(self, name: str) -> list[str]:
         if name not in self._references:
             source = self._template_source(name)
-            try:
-                found = meta.find_referenced_templates(self.env.parse(source[0])) \
-                    if source else iter(())
-                self._references[name] = [ref for ref in found if ref is not None]
-            except TemplateSyntaxError:  # reported where the template is used
-                self._references[name] = []
+            self._references[name] = referenced_templates(self.env, source[0]) if source else []
         return self._references[name]
 
     def _unitless_in(self, name: str) -> list[tuple[Path, int | None, str, str]]:
