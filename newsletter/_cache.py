@@ -1,4 +1,5 @@
-"""Where the tool keeps what it can recompute: compiled templates, badged thumbnails.
+"""Where the tool keeps what it can recompute: compiled templates and the templates
+they name, the parsed settings, badged thumbnails, retina copies.
 
 Everything here is a pure speed-up keyed by content; deleting the folder
 is always safe.

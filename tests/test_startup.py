@@ -45,6 +45,10 @@ PRETTY = ("rich",)
 #: the YAML editor, the sanitizer.
 ISSUE_WORK = ("newsletter.model.issue", "newsletter.model.collect", "newsletter.desk.editorial",
               "newsletter.desk.drafts", "newsletter.sanitize", "nh3")
+#: The YAML parser (~11 ms): the settings a command read before are kept parsed in the
+#: cache (desk/_yaml.load_kept_yaml). A build with nothing to do reads no other YAML;
+#: `candidates` reads an issue's number and date when its lock pins a listed story.
+YAML_PARSER = ("ruamel",)
 
 
 def imported(tmp_path: Path, cwd: Path, *args: str) -> set[str]:
@@ -102,6 +106,9 @@ def test_candidates_imports_nothing_of_fetching_and_no_rich(tmp_path: Path,
     modules = imported(tmp_path, store_desk, "candidates", "--since", "999999d")
     assert "newsletter.collect.store" in modules
     assert heavy(modules, (*FETCHING, *PRETTY)) == []
+    # no issue pins a listed story (whose number and date it would read), and the
+    # settings were kept parsed when the fixture read them
+    assert heavy(modules, YAML_PARSER) == []
 
 
 def test_candidates_reads_no_issue_and_cleans_no_html(tmp_path: Path, store_desk: Path) -> None:
@@ -152,6 +159,7 @@ def test_a_build_with_nothing_to_do_imports_no_renderer(tmp_path: Path, desk: Pa
     assert "newsletter.publish.archive" in modules  # not vacuous: the build did run
     assert heavy(modules, tuple(n for n in RENDERING if n != "newsletter.publish")) == []
     assert heavy(modules, ISSUE_WORK) == []
+    assert heavy(modules, YAML_PARSER) == []  # the settings: read by the build before
 
 
 def test_the_model_loads_an_issues_parts_and_a_fetchs_results_on_first_use() -> None:

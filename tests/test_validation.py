@@ -249,6 +249,72 @@ def test_settings_case_on_the_command_line(name: str, desk: Path) -> None:
                        desk / "out")
 
 
+@pytest.mark.parametrize("name", params(SETTINGS_CASES))
+def test_settings_case_reports_the_same_from_the_kept_document(
+        name: str, desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings are kept parsed between commands: the problems read from the kept
+    document are the first read's, at the same lines."""
+    from newsletter.desk import _yaml
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    parsed: list[Path] = []
+    real_parse = _yaml._parse
+    monkeypatch.setattr(_yaml, "_parse", lambda path, *rest: (
+        parsed.append(path), real_parse(path, *rest))[1])
+    reads = [settings_problems(name, desk)[1] for _ in range(2)]
+    first, again = ([(p.location, p.field, p.message, p.hint) for p in error.problems]
+                    if error else [] for error in reads)
+    assert first == again and first, name
+    kept = list((tmp_path / "cache" / "newsletter" / "yaml").glob("*.json"))
+    settings_parses = [path for path in parsed if path.name == "newsletter.yaml"]
+    assert len(settings_parses) == (1 if kept else 2), name  # kept: from JSON the second time
+
+
+def test_the_settings_read_again_from_the_kept_document_need_no_yaml_parser(
+        desk: Path, tmp_path: Path) -> None:
+    script = ("import sys\n"
+              "from pathlib import Path\n"
+              "from newsletter.desk.config import load_settings\n"
+              "settings = load_settings(Path(sys.argv[1]))\n"
+              "print('ruamel' in sys.modules, repr(settings))\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", script, str(desk / "newsletter.yaml")],
+                           capture_output=True, text=True, env=env, check=True,
+                           timeout=120).stdout.split(" ", 1) for _ in range(2)]
+    assert [loaded for loaded, _ in runs] == ["True", "False"]
+    assert runs[0][1] == runs[1][1]  # the same Settings, to the last field
+
+
+def test_a_kept_settings_file_is_read_again_when_it_changes(
+        desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = desk / "newsletter.yaml"
+    name = load_settings(path).name
+    path.write_text(path.read_text(encoding="utf-8").replace(f"name: {name}", "name: Ebb"),
+                    encoding="utf-8")
+    assert load_settings(path).name == "Ebb"
+    kept = sorted((tmp_path / "cache" / "newsletter" / "yaml").glob("*.json"))
+    assert len(kept) == 2
+    for entry in kept:  # damaged entries, or another text under an entry's name
+        entry.write_text('{"format": 1, "text": "name: x"', encoding="utf-8")
+    assert load_settings(path).name == "Ebb"
+
+
+def test_settings_with_a_date_or_a_syntax_error_are_never_kept(
+        desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = desk / "newsletter.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(f"{text}\nlaunched: 2026-01-02\n", encoding="utf-8")  # JSON has no dates
+    with pytest.raises(SettingsError, match="launched"):
+        load_settings(path)
+    path.write_text(f"{text}\nname: [unclosed\n", encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(SettingsError, match="syntax"):
+            load_settings(path)
+    assert list((tmp_path / "cache" / "newsletter" / "yaml").glob("*.json")) == []
+
+
 # --- the case collection itself ---------------------------------------------------
 
 

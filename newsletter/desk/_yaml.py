@@ -10,21 +10,27 @@ all reported instead of the first one ending the parse.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import zlib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.resolver import VersionedResolver
-
+from .. import __version__
+from .._cache import cache_dir, store_in_cache
 from ..errors import Problem
 from ..model import SourceLocation
 
+if TYPE_CHECKING:  # ruamel.yaml is loaded by the first parse: a command whose settings
+    # come from the cache (load_kept_yaml) never loads it
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+    from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+
 __all__ = ["MAX_FILE_BYTES", "MAX_VALUES", "YamlDocument", "field_name", "issue_status",
-           "load_yaml"]
+           "load_kept_yaml", "load_yaml"]
 
 MAX_FILE_BYTES = 1_000_000
 MAX_VALUES = 20_000
@@ -85,10 +91,39 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
     text = _read_text(path, problems)
     if text is None:
         return None
+    return _parse(path, text, problems)
+
+
+def load_kept_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
+    """`load_yaml` for the file every command reads first: the desk's settings.
+
+    A document read without a problem is kept in the cache with its exact text,
+    so the next command builds it again from JSON and never loads the YAML
+    parser (ruamel.yaml: ~11 ms of the start of every command). A file that
+    differs by one byte is parsed again; a file with a problem is never kept,
+    so its problems are found, at their lines, every time.
+    """
+    text = _read_text(path, problems)
+    if text is None:
+        return None
+    entry = _kept_entry(text)
+    kept = _kept(entry, path, text) if entry is not None else None
+    if kept is not None:
+        return kept
+    before = len(problems)
+    doc = _parse(path, text, problems)
+    if entry is not None and doc is not None and len(problems) == before:
+        _keep(entry, text, doc)
+    return doc
+
+
+def _parse(path: Path, text: str, problems: list[Problem]) -> YamlDocument | None:
     _report_control_characters(path, text, problems)
     _report_deep_nesting(path, text, problems)
     if problems:
         return None
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         # typ="safe" composes with libyaml (ruamel.yaml.clib) when present: ~10x faster
         root = _yaml().compose(text)
@@ -112,6 +147,57 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
     return doc
 
 
+#: Bumped when the values or locations built from a document change: what older code
+#: kept is then parsed again.
+_KEPT_FORMAT = 1
+
+
+def _kept_entry(text: str) -> Path | None:
+    folder = cache_dir("yaml")
+    if folder is None:
+        return None
+    # a checksum names the entry; the entry's own copy of the text is what decides
+    return folder / f"{zlib.crc32(text.encode('utf-8')):08x}-{len(text)}.json"
+
+
+def _kept(entry: Path, path: Path, text: str) -> YamlDocument | None:
+    """The document kept for exactly `text`, or None (none kept, another text under
+    the same name, another version's, or damaged)."""
+    try:
+        kept = json.loads(entry.read_bytes())
+        if kept["format"] != _KEPT_FORMAT or kept["version"] != __version__ \
+                or kept["text"] != text:
+            return None
+        return YamlDocument(
+            path=path, data=kept["data"],
+            locations={tuple(k): (line, column) for k, line, column in kept["locations"]},
+            key_locations={tuple(k): (line, column)
+                           for k, line, column in kept["key_locations"]},
+            raw={tuple(k): value for k, value in kept["raw"]})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _keep(entry: Path, text: str, doc: YamlDocument) -> None:
+    if doc.refused or not _plain(doc.data):
+        return  # a date (or anything JSON would not give back as it was) is parsed each time
+    kept = {"format": _KEPT_FORMAT, "version": __version__, "text": text, "data": doc.data,
+            "locations": [[list(k), *where] for k, where in doc.locations.items()],
+            "key_locations": [[list(k), *where] for k, where in doc.key_locations.items()],
+            "raw": [[list(k), value] for k, value in doc.raw.items()]}
+    store_in_cache(entry, json.dumps(kept, ensure_ascii=False).encode("utf-8"))
+
+
+def _plain(value: Any) -> bool:
+    """Whether JSON gives `value` back as it is: text, numbers, true/false, null,
+    lists and mappings of them."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return value is None or isinstance(value, str | int | float)
+
+
 def issue_status(path: Path) -> str:
     """An issue's status read without validating the rest: a draft may be half-written.
 
@@ -122,23 +208,30 @@ def issue_status(path: Path) -> str:
     return status if isinstance(status, str) else ""
 
 
-class _OnceResolver(VersionedResolver):
+@cache
+def _once_resolver() -> type:
     """ruamel works out the YAML version for every scalar, through a chain of
     failed attribute lookups (a third of the load time). The version cannot
-    change within a document: work it out once."""
+    change within a document: the resolver made here works it out once."""
+    from ruamel.yaml.resolver import VersionedResolver
 
-    _version: Any = None
+    class OnceResolver(VersionedResolver):
+        _version: Any = None
 
-    @property
-    def processing_version(self) -> Any:
-        if self._version is None:
-            self._version = VersionedResolver.processing_version.fget(self)  # type: ignore[attr-defined]
-        return self._version
+        @property
+        def processing_version(self) -> Any:
+            if self._version is None:
+                self._version = VersionedResolver.processing_version.fget(self)  # type: ignore[attr-defined]
+            return self._version
+
+    return OnceResolver
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     loader = YAML(typ="safe")
-    loader.Resolver = _OnceResolver  # a new loader per document, so a new resolver too
+    loader.Resolver = _once_resolver()  # a new loader per document, so a new resolver too
     return loader
 
 
@@ -245,11 +338,17 @@ class _Builder:
     """Turns composed nodes into plain values, recording locations."""
 
     def __init__(self, doc: YamlDocument, problems: list[Problem]) -> None:
+        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
         self.doc = doc
         self.problems = problems
         self.budget = MAX_VALUES
         self.exhausted = False
         self.active: set[int] = set()
+        # the node kinds, looked up once per document (ruamel is imported on first use)
+        self.mapping_node, self.sequence_node, self.scalar_node = (
+            MappingNode, SequenceNode, ScalarNode)
+        self.collection_nodes = (MappingNode, SequenceNode)
 
     def build(self, node: Node, key_path: KeyPath) -> Any:
         self.doc.locations.setdefault(key_path, _mark(node))
@@ -260,7 +359,7 @@ class _Builder:
         if id(node) in self.active:
             self._problem(key_path, "an alias refers to itself", "remove the recursive alias")
             return None
-        if isinstance(node, MappingNode | SequenceNode) and str(node.tag) not in _COLLECTION_TAGS:
+        if isinstance(node, self.collection_nodes) and str(node.tag) not in _COLLECTION_TAGS:
             self.doc.refused.add(key_path)
             self._problem(key_path, f"the tag {_short_tag(str(node.tag))} is not allowed",
                           "issue files hold only text, numbers, dates, lists and mappings; "
@@ -268,11 +367,11 @@ class _Builder:
             return None
         self.active.add(id(node))
         try:
-            if isinstance(node, MappingNode):
+            if isinstance(node, self.mapping_node):
                 return self._mapping(node, key_path)
-            if isinstance(node, SequenceNode):
+            if isinstance(node, self.sequence_node):
                 return [self.build(item, (*key_path, i)) for i, item in enumerate(node.value)]
-            assert isinstance(node, ScalarNode)
+            assert isinstance(node, self.scalar_node)
             return self._scalar(node, key_path)
         finally:
             self.active.discard(id(node))
@@ -294,7 +393,7 @@ class _Builder:
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
+            if not isinstance(key_node, self.scalar_node):
                 self._problem(key_path, "a key must be plain text",
                               'write "name: value"; a key cannot be a list or a mapping',
                               _mark(key_node))

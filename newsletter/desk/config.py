@@ -22,7 +22,7 @@ from ..model import (
     Utm,
 )
 from ._fields import LONG, PROSE, Fields, is_picture_source
-from ._yaml import KeyPath, load_yaml
+from ._yaml import KeyPath, load_kept_yaml
 
 __all__ = ["MAX_FEEDS", "SETTINGS_FILE", "UNSUBSCRIBE_DIALECTS", "find_settings", "load_settings",
            "relative_to_cwd"]
@@ -73,7 +73,7 @@ def relative_to_cwd(path: Path) -> Path:
 def load_settings(path: Path) -> Settings:
     """Read and validate a desk's settings; raise SettingsError listing every problem."""
     problems: list[Problem] = []
-    doc = load_yaml(path, problems)
+    doc = load_kept_yaml(path, problems)  # every command reads it: kept parsed
     settings = None
     if doc is not None and doc.data is None:
         problems.append(Problem(
