@@ -8,6 +8,7 @@ is always safe.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 __all__ = ["cache_dir", "store_in_cache"]
@@ -15,18 +16,21 @@ __all__ = ["cache_dir", "store_in_cache"]
 
 def cache_dir(name: str) -> Path | None:
     """`$XDG_CACHE_HOME/newsletter/<name>` (or ~/.cache/...), None if it cannot be made."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    folder = Path(base) / "newsletter" / name
     try:
+        # Path.home() raises without $HOME and a passwd entry (a container's bare uid);
+        # every command reads its settings through here, so that must not stop one
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        folder = Path(base) / "newsletter" / name
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None  # a read-only home: recompute every time
+    except (OSError, RuntimeError):
+        return None  # a read-only or missing home: recompute every time
     return folder
 
 
 def store_in_cache(path: Path, data: bytes) -> None:
     """Write a cache entry whole or not at all; a full or read-only disk is not an error."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    # the thread too: the preview's threads may write the same entry at once
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         partial.write_bytes(data)
         partial.replace(path)  # two builds at once never see half a file

@@ -364,18 +364,31 @@ def refused(result: subprocess.CompletedProcess[str], *said: str) -> None:
         assert words in result.stderr, result.stderr
 
 
+def chosen_today(desk: Path, cadence: str) -> tuple[dt.date, str]:
+    """The date `newsletter new` should choose today, and why: the rule itself, with
+    `today` fixed, is test_drafting's; here the command must follow it."""
+    from newsletter.desk.cadence import Cadence, choose_issue_date
+
+    taken = {dt.date.fromisoformat(p.stem) for p in (desk / "issues").glob("????-??-??.yaml")}
+    return choose_issue_date(Cadence.parse(cadence), taken, dt.datetime.now(dt.UTC).date())
+
+
 def test_new_without_a_date_takes_the_next_date_at_the_desks_cadence(fed_desk: Path) -> None:
+    day, why = chosen_today(fed_desk, "weekly on friday")
+    assert day >= dt.date(2026, 12, 4) and day.weekday() == 4  # a Friday after 2026-11-27
     made = ok(run(fed_desk, "new", columns=300))
-    assert "issues/2026-12-04.yaml: issue 49, Friday 2026-12-04" in made.stdout, made.stdout
-    assert "the newest issue (2026-11-27) at the desk's cadence, weekly on friday" in made.stdout
-    draft = issue_text(fed_desk, "2026-12-04")
+    assert f"issues/{day}.yaml: issue 49, Friday {day}: {why}" in made.stdout, made.stdout
+    assert "the newest issue (2026-11-27)" in made.stdout and "weekly on friday" in made.stdout
+    draft = issue_text(fed_desk, str(day))
     assert "\nlead:\n" in draft and "\ncatch_up:\n  items:\n" in draft
     assert "\ndeep_dives:\n  items:\n" in draft
     settings = fed_desk / "newsletter.yaml"
     settings.write_text(settings.read_text(encoding="utf-8").replace(
         "cadence: weekly on friday", "cadence: Every 2 weeks on Monday"), encoding="utf-8")
+    day, why = chosen_today(fed_desk, "every 2 weeks on monday")
+    assert day.weekday() == 0
     again = ok(run(fed_desk, "new", columns=300))
-    assert "issues/2026-12-14.yaml: issue 50, Monday 2026-12-14" in again.stdout
+    assert f"issues/{day}.yaml: issue 50, Monday {day}: {why}" in again.stdout, again.stdout
     assert "at the desk's cadence, every 2 weeks on monday" in again.stdout
 
 
@@ -432,7 +445,7 @@ def test_new_says_why_no_candidate_was_offered(desk: Path) -> None:
 def test_pick_unpick_and_move_order_an_issue_without_a_text_editor(fed_desk: Path,
                                                                     tmp_path: Path) -> None:
     ids = candidate_ids(fed_desk)
-    ok(run(fed_desk, "new"))
+    ok(run(fed_desk, "new", "--date", "2026-12-04"))
     assert ids[0] in issue_text(fed_desk, "2026-12-04")  # offered as a comment
     ok(run(fed_desk, "pick", ids[0], "--into", "lead"))
     assert f"#    - story: {ids[0]}" not in issue_text(fed_desk, "2026-12-04")
@@ -496,7 +509,7 @@ def test_show_prints_one_candidate_whole(fed_desk: Path) -> None:
     assert "<p>" not in shown_text  # the summary as text
     data = json.loads(ok(run(fed_desk, "show", chinese, "--json")).stdout)
     assert data["id"] == chinese and data["used_in"] == [] and "红树幼苗" in data["summary_text"]
-    ok(run(fed_desk, "new"))
+    ok(run(fed_desk, "new", "--date", "2026-12-04"))
     ok(run(fed_desk, "pick", chinese, "--into", "deep_dives"))
     held = ok(run(fed_desk, "show", chinese, columns=200)).stdout
     assert "picked in  issues/2026-12-04.yaml: deep_dives item 1 (line " in held

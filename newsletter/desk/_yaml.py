@@ -9,6 +9,7 @@ all reported instead of the first one ending the parse.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -100,8 +101,9 @@ def load_kept_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
     A document read without a problem is kept in the cache with its exact text,
     so the next command builds it again from JSON and never loads the YAML
     parser (ruamel.yaml: ~11 ms of the start of every command). A file that
-    differs by one byte is parsed again; a file with a problem is never kept,
-    so its problems are found, at their lines, every time.
+    differs by one byte is parsed again. A file YAML cannot read is never
+    kept; what the settings' validation finds in a kept one is found again,
+    at the same lines, from the kept locations.
     """
     text = _read_text(path, problems)
     if text is None:
@@ -148,8 +150,10 @@ def _parse(path: Path, text: str, problems: list[Problem]) -> YamlDocument | Non
 
 
 #: Bumped when the values or locations built from a document change: what older code
-#: kept is then parsed again.
+#: kept is then parsed again. (This file's own size and time are in each entry too, so
+#: an edited checkout, where the version stays, never reads what the old code kept.)
 _KEPT_FORMAT = 1
+_KEPT_DAYS = 30  # an entry not written again for this long is removed by the next write
 
 
 def _kept_entry(text: str) -> Path | None:
@@ -165,27 +169,61 @@ def _kept(entry: Path, path: Path, text: str) -> YamlDocument | None:
     the same name, another version's, or damaged)."""
     try:
         kept = json.loads(entry.read_bytes())
-        if kept["format"] != _KEPT_FORMAT or kept["version"] != __version__ \
-                or kept["text"] != text:
+        if kept["written_by"] != _writer() or kept["text"] != text:
             return None
         return YamlDocument(
-            path=path, data=kept["data"],
-            locations={tuple(k): (line, column) for k, line, column in kept["locations"]},
-            key_locations={tuple(k): (line, column)
-                           for k, line, column in kept["key_locations"]},
-            raw={tuple(k): value for k, value in kept["raw"]})
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+            path=path, data=kept["data"], locations=_places(kept["locations"]),
+            key_locations=_places(kept["key_locations"]),
+            raw={_key_path(k): value for k, value in kept["raw"] if isinstance(value, str)})
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None  # damaged (or not ours): parsed again, and kept again
+
+
+def _places(listed: list[Any]) -> dict[KeyPath, tuple[int, int]]:
+    places = {}
+    for key, line, column in listed:
+        if type(line) is not int or type(column) is not int:
+            raise ValueError("a location that is not two whole numbers")
+        places[_key_path(key)] = (line, column)
+    return places
+
+
+def _key_path(listed: list[Any]) -> KeyPath:
+    if not all(type(part) in (str, int) for part in listed):
+        raise ValueError("a key path that is not text and numbers")
+    return tuple(listed)
+
+
+def _writer() -> list[Any]:
+    """What wrote an entry: the format, the tool's version, and this file as it is."""
+    code = Path(__file__).stat()
+    return [_KEPT_FORMAT, __version__, code.st_size, code.st_mtime_ns]
 
 
 def _keep(entry: Path, text: str, doc: YamlDocument) -> None:
     if doc.refused or not _plain(doc.data):
         return  # a date (or anything JSON would not give back as it was) is parsed each time
-    kept = {"format": _KEPT_FORMAT, "version": __version__, "text": text, "data": doc.data,
+    kept = {"written_by": _writer(), "text": text, "data": doc.data,
             "locations": [[list(k), *where] for k, where in doc.locations.items()],
             "key_locations": [[list(k), *where] for k, where in doc.key_locations.items()],
             "raw": [[list(k), value] for k, value in doc.raw.items()]}
-    store_in_cache(entry, json.dumps(kept, ensure_ascii=False).encode("utf-8"))
+    # ASCII: a lone surrogate (which a YAML escape can make) is written as \ud800, not
+    # refused by the UTF-8 encoder
+    store_in_cache(entry, json.dumps(kept).encode("ascii"))
+    _forget_old(entry.parent)
+
+
+def _forget_old(folder: Path) -> None:
+    """Remove entries not written for `_KEPT_DAYS`: each edit of a settings file keeps
+    one more, and an editor's preview keeps many in a day."""
+    import time
+
+    oldest = time.time() - _KEPT_DAYS * 86_400
+    with contextlib.suppress(OSError):
+        for found in folder.glob("*.json"):
+            with contextlib.suppress(OSError):
+                if found.stat().st_mtime < oldest:
+                    found.unlink()
 
 
 def _plain(value: Any) -> bool:

@@ -104,6 +104,10 @@ class _QuietBytecodeCache(FileSystemBytecodeCache):
             super().dump_bytecode(bucket)
 
 
+#: Bumped when how the names are found changes (the environment's syntax, this code).
+_REFERENCES_FORMAT = 1
+
+
 def referenced_templates(env: Environment, source: str) -> list[str]:
     """The templates `source` extends, includes or imports by a name written out.
 
@@ -113,11 +117,12 @@ def referenced_templates(env: Environment, source: str) -> list[str]:
     though the compiled templates come from the bytecode cache. So the answer
     is kept in the same cache, by the digest of the source and Jinja's version.
     """
-    key = hashlib.sha256(f"{jinja2.__version__}\0{source}".encode()).hexdigest()
+    key = hashlib.sha256(f"{_REFERENCES_FORMAT}\0{jinja2.__version__}\0{source}".encode()
+                         ).hexdigest()
     folder = cache_dir("jinja")
     kept = folder / f"references-{key}.json" if folder else None
     if kept is not None:
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, RecursionError):
             found = json.loads(kept.read_bytes())
             if isinstance(found, list) and all(isinstance(name, str) for name in found):
                 return found
