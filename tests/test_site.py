@@ -415,6 +415,10 @@ def test_a_folder_the_tool_did_not_make_is_never_replaced(desk: Path) -> None:
 def _start_build(desk: Path, *extra: str, limit: int | None = None
                  ) -> subprocess.Popen[bytes]:
     def limit_file_size() -> None:
+        # Ctrl-C as a shell's foreground job gets it: whatever this test process has
+        # blocked or ignored (a child inherits both) is not the build's to inherit
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if limit is not None:  # a full disk, as the writing process sees it
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -456,9 +460,10 @@ def test_ctrl_c_leaves_the_previous_site_byte_identical(desk: Path) -> None:
     while not rendering() and time.monotonic() < deadline:
         time.sleep(0.005)
     assert rendering(), "the build never started rendering"
+    here = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, (stdout, stderr, here)
     assert b"interrupted: no half-built site was left behind" in stderr
     assert tree(desk / "site") == before
     assert leftovers(desk) == []
