@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -95,28 +96,34 @@ def load_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
     return _parse(path, text, problems)
 
 
-def load_kept_yaml(path: Path, problems: list[Problem]) -> YamlDocument | None:
-    """`load_yaml` for the file every command reads first: the desk's settings.
+def load_kept_yaml(path: Path, problems: list[Problem]
+                   ) -> tuple[YamlDocument | None, Callable[[], None]]:
+    """`load_yaml` for the file every command reads first (the desk's settings), and
+    what keeps the document for the next command: call it once the values proved
+    valid.
 
-    A document read without a problem is kept in the cache with its exact text,
-    so the next command builds it again from JSON and never loads the YAML
-    parser (ruamel.yaml: ~11 ms of the start of every command). A file that
-    differs by one byte is parsed again. A file YAML cannot read is never
-    kept; what the settings' validation finds in a kept one is found again,
-    at the same lines, from the kept locations.
+    A kept document is in the cache with its exact text, so the next command
+    builds it again from JSON and never loads the YAML parser (ruamel.yaml:
+    ~11 ms of the start of every command). A file that differs by one byte is
+    parsed again. Only valid values are kept: a file with a problem, such as a
+    password where none belongs, is never copied into the cache.
     """
     text = _read_text(path, problems)
     if text is None:
-        return None
+        return None, _nothing
     entry = _kept_entry(text)
     kept = _kept(entry, path, text) if entry is not None else None
     if kept is not None:
-        return kept
+        return kept, _nothing
     before = len(problems)
     doc = _parse(path, text, problems)
-    if entry is not None and doc is not None and len(problems) == before:
-        _keep(entry, text, doc)
-    return doc
+    if entry is None or doc is None or len(problems) != before:
+        return doc, _nothing
+    return doc, lambda: _keep(entry, text, doc)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _parse(path: Path, text: str, problems: list[Problem]) -> YamlDocument | None:

@@ -73,7 +73,7 @@ def relative_to_cwd(path: Path) -> Path:
 def load_settings(path: Path) -> Settings:
     """Read and validate a desk's settings; raise SettingsError listing every problem."""
     problems: list[Problem] = []
-    doc = load_kept_yaml(path, problems)  # every command reads it: kept parsed
+    doc, keep = load_kept_yaml(path, problems)  # every command reads it: kept parsed
     settings = None
     if doc is not None and doc.data is None:
         problems.append(Problem(
@@ -85,6 +85,7 @@ def load_settings(path: Path) -> Settings:
     if problems:
         raise SettingsError(problems)
     assert settings is not None, "unreadable settings without a reported problem"
+    keep()  # valid: what a refused value (a password) held never reaches the cache
     return settings
 
 
