@@ -8,13 +8,14 @@ subprocess (``http.server.ThreadingHTTPServer``, HTTP/1.1 keep-alive, one
 thread per connection) serves them on 127.0.0.1 at a free port and sleeps
 ``--delay-ms`` (default 50 ms) before every response, a 304 included, and
 sends each response without a Nagle wait (``TCP_NODELAY``, as nginx and
-Apache do; see ``Handler``). It sends ``ETag`` and ``Last-Modified`` and answers ``If-None-Match`` (first)
-or ``If-Modified-Since`` with 304. It counts its responses by status and
-the connections they came on, so each pass is checked to have cost the
-requests it should (all 200s on a first pass, all 304s on a second), and
-connection reuse shows. ``--hosts N`` spreads the feeds over N
-loopback addresses (127.0.0.1 ... 127.0.0.N), to see what a per-host limit
-costs; the default, 1, is the spec's single server.
+Apache do; see ``Handler``). It sends ``ETag`` and ``Last-Modified`` and
+answers ``If-None-Match`` (first) or ``If-Modified-Since`` with 304. It
+counts its responses by status and the connections they came on, so each
+pass is checked to have cost the requests it should (all 200s on a first
+pass, all 304s on a second), and connection reuse shows. ``--hosts N``
+spreads the feeds over N loopback addresses (127.0.0.1 ... 127.0.0.N), to
+see what a per-host limit costs; the default, 1, is the spec's single
+server.
 
 What it measures, each pass ``--runs`` times (default 3), medians reported;
 every first pass starts from an empty store:
