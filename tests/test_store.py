@@ -104,15 +104,51 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def integrity(path: Path) -> tuple[str, int, int]:
     """SQLite's integrity check, and the rows of stories and of the search index
-    (FTS5's own check raises if the index disagrees with its text)."""
+    (FTS5's own check raises if the index is damaged; `unindexed` asks it for the
+    texts it should hold, which the check of SQLite before 3.44 does not compare)."""
     conn = sqlite3.connect(path)
     try:
         conn.execute("INSERT INTO story_grams (story_grams) VALUES ('integrity-check')")
+        assert unindexed(conn) == []
         return (conn.execute("PRAGMA integrity_check").fetchone()[0],
                 conn.execute("SELECT count(*) FROM stories").fetchone()[0],
                 conn.execute("SELECT count(*) FROM story_plain").fetchone()[0])
     finally:
         conn.close()
+
+
+def unindexed(conn: sqlite3.Connection) -> list[int]:
+    """The texts of `story_plain` that the trigram index does not give back when
+    asked for their title's first trigram."""
+    rows = conn.execute("SELECT pk, lower(substr(title, 1, 3)) FROM story_plain "
+                        "WHERE length(title) >= 3").fetchall()
+    return [pk for pk, gram in rows if conn.execute(
+        "SELECT 1 FROM story_grams WHERE story_grams MATCH ? AND rowid = ?",
+        ('"' + gram.replace('"', '""') + '"', pk)).fetchone() is None]
+
+
+def leaves_written(path: Path) -> int:
+    """How many leaf pages FTS5 has written to its newest level, from the counter of
+    its structure record (4-byte cookie, [a version mark,] then varints: levels,
+    segments, this counter). Every write of the terms it holds in memory adds at
+    least one."""
+    conn = sqlite3.connect(path)
+    try:
+        record: bytes = conn.execute(
+            "SELECT block FROM story_grams_data WHERE id = 10").fetchone()[0]
+    finally:
+        conn.close()
+    at = 8 if record[4:8] == b"\xff\x00\x00\x01" else 4  # SQLite 3.44's structure v2
+    numbers = []
+    while len(numbers) < 3:
+        value = 0
+        for _ in range(9):  # SQLite's varint: 7 bits a byte, high bit "more" (9 at most)
+            byte, at = record[at], at + 1
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        numbers.append(value)
+    return numbers[2]
 
 
 # --- pure decisions ------------------------------------------------------------
@@ -938,7 +974,7 @@ def test_a_version_3_store_is_migrated_keeps_its_stories_and_takes_marks(tmp_pat
             "abcd1234", True, "Its summary", ("news",))
     assert integrity(path) == ("ok", 1, 1)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     conn.close()
 
 
@@ -984,7 +1020,7 @@ def test_a_version_4_store_keeps_its_stories_and_marks_and_shrinks(tmp_path: Pat
         assert len(kept.content) > 5000 and kept.summary == "<p>AI summary 3</p>"
     assert integrity(path) == ("ok", 300, 300)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'story_text'"
                         ).fetchone()[0] == 0
     conn.close()
@@ -1039,6 +1075,50 @@ def test_a_store_made_with_other_pages_keeps_them_and_works(tmp_path: Path) -> N
     assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
     conn.close()
     assert integrity(path) == ("ok", 25, 25)
+
+
+# --- schema v6: new text indexed in one batch per transaction ---------------------
+
+
+def test_saving_a_feed_writes_the_index_once_not_once_a_story(tmp_path: Path) -> None:
+    """v5 indexed each new story from a trigger; a trigger's statement runs in a
+    savepoint, and FTS5 writes out what it holds in memory at every savepoint: one
+    leaf page (at least) per story, each a segment to merge again later."""
+    path = tmp_path / "candidates.sqlite"
+    with Store(path) as made:
+        made.save(fetched("news", many("news", 60)), now=NOW)
+        after_one = leaves_written(path)
+        made.save(fetched("wire", many("wire", 60)), now=NOW)
+        assert [s.title for s in made.search(words="wire story 42")] == ["wire story 42"]
+    assert 1 <= after_one <= 6 and leaves_written(path) <= 2 * 6, after_one
+    assert integrity(path) == ("ok", 120, 120)
+
+
+def test_a_version_5_store_indexes_its_new_stories_once(tmp_path: Path) -> None:
+    path = tmp_path / "candidates.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in store_module._MIGRATIONS[:5]:  # the schema as version 5 released it
+        migration(conn)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute("INSERT INTO stories (pk, id, url, title, summary, content, authors, guid, "
+                 "first_seen) VALUES (1, 'abcd1234', 'https://e.org/v5', 'Kelp forests', "
+                 "'<p>Its summary</p>', '', '[]', '', ?)", (NOW.isoformat(),))
+    conn.execute("INSERT INTO story_plain VALUES (1, 'Kelp forests', 'Its summary' || char(10))")
+    conn.execute("INSERT INTO story_sources VALUES ('abcd1234', 'news', 0, '')")
+    conn.close()
+    with Store(path) as migrated:
+        migrated.save(fetched("news", (story("https://e.org/new", "Kelp harvests"),)), now=NOW)
+        assert sorted(titles(migrated.search(words="kelp"))) == ["Kelp forests", "Kelp harvests"]
+        before = leaves_written(path)
+        migrated.save(fetched("wire", many("wire", 40)), now=NOW)
+        assert leaves_written(path) - before <= 6
+    assert integrity(path) == ("ok", 42, 42)
+    conn = sqlite3.connect(path)
+    triggers = {name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    conn.close()
+    # changing and removing a text still go through the index's triggers
+    assert triggers == {"story_plain_removed", "story_plain_changed"}
 
 
 def test_a_term_is_found_only_where_its_text_is_whole(store: Store) -> None:
