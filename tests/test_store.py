@@ -117,6 +117,16 @@ def integrity(path: Path) -> tuple[str, int, int]:
         conn.close()
 
 
+def released_store(path: Path, version: int) -> sqlite3.Connection:
+    """A new store file with the schema as `version` released it (its migrations,
+    which never change once released); the connection is left open for rows."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in store_module._MIGRATIONS[:version]:
+        migration(conn)
+    conn.execute(f"PRAGMA user_version = {version}")
+    return conn
+
+
 def unindexed(conn: sqlite3.Connection) -> list[int]:
     """The texts of `story_plain` that the trigram index does not give back when
     asked for their title's first trigram."""
@@ -564,10 +574,7 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
 
 def test_a_version_2_store_is_migrated_and_keeps_its_feeds(tmp_path: Path) -> None:
     path = tmp_path / "candidates.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for migration in store_module._MIGRATIONS[:2]:  # the schema as version 2 released it
-        migration(conn)
-    conn.execute("PRAGMA user_version = 2")
+    conn = released_store(path, 2)
     conn.execute("INSERT INTO feeds (name, configured, url, etag) VALUES "
                  "('news', 'https://news.example.org/feed.xml', "
                  "'https://news.example.org/feed.xml', '\"v2\"')")
@@ -955,10 +962,7 @@ def test_a_generated_store_pages_as_it_was_made(tmp_path: Path) -> None:
 
 def test_a_version_3_store_is_migrated_keeps_its_stories_and_takes_marks(tmp_path: Path) -> None:
     path = tmp_path / "candidates.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for migration in store_module._MIGRATIONS[:3]:  # the schema as version 3 released it
-        migration(conn)
-    conn.execute("PRAGMA user_version = 3")
+    conn = released_store(path, 3)
     conn.execute("INSERT INTO stories (id, url, title, summary, content, authors, guid, "
                  "first_seen) VALUES ('abcd1234', 'https://e.org/v3', 'Kept', '<p>Its summary"
                  "</p>', '', '[]', '', ?)", (NOW.isoformat(),))
@@ -984,10 +988,7 @@ def test_a_version_3_store_is_migrated_keeps_its_stories_and_takes_marks(tmp_pat
 def v4_store(path: Path, stories: int) -> None:
     """A store as schema v4 wrote it (v2's index with positions and its own copy of
     the text), through the released migrations and the SQL v4's Store ran."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    for migration in store_module._MIGRATIONS[:4]:
-        migration(conn)
-    conn.execute("PRAGMA user_version = 4")
+    conn = released_store(path, 4)
     body = " ".join(f"tide{n} kelp harbour" for n in range(300))  # a long article
     for n in range(stories):
         conn.execute("INSERT INTO stories (pk, id, url, title, summary, content, authors, "
@@ -1096,10 +1097,7 @@ def test_saving_a_feed_writes_the_index_once_not_once_a_story(tmp_path: Path) ->
 
 def test_a_version_5_store_indexes_its_new_stories_once(tmp_path: Path) -> None:
     path = tmp_path / "candidates.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for migration in store_module._MIGRATIONS[:5]:  # the schema as version 5 released it
-        migration(conn)
-    conn.execute("PRAGMA user_version = 5")
+    conn = released_store(path, 5)
     conn.execute("INSERT INTO stories (pk, id, url, title, summary, content, authors, guid, "
                  "first_seen) VALUES (1, 'abcd1234', 'https://e.org/v5', 'Kelp forests', "
                  "'<p>Its summary</p>', '', '[]', '', ?)", (NOW.isoformat(),))
