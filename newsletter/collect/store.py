@@ -33,7 +33,7 @@ looks the way it does:
   (`story_plain`). A new story's text goes into the index by a statement of
   its own (schema v6), not by a trigger: FTS5 writes what it holds in memory
   at every savepoint, and a trigger's statement runs in one, so a trigger
-  made each story a segment of its own, and saving cost twice the time
+  made each story a segment of its own, and saving took 1.6 times as long
   (`_v6_index_new_text_directly`).
 - **Small on disk.** Until schema v4 the index was FTS5 with positions
   (`detail=full`) over the whole text, and kept its own copy of that text:
