@@ -572,6 +572,30 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     assert "upgrade" in caught.value.hint
 
 
+def test_a_store_upgraded_while_open_takes_no_more_writes(tmp_path: Path) -> None:
+    """A preview keeps its store open for hours; a newer tool run meanwhile may
+    upgrade the file, and rows written the old way would miss what the new schema
+    does (v6 indexes a new story's text itself, no trigger does)."""
+    path = tmp_path / "candidates.sqlite"
+    with Store(path) as running:
+        running.save(fetched("news", many("news", 2)), now=NOW)
+        newer = sqlite3.connect(path)
+        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        newer.commit()
+        newer.close()
+        for write in (lambda: running.save(fetched("wire", many("wire", 3)), now=NOW),
+                      lambda: running.mark(many("news", 1)[0].id, starred=True, now=NOW)):
+            with pytest.raises(StoreError, match="upgraded the candidate store") as caught:
+                write()
+            assert "nothing was written" in str(caught.value)
+            assert "preview" in caught.value.hint
+        assert len(running.search(limit=10)) == 2  # reading still works
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM stories").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM marks").fetchone()[0] == 0
+    conn.close()
+
+
 def test_a_version_2_store_is_migrated_and_keeps_its_feeds(tmp_path: Path) -> None:
     path = tmp_path / "candidates.sqlite"
     conn = released_store(path, 2)

@@ -613,18 +613,25 @@ class Store:
         version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
         return version
 
-    def _refuse_newer(self, version: int) -> None:
-        if version > SCHEMA_VERSION:
+    def _refuse_newer(self, version: int, *, opened: bool = False) -> None:
+        if version <= SCHEMA_VERSION:
+            return
+        if not opened:
             raise StoreError(
                 f"the candidate store was made by a newer newsletter (schema {version}; "
                 f"this one reads up to {SCHEMA_VERSION})",
                 location=SourceLocation(path=self.path),
                 hint="upgrade newsletter: pip install -U newsletter-desk")
+        raise StoreError(
+            f"a newer newsletter upgraded the candidate store (to schema {version}) after "
+            f"this one (up to schema {SCHEMA_VERSION}) opened it; nothing was written",
+            location=SourceLocation(path=self.path),
+            hint="upgrade newsletter (pip install -U newsletter-desk), then run the command "
+                 'again; restart a "newsletter preview" started before the upgrade')
 
     def _migrate(self) -> None:
         with self._write() as conn:
             version = self._version()  # again, under the lock: another process may have run
-            self._refuse_newer(version)
             for migration in _MIGRATIONS[version:]:
                 migration(conn)
             # PRAGMA takes no parameters; the value is our own constant
@@ -665,8 +672,15 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        return self._transaction("BEGIN IMMEDIATE")
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on a schema this code knows. Another process may have
+        upgraded the file since this one opened it (a newer tool run while an older
+        preview kept the store open), and rows written the old way would miss what
+        the new schema does for them (v6: the search index of a new story)."""
+        with self._transaction("BEGIN IMMEDIATE") as conn:
+            self._refuse_newer(self._version(), opened=True)
+            yield conn
 
     def _read(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._transaction("BEGIN")  # one snapshot for all the method's queries
