@@ -947,8 +947,10 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
     `force` downloads and parses each feed whatever the server said last time
     (validators, freshness); a feed named in `feeds` is asked even when its
     server said it was gone. Saving happens on a writer thread of its own, so
-    the network and the parsing workers never wait for SQLite; `on_report` is
-    called from it.
+    the network and the parsing workers never wait for SQLite; it saves the
+    results that came in while it was saving in one transaction, and calls
+    `on_report` after each commit. If saving fails, the fetch stops with
+    that error; what was committed stays.
     """
     from .collect import ask_again, fetch_feeds
 
@@ -963,31 +965,60 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
     failure: list[BaseException] = []
 
     def write() -> None:
+        ended = False
         try:
             with open_store(settings) as writer:
-                while (result := results.get()) is not None:
-                    report = FetchReport(result=result, saved=writer.save(result, now=now))
-                    _log.debug("%s: %s (%s)", result.feed.name, result.outcome,
-                               _address(result.feed))
-                    reports.append(report)
-                    if on_report:
-                        on_report(report)
+                while not ended:
+                    batch, ended = _in_line(results, most=_SAVED_AT_ONCE)
+                    counts = writer.save_all(batch, now=now) if batch else []
+                    for result, saved in zip(batch, counts, strict=True):
+                        _log.debug("%s: %s (%s)", result.feed.name, result.outcome,
+                                   _address(result.feed))
+                        report = FetchReport(result=result, saved=saved)
+                        reports.append(report)
+                        if on_report:
+                            on_report(report)
         except BaseException as exc:  # noqa: BLE001 - handed to the calling thread below
             failure.append(exc)
-            while results.get() is not None:
-                pass  # keep draining so the fetch never blocks on a dead writer
+
+    def hand_over(result: FetchResult) -> None:
+        if failure:  # the store takes no more: stop fetching, with the writer's error
+            raise failure[0]
+        results.put(result)
 
     _log.info("fetching %d feeds", len(chosen))
     thread = threading.Thread(target=write, name="newsletter-store-writer")
     thread.start()
     try:
-        fetch_feeds(chosen, states, root=settings.root, now=now, on_result=results.put)
+        fetch_feeds(chosen, states, root=settings.root, now=now, on_result=hand_over)
     finally:
         results.put(None)
         thread.join()
     if failure:
         raise failure[0]
     return reports
+
+
+# feeds saved in one transaction at most: a commit per feed made the search index
+# write a segment per feed; more than this holds the store's lock longer for little
+_SAVED_AT_ONCE = 16
+
+
+def _in_line(results: queue.Queue[FetchResult | None], *,
+             most: int) -> tuple[list[FetchResult], bool]:
+    """The next result (waiting for it) and those already in line behind it, at most
+    `most`; and whether the end of the results (None) was reached."""
+    batch: list[FetchResult] = []
+    result = results.get()
+    while result is not None:
+        batch.append(result)
+        if len(batch) == most:
+            return batch, False
+        try:
+            result = results.get_nowait()
+        except queue.Empty:
+            return batch, False
+    return batch, True
 
 
 _DATE = "__ISSUE_DATE__"  # in scaffold names and texts: the day `init` runs

@@ -6,10 +6,12 @@ import datetime as dt
 import http.server
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -20,7 +22,7 @@ from conftest import DATA, REPO, LocalSite, corpus_files
 from newsletter import api
 from newsletter.desk.config import load_settings
 from newsletter.errors import NewsletterError
-from newsletter.model import Settings
+from newsletter.model import FeedSpec, FeedState, FetchOutcome, FetchResult, Settings
 
 
 def run(desk: Path, *args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
@@ -49,6 +51,50 @@ def test_fetch_reports_every_feed_and_a_second_fetch_finds_nothing_new(fed_desk:
     for name in ("ocean-science", "coastal-desk", "haiyang-weekly"):
         assert name in again.stdout
     assert "updated" not in again.stdout.split("┡")[1]  # the table body: nothing re-parsed
+
+
+def failed_fetch(name: str) -> FetchResult:
+    spec = FeedSpec(name=name, url=f"https://{name}.example.org/feed.xml")
+    return FetchResult(feed=spec, outcome=FetchOutcome.FAILED, state=FeedState(url=spec.url or ""))
+
+
+def test_the_writer_takes_the_results_waiting_in_line_and_sees_their_end() -> None:
+    a, b, c = failed_fetch("a"), failed_fetch("b"), failed_fetch("c")
+    line: queue.Queue[FetchResult | None] = queue.Queue()
+    for item in (a, b, c, None):
+        line.put(item)
+    assert api._in_line(line, most=2) == ([a, b], False)
+    assert api._in_line(line, most=2) == ([c], True)
+    line.put(a)
+    assert api._in_line(line, most=2) == ([a], False)  # does not wait for a second
+    line.put(None)
+    assert api._in_line(line, most=2) == ([], True)
+
+
+@pytest.mark.parametrize("failing", [1, 3])
+def test_a_writer_that_fails_stops_the_fetch_with_its_error_and_nothing_hangs(
+        desk: Path, failing: int) -> None:
+    """Whether or not the writer had already taken the end of the results."""
+    shutil.copytree(REPO / "examples" / "feeds", desk / "examples" / "feeds")
+    settings, seen, raised = api.load_desk(desk), [], []
+
+    def report(done: object) -> None:
+        seen.append(done)
+        if len(seen) == failing:
+            raise RuntimeError("the progress display broke")
+
+    def fetch() -> None:
+        try:
+            api.fetch(settings, on_report=report)
+        except RuntimeError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    thread.join(timeout=60)  # a fetch of three local feeds takes well under a second
+    assert not thread.is_alive(), "the fetch hung on its dead writer"
+    assert [str(exc) for exc in raised] == ["the progress display broke"]
+    assert len(seen) == failing
 
 
 def test_the_whole_workflow_builds_an_issue_of_fetched_stories(fed_desk: Path,

@@ -1119,6 +1119,34 @@ def test_saving_a_feed_writes_the_index_once_not_once_a_story(tmp_path: Path) ->
     assert integrity(path) == ("ok", 120, 120)
 
 
+def test_feeds_saved_together_are_one_transaction_and_one_write_of_the_index(
+        tmp_path: Path) -> None:
+    """A fetch saves the results that came in while it saved the last ones together."""
+    apart, together = tmp_path / "apart.sqlite", tmp_path / "together.sqlite"
+    results = [fetched(name, many(name, 15)) for name in ("news", "wire", "blog", "desk")]
+    results.append(fetched("down", outcome=FetchOutcome.FAILED, error="no such host"))
+    with Store(apart) as one_by_one:
+        counts = [one_by_one.save(result, now=NOW) for result in results]
+    with Store(together) as at_once:
+        assert at_once.save_all(results, now=NOW) == counts
+        assert [s.title for s in at_once.search(words="blog story 12")] == ["blog story 12"]
+        assert set(at_once.feed_status()) == {"news", "wire", "blog", "desk", "down"}
+    assert counts[0] == SaveCounts(new=15) and counts[-1] == SaveCounts()
+    # one write of what the index holds per commit: 4 commits against 1
+    assert leaves_written(together) < leaves_written(apart), (
+        leaves_written(together), leaves_written(apart))
+    assert integrity(together) == integrity(apart) == ("ok", 60, 60)
+
+
+def test_feeds_saved_together_are_saved_all_or_none(store: Store) -> None:
+    naive = dt.datetime(2026, 11, 1)  # noqa: DTZ001 - the store refuses it: the second feed fails
+    undatable = story("https://late.example.org/1", "Undatable", published=naive)
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.save_all([fetched("news", many("news", 5)), fetched("late", (undatable,))], now=NOW)
+    assert store.feed_states() == {} and store.search() == []
+    assert store.save_all([fetched("news", many("news", 5))], now=NOW) == [SaveCounts(new=5)]
+
+
 def test_a_version_5_store_indexes_its_new_stories_once(tmp_path: Path) -> None:
     path = tmp_path / "candidates.sqlite"
     conn = released_store(path, 5)

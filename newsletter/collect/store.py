@@ -716,15 +716,28 @@ class Store:
         The store keeps the provenance: a story's sources are the feeds whose
         results carried it (`result.feed.name`), whatever `Story.source` says.
         """
+        return self.save_all([result], now=now)[0]
+
+    def save_all(self, results: Sequence[FetchResult], *, now: dt.datetime) -> list[SaveCounts]:
+        """`save` for several feeds' fetches in one transaction: all or none of them.
+
+        A fetch saves the results that came in while it was saving the last
+        ones together: every commit makes the search index write what it
+        holds (a segment to merge later), so 200 feeds saved 16 at a time take
+        two thirds of the time of one at a time.
+        """
+        with self._write() as conn:
+            return [self._save_result(conn, result, now) for result in results]
+
+    def _save_result(self, conn: sqlite3.Connection, result: FetchResult,
+                     now: dt.datetime) -> SaveCounts:
         from ..model import FetchOutcome  # `model.collect`, loaded when first used
 
-        feed = result.feed.name
-        with self._write() as conn:
-            self._save_feed(conn, result, now)
-            if result.outcome != FetchOutcome.UPDATED:
-                return SaveCounts()
-            verdicts = [self._save_story(conn, feed, story, now)
-                        for story in dedupe(result.stories)]
+        self._save_feed(conn, result, now)
+        if result.outcome != FetchOutcome.UPDATED:
+            return SaveCounts()
+        verdicts = [self._save_story(conn, result.feed.name, story, now)
+                    for story in dedupe(result.stories)]
         return SaveCounts(new=verdicts.count("new"), updated=verdicts.count("updated"),
                           unchanged=verdicts.count("unchanged"))
 
