@@ -173,6 +173,20 @@ def test_a_build_with_nothing_to_do_imports_no_renderer(tmp_path: Path, desk: Pa
     assert heavy(modules, YAML_PARSER) == []  # the settings: read by the build before
 
 
+def test_fetch_leaves_the_feed_parser_to_its_workers(tmp_path: Path, desk: Path) -> None:
+    """With two feeds or more to parse, the parsing pool's workers import the parser;
+    the process that fetches and saves never parses, so it does not load it."""
+    import shutil
+
+    shutil.copytree(REPO / "examples" / "feeds", desk / "examples" / "feeds")
+    modules = imported(tmp_path, desk, "fetch")
+    assert {"newsletter.collect.fetch", "pebble", "newsletter.collect.store"} <= modules
+    with api.open_store(api.load_desk(desk)) as store:
+        assert len(store.search(limit=100)) > 10  # not vacuous: the feeds were parsed
+    assert heavy(modules, ("feedparser", "newsletter.collect.parse",
+                           "newsletter.collect.entries")) == []
+
+
 def test_the_model_loads_an_issues_parts_and_a_fetchs_results_on_first_use() -> None:
     """`newsletter.model` offers every name; those of `model.issue` and `model.collect`
     load when first asked for (PEP 562)."""

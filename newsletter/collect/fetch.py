@@ -64,7 +64,7 @@ from .._http import (
 from .._workers import start_worker
 from ..errors import FeedError
 from ..model import FeedSpec, FeedState, FetchOutcome, FetchResult, Story
-from .parse import parse_feed
+from .deferred import parse_feed_later
 
 __all__ = ["USER_AGENT", "FetchOptions", "ParseFn", "ParsedLike", "ask_again", "fetch_feeds"]
 
@@ -77,7 +77,7 @@ _MB = 1024 * 1024
 
 
 class ParsedLike(Protocol):
-    """What fetching needs of a parsed feed (`parse.ParsedFeed` is one)."""
+    """What fetching needs of a parsed feed (`model.ParsedFeed` is one)."""
 
     @property
     def stories(self) -> tuple[Story, ...]: ...
@@ -138,7 +138,7 @@ class FetchOptions:
 def fetch_feeds(feeds: Sequence[FeedSpec], states: Mapping[str, FeedState], *, root: Path,
                 now: dt.datetime, on_result: Callable[[FetchResult], None] | None = None,
                 options: FetchOptions = FetchOptions(),
-                parse: ParseFn = parse_feed) -> list[FetchResult]:
+                parse: ParseFn = parse_feed_later) -> list[FetchResult]:
     """Fetch every feed; one `FetchResult` each, in the order of `feeds`.
 
     `states` holds each feed's last `FeedState` by feed name (none: never

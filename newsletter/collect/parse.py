@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import FeedError
-from ..model import Image, Story
+from ..model import Image, ParsedFeed, Story
 from ..sanitize import MAX_DEPTH, Cleaned, clean_field, html_to_plain
 from .canonical import canonical_url, story_id
 from .entries import RAW_TITLE, Entry, Picture, Read, count, read_json, read_xml, scrub, side
@@ -82,24 +82,6 @@ _FIRST = re.compile(r"\s*(\S)")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _IMG = re.compile(r"<img\b[^>]*>")
 _ATTRIBUTE = re.compile(r'\b(src|width|height)="([^"]*)"')
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ParsedFeed:
-    """One feed's stories, plus what a reader of the fetch log should know.
-
-    `dropped` counts entries that did not become stories (no usable link, or
-    a duplicate of an earlier entry); `warnings` say why, each naming the
-    feed. `best_effort` is feedparser's "bozo" on a feed that still gave
-    entries: the XML was broken and the stories came from a lenient parse.
-    """
-
-    title: str
-    stories: tuple[Story, ...]
-    warnings: tuple[str, ...] = ()
-    best_effort: bool = False
-    dropped: int = 0
-    link: str = ""  # the site's home page, canonical; "" when unknown
 
 
 def parse_feed(data: bytes, *, feed: str, url: str, content_type: str | None = None,

@@ -5,12 +5,12 @@ depend on this one without dragging the others along. Import every name from
 here (`from newsletter.model import Issue`).
 
 The values live in three modules. `common` (settings, feeds, stories,
-pictures, archive entries) loads with this package; `collect` (what a fetch
-reports, the browser desk's candidate pages) and `issue` (an issue and its
-parts, rendered outputs, check findings) load on the first use of one of their
-names (PEP 562 `__getattr__`). Creating a frozen dataclass costs about half a
-millisecond on Python 3.11, and `newsletter candidates` or a build with
-nothing to do meets neither.
+pictures, archive entries) loads with this package; `collect` (what a feed's
+parse gives and a fetch reports, the browser desk's candidate pages) and
+`issue` (an issue and its parts, rendered outputs, check findings) load on the
+first use of one of their names (PEP 562 `__getattr__`). Creating a frozen
+dataclass costs about half a millisecond on Python 3.11, and `newsletter
+candidates` or a build with nothing to do meets neither.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         FeedState,
         FetchOutcome,
         FetchResult,
+        ParsedFeed,
     )
     from .issue import (
         Acceptance,
@@ -108,6 +109,7 @@ __all__ = [
     "Marks",
     "PanelItem",
     "Paragraphs",
+    "ParsedFeed",
     "Paths",
     "Related",
     "RenderedIssue",
@@ -134,6 +136,7 @@ _IN_COLLECT = frozenset({
     "FeedState",
     "FetchOutcome",
     "FetchResult",
+    "ParsedFeed",
 })
 _IN_ISSUE = frozenset({
     "Acceptance",

@@ -1,4 +1,5 @@
-"""What a fetch reports, and what the browser desk's candidate list asks and gets.
+"""What a feed's parse gives and a fetch reports, and what the browser desk's
+candidate list asks and gets.
 
 Loaded on the first use of one of its names through `newsletter.model` (see
 there); import the names from there. Listing candidates in the terminal and a
@@ -21,10 +22,31 @@ __all__ = [
     "FeedState",
     "FetchOutcome",
     "FetchResult",
+    "ParsedFeed",
 ]
 
 
 # --- collecting ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedFeed:
+    """One feed's stories as `collect.parse` read them, plus what a reader of the
+    fetch log should know (here, not there: a fetch unpickles it from its parsing
+    workers without loading the parser).
+
+    `dropped` counts entries that did not become stories (no usable link, or
+    a duplicate of an earlier entry); `warnings` say why, each naming the
+    feed. `best_effort` is feedparser's "bozo" on a feed that still gave
+    entries: the XML was broken and the stories came from a lenient parse.
+    """
+
+    title: str
+    stories: tuple[Story, ...]
+    warnings: tuple[str, ...] = ()
+    best_effort: bool = False
+    dropped: int = 0
+    link: str = ""  # the site's home page, canonical; "" when unknown
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
