@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -609,6 +610,28 @@ def test_a_retina_copy_is_published_from_the_cache_not_written_per_issue(
         assert folder is not None
         # a file of the cache: the site links it (one inode for every issue that shows it)
         assert all(isinstance(data, Path) and data.parent == folder for data in copies)
+
+
+def test_a_process_whose_retina_copies_left_the_cache_makes_them_again(
+        desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A preview runs for hours, and the editor may empty ~/.cache meanwhile: its
+    next build linked the vanished files and failed, asking to free disk space."""
+    from newsletter._cache import cache_dir
+    from newsletter.render import assets
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(assets, "_MADE", {})
+    settings = api.load_desk(desk)
+    api.build_site(settings)
+    folder = cache_dir("retina")
+    assert folder is not None
+    emptied = [copy.unlink() or copy.name for copy in folder.iterdir()]
+    assert emptied  # not vacuous: the example issues have retina copies
+    shutil.rmtree(desk / "site")
+    api.build_site(settings)
+    copies = sorted((desk / "site").rglob("*-*w.jpg"))
+    assert copies and all(copy.stat().st_size > 0 for copy in copies)
+    assert sorted(copy.name for copy in folder.iterdir()) == sorted(emptied)  # made again
 
 
 def test_the_themes_css_is_parsed_for_inlining_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -260,7 +260,8 @@ def _resized(source: bytes | Path, name: str, pixels: int) -> bytes | Path:
     """`source` scaled to `pixels` wide, in its own format, cached by its content-named
     `name` and the width (in this process, and on disk between builds)."""
     made = _MADE.get((name, pixels))
-    if made is None:
+    # gone from the cache (emptied while a preview ran): linking it would fail the build
+    if made is None or (isinstance(made, Path) and not made.is_file()):
         if len(_MADE) >= _MADE_MAX:
             del _MADE[next(iter(_MADE))]  # the oldest
         made = _MADE[name, pixels] = _resized_once(source, name, pixels)
