@@ -351,6 +351,11 @@ def _report_deep_nesting(path: Path, text: str, problems: list[Problem]) -> None
 
 
 def _syntax_problem(path: Path, text: str, exc: MarkedYAMLError) -> Problem:
+    quoting = _misquoted(text, exc)
+    if quoting is not None:
+        (at_line, at_column), message, hint = quoting
+        return Problem(location=SourceLocation(path=path, line=at_line, column=at_column),
+                       field="", message=f"YAML syntax error: {message}", hint=hint)
     mark = exc.problem_mark or exc.context_mark
     lines = text.split("\n") if text.endswith("\n") is False else text[:-1].split("\n")
     line = min(mark.line + 1, len(lines)) if mark else None
@@ -364,6 +369,60 @@ def _syntax_problem(path: Path, text: str, exc: MarkedYAMLError) -> Problem:
     if exc.context and start is not None and (mark is None or start.line != mark.line):
         message += f" ({exc.context} that starts on line {start.line + 1})"
     return Problem(location=location, field="", message=message, hint=_syntax_hint(exc))
+
+
+_QUOTE_INSIDE = ('a " inside "..." is written \\" and a \' inside \'...\' is written \'\'; '
+                 "or quote the value with the other kind")
+_CLOSE_IT = "close it where the value ends, with the same kind of quote"
+#: A line that reads as the next key (`duration: "03:12"`, `- url: ...`), found inside
+#: a quoted value: the quote before it was not closed where the value ended
+_KEY_LINE = re.compile(r"\s*(?:- )?[^\s#'\"\[\]{},:][^:]*:(?:\s|$)")
+
+
+def _misquoted(text: str, exc: MarkedYAMLError) -> tuple[tuple[int, int], str, str] | None:
+    """Where the editor's quotes went wrong when the parser tripped over them:
+    (line, column) of the quote to fix, 1-based; what happened; what to do.
+
+    The parser notices a quote problem late: a quote never closed, at the end
+    of the file; one closed too early (an apostrophe inside '...'), at the
+    words after it; one not closed where the value ended, lines further on,
+    where the next quote in the file closed it ("did not find expected key" at
+    `duration: "03:12"`).
+    """
+    if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None:
+        start = exc.context_mark
+        return ((start.line + 1, start.column + 1), "the quote that starts here is never closed",
+                _CLOSE_IT)
+    error = exc.problem_mark
+    last = _token_before(text, error.index) if error is not None else None
+    if error is None or last is None or getattr(last, "style", None) not in ('"', "'"):
+        return None
+    start, end = last.start_mark, last.end_mark
+    if start.line == end.line == error.line and end.index == error.index:
+        return ((end.line + 1, end.column), "the value's closing quote comes before the end "
+                "of the line: is it a quote inside the value?", _QUOTE_INSIDE)
+    lines = text.split("\n")
+    taken = next((n for n in range(start.line + 1, error.line + 1) if end.line == error.line
+                  and _KEY_LINE.match(lines[n])), None)
+    if taken is None:
+        return None
+    shown = lines[taken].strip()
+    shown = shown if len(shown) <= 50 else shown[:49] + "…"
+    return ((start.line + 1, start.column + 1), "the quote that starts here is not closed on "
+            f"its line, so the value takes in line {taken + 1}: {shown}", _CLOSE_IT)
+
+
+def _token_before(text: str, index: int) -> Any:
+    """The last token the scanner read before `index`, or None."""
+    from ruamel.yaml.error import YAMLError
+
+    last = None
+    with contextlib.suppress(YAMLError):  # the scan stops where the text breaks it
+        for token in _yaml().scan(text):
+            if token.start_mark.index >= index:
+                break
+            last = token
+    return last
 
 
 def _syntax_hint(exc: MarkedYAMLError) -> str:
