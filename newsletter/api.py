@@ -971,13 +971,10 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
                 while not ended:
                     batch, ended = _in_line(results, most=_SAVED_AT_ONCE)
                     counts = writer.save_all(batch, now=now) if batch else []
-                    for result, saved in zip(batch, counts, strict=True):
-                        _log.debug("%s: %s (%s)", result.feed.name, result.outcome,
-                                   _address(result.feed))
-                        report = FetchReport(result=result, saved=saved)
-                        reports.append(report)
-                        if on_report:
-                            on_report(report)
+                    done = [FetchReport(result=result, saved=saved)
+                            for result, saved in zip(batch, counts, strict=True)]
+                    reports.extend(done)
+                    _report_each(done, on_report)
         except BaseException as exc:  # noqa: BLE001 - handed to the calling thread below
             failure.append(exc)
 
@@ -1002,6 +999,24 @@ def fetch(settings: Settings, *, now: dt.datetime | None = None,
 # feeds saved in one transaction at most: a commit per feed made the search index
 # write a segment per feed; more than this holds the store's lock longer for little
 _SAVED_AT_ONCE = 16
+
+
+def _report_each(done: Sequence[FetchReport],
+                 on_report: Callable[[FetchReport], None] | None) -> None:
+    """`on_report` for each feed saved together: every one of them is saved, so every
+    one is reported, even after a report failed (the first failure is raised after)."""
+    failed: BaseException | None = None
+    for report in done:
+        result = report.result
+        _log.debug("%s: %s (%s)", result.feed.name, result.outcome, _address(result.feed))
+        if on_report is None:
+            continue
+        try:
+            on_report(report)
+        except BaseException as exc:  # noqa: BLE001 - raised below, after the others
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 def _in_line(results: queue.Queue[FetchResult | None], *,

@@ -20,6 +20,7 @@ import pytest
 from conftest import DATA, REPO, LocalSite, corpus_files
 
 from newsletter import api
+from newsletter.collect.store import SaveCounts
 from newsletter.desk.config import load_settings
 from newsletter.errors import NewsletterError
 from newsletter.model import FeedSpec, FeedState, FetchOutcome, FetchResult, Settings
@@ -71,15 +72,30 @@ def test_the_writer_takes_the_results_waiting_in_line_and_sees_their_end() -> No
     assert api._in_line(line, most=2) == ([], True)
 
 
+def test_feeds_saved_together_are_all_reported_though_a_report_fails() -> None:
+    done = [api.FetchReport(result=failed_fetch(name), saved=SaveCounts()) for name in "abc"]
+    seen: list[str] = []
+
+    def report(one: api.FetchReport) -> None:
+        seen.append(one.result.feed.name)
+        raise RuntimeError(f"display broke at {one.result.feed.name}")
+
+    with pytest.raises(RuntimeError, match="display broke at a"):  # the first failure
+        api._report_each(done, report)
+    assert seen == ["a", "b", "c"]  # all three were saved, so all three are reported
+    api._report_each(done, None)  # nobody listening: nothing to report
+
+
 @pytest.mark.parametrize("failing", [1, 3])
 def test_a_writer_that_fails_stops_the_fetch_with_its_error_and_nothing_hangs(
         desk: Path, failing: int) -> None:
-    """Whether or not the writer had already taken the end of the results."""
+    """Whether or not the writer had already taken the end of the results; and every
+    feed it saved is reported, even after a report failed."""
     shutil.copytree(REPO / "examples" / "feeds", desk / "examples" / "feeds")
     settings, seen, raised = api.load_desk(desk), [], []
 
-    def report(done: object) -> None:
-        seen.append(done)
+    def report(done: api.FetchReport) -> None:
+        seen.append(done.result.feed.name)
         if len(seen) == failing:
             raise RuntimeError("the progress display broke")
 
@@ -94,7 +110,9 @@ def test_a_writer_that_fails_stops_the_fetch_with_its_error_and_nothing_hangs(
     thread.join(timeout=60)  # a fetch of three local feeds takes well under a second
     assert not thread.is_alive(), "the fetch hung on its dead writer"
     assert [str(exc) for exc in raised] == ["the progress display broke"]
-    assert len(seen) == failing
+    with api.open_store(settings) as store:
+        saved = set(store.feed_status())
+    assert len(seen) >= failing and sorted(seen) == sorted(saved)
 
 
 def test_the_whole_workflow_builds_an_issue_of_fetched_stories(fed_desk: Path,
