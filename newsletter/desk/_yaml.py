@@ -374,9 +374,10 @@ def _syntax_problem(path: Path, text: str, exc: MarkedYAMLError) -> Problem:
 _QUOTE_INSIDE = ('a " inside "..." is written \\" and a \' inside \'...\' is written \'\'; '
                  "or quote the value with the other kind")
 _CLOSE_IT = "close it where the value ends, with the same kind of quote"
-#: A line that reads as the next key (`duration: "03:12"`, `- url: ...`), found inside
-#: a quoted value: the quote before it was not closed where the value ended
-_KEY_LINE = re.compile(r"\s*(?:- )?[^\s#'\"\[\]{},:][^:]*:(?:\s|$)")
+#: What comes before a quote that opens a value on its line: the indentation, then
+#: `- ` (a list item), `key: ` or both. A quote left open takes in the lines after it
+#: until such a quote closes it (`duration: "03:12"`, `- "Second bullet"`).
+_OPENS_A_VALUE = re.compile(r"\s*(?:-\s+)?(?:[^\s#'\"\[\]{},:-][^:]*:\s+)?")
 
 
 def _misquoted(text: str, exc: MarkedYAMLError) -> tuple[tuple[int, int], str, str] | None:
@@ -386,10 +387,11 @@ def _misquoted(text: str, exc: MarkedYAMLError) -> tuple[tuple[int, int], str, s
     The parser notices a quote problem late: a quote never closed, at the end
     of the file; one closed too early (an apostrophe inside '...'), at the
     words after it; one not closed where the value ended, lines further on,
-    where the next quote in the file closed it ("did not find expected key" at
-    `duration: "03:12"`).
+    where the quote opening a later value closed it ("did not find expected
+    key" at `duration: "03:12"`).
     """
-    if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None:
+    if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None \
+            and "end of stream" in str(exc.problem):
         start = exc.context_mark
         return ((start.line + 1, start.column + 1), "the quote that starts here is never closed",
                 _CLOSE_IT)
@@ -398,18 +400,19 @@ def _misquoted(text: str, exc: MarkedYAMLError) -> tuple[tuple[int, int], str, s
     if error is None or last is None or getattr(last, "style", None) not in ('"', "'"):
         return None
     start, end = last.start_mark, last.end_mark
-    if start.line == end.line == error.line and end.index == error.index:
+    if end.line != error.line or text[end.index:error.index].strip(" "):
+        return None  # the error is not right after the quoted value, on its line
+    if start.line == end.line:
         return ((end.line + 1, end.column), "the value's closing quote comes before the end "
                 "of the line: is it a quote inside the value?", _QUOTE_INSIDE)
-    lines = text.split("\n")
-    taken = next((n for n in range(start.line + 1, error.line + 1) if end.line == error.line
-                  and _KEY_LINE.match(lines[n])), None)
-    if taken is None:
-        return None
-    shown = lines[taken].strip()
-    shown = shown if len(shown) <= 50 else shown[:49] + "…"
+    before = text.split("\n")[end.line][:end.column - 1]  # the line up to that quote
+    if not before.strip() or _OPENS_A_VALUE.fullmatch(before) is None:
+        return None  # a value over several lines, closed where it ends: something else
+    taken = text.split("\n")[end.line].strip()
+    taken = taken if len(taken) <= 50 else taken[:49] + "…"
     return ((start.line + 1, start.column + 1), "the quote that starts here is not closed on "
-            f"its line, so the value takes in line {taken + 1}: {shown}", _CLOSE_IT)
+            f"its line, so the value runs on to line {end.line + 1}, where the quote of the "
+            f"next value closes it: {taken}", _CLOSE_IT)
 
 
 def _token_before(text: str, index: int) -> Any:
