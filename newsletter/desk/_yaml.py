@@ -405,10 +405,11 @@ def _misquoted(text: str, exc: MarkedYAMLError) -> tuple[tuple[int, int], str, s
     if start.line == end.line:
         return ((end.line + 1, end.column), "the value's closing quote comes before the end "
                 "of the line: is it a quote inside the value?", _QUOTE_INSIDE)
-    before = text.split("\n")[end.line][:end.column - 1]  # the line up to that quote
+    closed_on = text.split("\n")[end.line]
+    before = closed_on[:end.column - 1]  # the line up to the quote that closed the value
     if not before.strip() or _OPENS_A_VALUE.fullmatch(before) is None:
         return None  # a value over several lines, closed where it ends: something else
-    taken = text.split("\n")[end.line].strip()
+    taken = closed_on.strip()
     taken = taken if len(taken) <= 50 else taken[:49] + "…"
     return ((start.line + 1, start.column + 1), "the quote that starts here is not closed on "
             f"its line, so the value runs on to line {end.line + 1}, where the quote of the "
