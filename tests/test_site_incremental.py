@@ -148,6 +148,28 @@ def test_a_build_with_nothing_to_do_reads_no_issue_file_it_knows(
 
 
 @pytest.mark.usefixtures("settles_at_once")
+def test_an_upgraded_rendering_library_renders_every_issue_and_the_index_again(
+        desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade of mjml or markdown-it alone changes the pages: an incremental
+    build that kept the old ones would no longer equal a forced build."""
+    build(desk)
+    build(desk)  # the first no-op remembers what had not settled at the first build
+    assert build(desk).unchanged
+    upgraded = archive.library_versions().replace("mjml_python=", "mjml_python=99.")
+    monkeypatch.setattr(archive, "library_versions", lambda: upgraded)
+    report = build(desk)
+    assert len(report.rendered) == 3 and not report.unchanged
+    assert build(desk).unchanged  # and once only
+
+
+def test_the_library_versions_are_those_importlib_metadata_reads() -> None:
+    import importlib.metadata
+
+    said = dict(pair.split("=") for pair in archive.library_versions().split())
+    assert set(said) == set(archive._RENDERING_LIBRARIES)
+    assert said == {name: importlib.metadata.version(name) for name in said}
+
+
 def test_a_lock_file_written_beside_a_known_issue_renders_it_again(desk: Path) -> None:
     """The lock is part of an issue's digest: a no-op build looks for it by name in one
     listing of the folder, so a wrong name would keep the stale pages."""
