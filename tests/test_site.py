@@ -4,6 +4,7 @@ that a failed build leaves the previous site exactly as it was."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -25,6 +26,7 @@ from conftest import REPO
 
 from newsletter import api
 from newsletter.errors import BuildError, NewsletterError, RenderError
+from newsletter.publish import archive
 from newsletter.publish.archive import SiteReport
 from newsletter.publish.site import StagedSite, link_tree, write_file
 
@@ -426,6 +428,22 @@ def _start_build(desk: Path, *extra: str, limit: int | None = None
     return subprocess.Popen(
         [sys.executable, "-m", "newsletter", "build", *extra], cwd=desk,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_file_size)
+
+
+@pytest.mark.parametrize(("reason", "hint"), [
+    (errno.ENOSPC, "free some disk space"), (errno.EFBIG, "free some disk space"),
+    (errno.EACCES, "fix the permissions of /srv/desk"), (errno.EROFS, "or build elsewhere"),
+    (errno.ENOENT, "went missing (did another program remove it?)"),
+    (errno.EIO, "if it fails the same way, check /srv/desk"),
+])
+def test_a_failed_write_says_what_to_do_by_its_reason(reason: int, hint: str) -> None:
+    """A file gone from the cache under a running preview is no full disk."""
+    failure = archive._write_failure(
+        OSError(reason, os.strerror(reason), "/srv/desk/.site.tmp/issues/a/email.html"),
+        Path("/srv/desk/site"))
+    assert failure.message == (f"could not write the site next to /srv/desk/site: "
+                               f"{os.strerror(reason)} (/srv/desk/.site.tmp/issues/a/email.html)")
+    assert hint in failure.hint and "the previous site was left as it was" in failure.hint
 
 
 def test_a_full_disk_leaves_the_previous_site_byte_identical(desk: Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import functools
 import hashlib
 import json
@@ -238,10 +239,7 @@ def _build_site(settings: Settings, sources: Sequence[Path], out: Path, manifest
                                             named_set, refresh, stores, jobs, on_planned,
                                             on_rendered, measure=measure, now=now)
     except OSError as exc:
-        raise NewsletterError(
-            f"could not write the site next to {out}: {exc.strerror or exc}",
-            hint="free some disk space (or fix the folder's permissions) and build again; "
-                 "the previous site was left as it was") from exc
+        raise _write_failure(exc, out) from exc
     records = _after_commit(settings, done, plan, navs, shared, feeds, stores, out, per_output)
     _save_manifest(manifest_file, records, site_build_id(out) or "")
     held = _all_held(plan, done, now)
@@ -524,6 +522,27 @@ def library_versions() -> str:
 def _distribution_key(name: str) -> str:
     """A distribution's name as packaging compares them (PEP 503: `-`, `_`, `.` alike)."""
     return re.sub(r"[-_.]+", "_", name).lower()
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_NOT_ALLOWED = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def _write_failure(exc: OSError, out: Path) -> NewsletterError:
+    """What to tell the editor when writing the new site failed, by the reason."""
+    kept = "the previous site was left as it was"
+    if exc.errno in _DISK_FULL:
+        hint = f"free some disk space and build again; {kept}"
+    elif exc.errno in _NOT_ALLOWED:
+        hint = f"fix the permissions of {out.parent} (or build elsewhere with --out); {kept}"
+    elif exc.errno == errno.ENOENT:
+        hint = (f"a file the build was using went missing (did another program remove it?): "
+                f"build again; {kept}")
+    else:
+        hint = f"build again; if it fails the same way, check {out.parent}; {kept}"
+    where = f" ({exc.filename})" if exc.filename else ""
+    return NewsletterError(f"could not write the site next to {out}: {exc.strerror or exc}{where}",
+                           hint=hint)
 
 
 def _site_pages_digest(settings: Settings) -> str:
