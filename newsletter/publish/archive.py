@@ -514,8 +514,9 @@ def library_versions() -> str:
             for folder in os.listdir(entry or "."):  # noqa: PTH208
                 if folder.endswith(".dist-info"):
                     dist, _, version = folder.removesuffix(".dist-info").partition("-")
-                    if _distribution_key(dist) in wanted:
-                        found.setdefault(_distribution_key(dist), version)
+                    key = _distribution_key(dist)
+                    if key in wanted:
+                        found.setdefault(key, version)
     return " ".join(f"{wanted[key]}={found.get(key, '?')}" for key in sorted(wanted))
 
 

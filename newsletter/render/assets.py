@@ -262,7 +262,7 @@ def _resized(source: bytes | Path, name: str, pixels: int) -> bytes | Path:
     made = _MADE.get((name, pixels))
     # gone from the cache (emptied while a preview ran): linking it would fail the build
     if made is None or (isinstance(made, Path) and not made.is_file()):
-        if len(_MADE) >= _MADE_MAX:
+        if made is None and len(_MADE) >= _MADE_MAX:  # a stale one is replaced in place
             del _MADE[next(iter(_MADE))]  # the oldest
         made = _MADE[name, pixels] = _resized_once(source, name, pixels)
     return made
